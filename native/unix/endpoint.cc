@@ -1,0 +1,368 @@
+// Non-blocking sendmsg/recvmsg with SCM_RIGHTS on a uv_poll_t watcher.
+//
+// Receive side, following libuv's uv__read (src/unix/stream.c): the control buffer is sized with
+// CMSG_SPACE for the most descriptors a peer may send in one message, every received descriptor gets
+// close-on-exec atomically (MSG_CMSG_CLOEXEC) or right after (fcntl, checked), control messages are walked
+// with CMSG_FIRSTHDR/CMSG_NXTHDR (which bound the walk by msg_controllen, not by a cmsg_len that macOS
+// may report larger than what arrived), and when the kernel sets MSG_CTRUNC every descriptor that did
+// arrive is closed and the read is marked truncated. A readable event drains until EAGAIN but yields after
+// kMaxReadsPerTick reads so one busy peer cannot starve the loop.
+//
+// Send side: MSG_NOSIGNAL (SO_NOSIGPIPE where that flag does not exist) so a dead peer is EPIPE, not a
+// signal; EINTR is retried; EAGAIN and every other errno go back to JavaScript, which queues and asks for
+// a writability callback.
+#ifdef __linux__
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#endif
+
+#include "endpoint.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "../common/system-error.h"
+#include "fd-ops.h"
+
+namespace portunus {
+
+namespace {
+
+constexpr size_t kReadChunk = 64 * 1024;
+constexpr int kMaxReadsPerTick = 64;
+constexpr size_t kMaxBytesPerTick = 1024 * 1024;
+
+#ifdef MSG_CMSG_CLOEXEC
+constexpr int kRecvFlags = MSG_CMSG_CLOEXEC;
+#else
+constexpr int kRecvFlags = 0;
+#endif
+
+#ifdef MSG_NOSIGNAL
+constexpr int kSendFlags = MSG_NOSIGNAL;
+#else
+constexpr int kSendFlags = 0;
+#endif
+
+// Closes every descriptor carried by the control messages of msg.
+void CloseReceivedFds(msghdr* msg) {
+  for (cmsghdr* cmsg = CMSG_FIRSTHDR(msg); cmsg != nullptr; cmsg = CMSG_NXTHDR(msg, cmsg)) {
+    if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; i++) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
+      close(fd);
+    }
+  }
+}
+
+}  // namespace
+
+Napi::Function Endpoint::Define(Napi::Env env) {
+  return DefineClass(env, "Endpoint",
+                     {
+                         InstanceMethod<&Endpoint::Write>("write"),
+                         InstanceMethod<&Endpoint::ReadStart>("readStart"),
+                         InstanceMethod<&Endpoint::ReadStop>("readStop"),
+                         InstanceMethod<&Endpoint::AwaitWritable>("awaitWritable"),
+                         InstanceMethod<&Endpoint::Close>("close"),
+                         InstanceMethod<&Endpoint::Ref>("ref"),
+                         InstanceMethod<&Endpoint::Unref>("unref"),
+                     });
+}
+
+Endpoint::Endpoint(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Endpoint>(info), env_(info.Env()) {
+  Napi::Env env = info.Env();
+  int fd = FdArgument(info, 0);
+  if (fd < 0) return;
+  if (info.Length() < 3 || !info[1].IsFunction() || !info[2].IsFunction()) {
+    ThrowInvalidArg(env, "new Endpoint(fd, onRead, onWritable)");
+    return;
+  }
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+    Napi::Error::New(env, "no libuv loop for this environment").ThrowAsJavaScriptException();
+    return;
+  }
+#if !defined(MSG_NOSIGNAL) && defined(SO_NOSIGPIPE)
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
+#endif
+  poll_ = new uv_poll_t;
+  // uv_poll_init puts the descriptor in non-blocking mode.
+  int err = uv_poll_init(loop, poll_, fd);
+  if (err != 0) {
+    delete poll_;
+    poll_ = nullptr;
+    ThrowSystemError(env, -err, "uv_poll_init");
+    return;
+  }
+  poll_->data = this;
+  fd_ = fd;
+  on_read_ = Napi::Persistent(info[1].As<Napi::Function>());
+  on_writable_ = Napi::Persistent(info[2].As<Napi::Function>());
+  // Keep the JavaScript wrapper alive while the descriptor is open, and release everything if the
+  // environment (a worker thread, say) is torn down first.
+  Napi::ObjectWrap<Endpoint>::Ref();
+  napi_add_env_cleanup_hook(env, OnEnvCleanup, this);
+}
+
+Endpoint::~Endpoint() {
+  if (!closed_ && fd_ >= 0) {
+    // Only reachable if construction failed half way; a live endpoint is pinned by Ref() until closed.
+    close(fd_);
+  }
+}
+
+void Endpoint::OnEnvCleanup(void* arg) {
+  Endpoint* self = static_cast<Endpoint*>(arg);
+  self->CloseNow();
+}
+
+void Endpoint::CloseNow() {
+  if (closed_) return;
+  closed_ = true;
+  if (poll_ != nullptr) {
+    uv_poll_stop(poll_);
+    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* handle) {
+      delete reinterpret_cast<uv_poll_t*>(handle);
+    });
+    poll_ = nullptr;
+  }
+  if (fd_ >= 0) {
+    close(fd_);
+    fd_ = -1;
+  }
+}
+
+Napi::Value Endpoint::Close(const Napi::CallbackInfo& info) {
+  if (!closed_) {
+    napi_remove_env_cleanup_hook(info.Env(), OnEnvCleanup, this);
+    CloseNow();
+    on_read_.Reset();
+    on_writable_.Reset();
+    Napi::ObjectWrap<Endpoint>::Unref();
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value Endpoint::Ref(const Napi::CallbackInfo& info) {
+  if (poll_ != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+  return info.Env().Undefined();
+}
+
+Napi::Value Endpoint::Unref(const Napi::CallbackInfo& info) {
+  if (poll_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+  return info.Env().Undefined();
+}
+
+void Endpoint::UpdatePoll() {
+  if (closed_ || poll_ == nullptr) return;
+  int events = (reading_ ? UV_READABLE | UV_DISCONNECT : 0) | (want_writable_ ? UV_WRITABLE : 0);
+  if (events == 0) {
+    uv_poll_stop(poll_);
+  } else {
+    uv_poll_start(poll_, events, OnPoll);
+  }
+}
+
+Napi::Value Endpoint::ReadStart(const Napi::CallbackInfo& info) {
+  reading_ = true;
+  UpdatePoll();
+  return info.Env().Undefined();
+}
+
+Napi::Value Endpoint::ReadStop(const Napi::CallbackInfo& info) {
+  reading_ = false;
+  UpdatePoll();
+  return info.Env().Undefined();
+}
+
+Napi::Value Endpoint::AwaitWritable(const Napi::CallbackInfo& info) {
+  want_writable_ = true;
+  UpdatePoll();
+  return info.Env().Undefined();
+}
+
+Napi::Value Endpoint::Write(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) return Napi::Number::New(env, -EBADF);
+  if (info.Length() < 3 || !info[0].IsBuffer() || !info[1].IsNumber() || !info[2].IsNumber()) {
+    return ThrowInvalidArg(env, "write(data: Buffer, offset: number, length: number, fds?: Int32Array)");
+  }
+  Napi::Buffer<char> data = info[0].As<Napi::Buffer<char>>();
+  size_t offset = info[1].As<Napi::Number>().Uint32Value();
+  size_t length = info[2].As<Napi::Number>().Uint32Value();
+  if (offset > data.Length() || length > data.Length() - offset || length == 0) {
+    // A stream socket drops descriptors sent with zero bytes of data, so an empty write is refused.
+    return ThrowInvalidArg(env, "write range must be non-empty and inside the buffer");
+  }
+
+  iovec iov;
+  iov.iov_base = data.Data() + offset;
+  iov.iov_len = length;
+  msghdr msg;
+  memset(&msg, 0, sizeof(msg));
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFdsPerMessage)];
+  if (info.Length() > 3 && info[3].IsTypedArray()) {
+    Napi::Int32Array fds = info[3].As<Napi::Int32Array>();
+    size_t count = fds.ElementLength();
+    if (count > static_cast<size_t>(kMaxFdsPerMessage)) {
+      return ThrowInvalidArg(env, "too many descriptors for one sendmsg");
+    }
+    if (count > 0) {
+      memset(control, 0, CMSG_SPACE(sizeof(int) * count));
+      msg.msg_control = control;
+      msg.msg_controllen = CMSG_SPACE(sizeof(int) * count);
+      cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+      cmsg->cmsg_level = SOL_SOCKET;
+      cmsg->cmsg_type = SCM_RIGHTS;
+      cmsg->cmsg_len = CMSG_LEN(sizeof(int) * count);
+      memcpy(CMSG_DATA(cmsg), fds.Data(), sizeof(int) * count);
+    }
+  }
+
+  ssize_t n;
+  do {
+    n = sendmsg(fd_, &msg, kSendFlags);
+  } while (n == -1 && errno == EINTR);
+  return Napi::Number::New(env, n >= 0 ? static_cast<double>(n) : -errno);
+}
+
+void Endpoint::OnPoll(uv_poll_t* handle, int status, int events) {
+  Endpoint* self = static_cast<Endpoint*>(handle->data);
+  if (self == nullptr || self->closed_) return;
+  if (status < 0) {
+    self->HandlePollError(status);
+    return;
+  }
+  if (events & (UV_READABLE | UV_DISCONNECT)) self->HandleReadable();
+  if (!self->closed_ && (events & UV_WRITABLE)) self->HandleWritable();
+}
+
+void Endpoint::HandlePollError(int status) {
+  Napi::HandleScope scope(env_);
+  std::vector<char> data;
+  std::vector<int32_t> marks;
+  Deliver(env_, data, marks, status);
+}
+
+void Endpoint::HandleReadable() {
+  std::vector<char> data;
+  std::vector<int32_t> marks;
+  int status = 0;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFdsPerMessage)];
+
+  for (int reads = 0; reads < kMaxReadsPerTick && data.size() < kMaxBytesPerTick; reads++) {
+    size_t used = data.size();
+    data.resize(used + kReadChunk);
+    iovec iov;
+    iov.iov_base = data.data() + used;
+    iov.iov_len = kReadChunk;
+    msghdr msg;
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+
+    ssize_t n;
+    do {
+      n = recvmsg(fd_, &msg, kRecvFlags);
+    } while (n == -1 && errno == EINTR);
+
+    if (n <= 0) {
+      data.resize(used);
+      if (n == 0) {
+        status = 1;
+      } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        status = -errno;
+      }
+      break;
+    }
+    data.resize(used + n);
+    if (msg.msg_controllen == 0) continue;
+
+    if (msg.msg_flags & MSG_CTRUNC) {
+      // Some descriptors were discarded by the kernel (buffer too small or RLIMIT_NOFILE reached). Those
+      // that arrived cannot be matched to what the sender meant, so none of them is handed out.
+      CloseReceivedFds(&msg);
+      marks.push_back(static_cast<int32_t>(used));
+      marks.push_back(0);
+      marks.push_back(1);
+      continue;
+    }
+    size_t count_at = marks.size() + 1;
+    marks.push_back(static_cast<int32_t>(used));
+    marks.push_back(0);
+    marks.push_back(0);
+    int32_t count = 0;
+    bool cloexec_failed = false;
+    for (cmsghdr* cmsg = CMSG_FIRSTHDR(&msg); cmsg != nullptr; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+      // Other ancillary data (SCM_CREDENTIALS, for instance) carries no descriptors and is skipped.
+      if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) continue;
+      size_t fd_count = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t i = 0; i < fd_count; i++) {
+        int fd;
+        memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
+        if (kRecvFlags == 0 && SetCloexec(fd) != 0) cloexec_failed = true;
+        marks.push_back(fd);
+        count++;
+      }
+    }
+    marks[count_at] = count;
+    if (cloexec_failed) {
+      // A descriptor that could not be made close-on-exec could leak into any child spawned later; treat
+      // the read like a truncated one rather than hand out a descriptor with the wrong flags.
+      for (int32_t i = 0; i < count; i++) close(marks[count_at + 2 + i]);
+      marks.resize(count_at + 2);
+      marks[count_at] = 0;
+      marks[count_at + 1] = 1;
+    }
+  }
+  if (data.empty() && marks.empty() && status == 0) return;
+  Napi::HandleScope scope(env_);
+  Deliver(env_, data, marks, status);
+}
+
+void Endpoint::HandleWritable() {
+  if (!want_writable_) return;
+  want_writable_ = false;
+  UpdatePoll();
+  Napi::HandleScope scope(env_);
+  on_writable_.MakeCallback(Value(), {});
+  if (env_.IsExceptionPending()) {
+    napi_fatal_exception(env_, env_.GetAndClearPendingException().Value());
+  }
+}
+
+void Endpoint::Deliver(Napi::Env env, std::vector<char>& data, std::vector<int32_t>& marks, int status) {
+  if (status != 0) {
+    // End of stream or an error: stop watching, JavaScript decides when to close.
+    reading_ = false;
+    want_writable_ = false;
+    UpdatePoll();
+  }
+  Napi::Value buffer = data.empty() ? env.Undefined() : Napi::Buffer<char>::Copy(env, data.data(), data.size()).As<Napi::Value>();
+  Napi::Value fd_marks = env.Undefined();
+  if (!marks.empty()) {
+    Napi::Int32Array array = Napi::Int32Array::New(env, marks.size());
+    memcpy(array.Data(), marks.data(), marks.size() * sizeof(int32_t));
+    fd_marks = array;
+  }
+  on_read_.MakeCallback(Value(), {buffer, fd_marks, Napi::Number::New(env, status)});
+  if (env.IsExceptionPending()) {
+    napi_fatal_exception(env, env.GetAndClearPendingException().Value());
+  }
+}
+
+}  // namespace portunus

@@ -1,0 +1,67 @@
+// Endpoint: one connected, non-blocking Unix socket driven by the libuv loop of the JavaScript environment
+// that created it (napi_get_uv_event_loop), so it works in the main thread and in worker threads alike.
+// It moves bytes plus SCM_RIGHTS descriptors; framing, queues and fd ownership live in JavaScript
+// (src/channel). Man pages: sendmsg(2), recvmsg(2), cmsg(3), unix(7).
+#pragma once
+
+#include <napi.h>
+#include <uv.h>
+
+#include <vector>
+
+namespace portunus {
+
+// The most descriptors one sendmsg(2) may carry: SCM_MAX_FD is 253 in Linux; musl's headers and some
+// BSDs accept one fewer, so everything that is not glibc uses 252.
+#if defined(__GLIBC__)
+constexpr int kMaxFdsPerMessage = 253;
+#else
+constexpr int kMaxFdsPerMessage = 252;
+#endif
+
+class Endpoint : public Napi::ObjectWrap<Endpoint> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+
+  // new Endpoint(fd, onRead, onWritable). Takes ownership of fd: close() or environment teardown closes it.
+  //   onRead(data: Buffer | undefined, marks: Int32Array | undefined, status: number)
+  //     data   every byte read in this batch, concatenated;
+  //     marks  for each read that carried descriptors: [offset, count, truncated, fd x count], where offset
+  //            is the index in `data` of the read's first byte and truncated is 1 when the kernel reported
+  //            MSG_CTRUNC (those descriptors were closed here already and count is 0);
+  //     status 0, 1 for end of stream (after data), or a negative errno (after data).
+  //   onWritable() once after awaitWritable(), when the socket accepts data again.
+  explicit Endpoint(const Napi::CallbackInfo& info);
+  ~Endpoint();
+
+ private:
+  // write(data, offset, length, fds?) -> bytes written (>= 0) or a negative errno (EAGAIN included).
+  // Descriptors ride on the first byte written; on a short write they have been sent all the same.
+  Napi::Value Write(const Napi::CallbackInfo& info);
+  Napi::Value ReadStart(const Napi::CallbackInfo& info);
+  Napi::Value ReadStop(const Napi::CallbackInfo& info);
+  Napi::Value AwaitWritable(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value Ref(const Napi::CallbackInfo& info);
+  Napi::Value Unref(const Napi::CallbackInfo& info);
+
+  static void OnPoll(uv_poll_t* handle, int status, int events);
+  static void OnEnvCleanup(void* arg);
+  void HandleReadable();
+  void HandleWritable();
+  void HandlePollError(int status);
+  void Deliver(Napi::Env env, std::vector<char>& data, std::vector<int32_t>& marks, int status);
+  void UpdatePoll();
+  void CloseNow();
+
+  Napi::Env env_;
+  int fd_ = -1;
+  uv_poll_t* poll_ = nullptr;
+  bool reading_ = false;
+  bool want_writable_ = false;
+  bool closed_ = false;
+  Napi::FunctionReference on_read_;
+  Napi::FunctionReference on_writable_;
+};
+
+}  // namespace portunus

@@ -1,0 +1,13 @@
+// What an arbitrary descriptor is: used to check a transport envelope against the fd it arrived with.
+#pragma once
+
+#include <napi.h>
+
+namespace portunus {
+
+// describeSocket(fd) -> { kind, family, type, listening, localAddress, localPort, remoteAddress,
+// remotePort, localPath, remotePath }. kind is 'tcp', 'udp', 'unix-stream', 'unix-dgram',
+// 'unix-seqpacket', 'socket' (any other socket), 'fifo', 'file', 'character-device' or 'other'.
+Napi::Value DescribeSocket(const Napi::CallbackInfo& info);
+
+}  // namespace portunus
