@@ -297,12 +297,14 @@ void Endpoint::HandleReadable() {
       // that arrived cannot be matched to what the sender meant, so none of them is handed out.
       CloseReceivedFds(&msg);
       marks.push_back(static_cast<int32_t>(used));
+      marks.push_back(static_cast<int32_t>(n));
       marks.push_back(0);
       marks.push_back(1);
       continue;
     }
-    size_t count_at = marks.size() + 1;
+    size_t count_at = marks.size() + 2;
     marks.push_back(static_cast<int32_t>(used));
+    marks.push_back(static_cast<int32_t>(n));
     marks.push_back(0);
     marks.push_back(0);
     int32_t count = 0;

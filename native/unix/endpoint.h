@@ -26,9 +26,11 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
   // new Endpoint(fd, onRead, onWritable). Takes ownership of fd: close() or environment teardown closes it.
   //   onRead(data: Buffer | undefined, marks: Int32Array | undefined, status: number)
   //     data   every byte read in this batch, concatenated;
-  //     marks  for each read that carried descriptors: [offset, count, truncated, fd x count], where offset
-  //            is the index in `data` of the read's first byte and truncated is 1 when the kernel reported
-  //            MSG_CTRUNC (those descriptors were closed here already and count is 0);
+  //     marks  for each read that carried descriptors: [offset, length, count, truncated, fd x count],
+  //            where offset and length locate that read's bytes in `data` and truncated is 1 when the kernel
+  //            reported MSG_CTRUNC (the descriptors that did arrive were closed here already; count is 0).
+  //            The kernel ends a read after the first message that carries descriptors, so those
+  //            descriptors were sent with a byte inside this range, and nothing after it.
   //     status 0, 1 for end of stream (after data), or a negative errno (after data).
   //   onWritable() once after awaitWritable(), when the socket accepts data again.
   explicit Endpoint(const Napi::CallbackInfo& info);

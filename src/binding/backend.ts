@@ -1,0 +1,24 @@
+/**
+ * The platform interface every layer above uses for descriptor work. One implementation is chosen at load
+ * time in ./index.ts; nothing outside src/binding checks `process.platform`.
+ * @module
+ */
+import type { EndpointReadCallback, NativeEndpoint, PeerCredentials, SocketDescription } from './native.js';
+
+export type { EndpointReadCallback, NativeEndpoint, PeerCredentials, SocketDescription };
+
+export interface FdBackend {
+  /** Name shown in errors and diagnostics ('unix', 'unsupported'). */
+  readonly name: string;
+  /** Most descriptors one message of the underlying syscall can carry. */
+  readonly maxFdsPerMessage: number;
+  socketPair(type?: 'stream' | 'seqpacket' | 'dgram'): [number, number];
+  /** Duplicates fd; the copy has close-on-exec set. */
+  dup(fd: number): number;
+  close(fd: number): void;
+  setInheritable(fd: number, inheritable: boolean): void;
+  peerCredentials(fd: number): PeerCredentials;
+  describeSocket(fd: number): SocketDescription;
+  /** Wraps a connected Unix stream socket; the endpoint owns fd from then on. */
+  createEndpoint(fd: number, onRead: EndpointReadCallback, onWritable: () => void): NativeEndpoint;
+}

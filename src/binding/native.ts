@@ -1,0 +1,67 @@
+/**
+ * Loads the native addon (through node-gyp-build, so prebuilt binaries can ship later) and describes its
+ * exports. Only src/binding imports this file.
+ * @module
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+/** What describeSocket reports for one descriptor. */
+export interface SocketDescription {
+  kind: 'tcp' | 'udp' | 'unix-stream' | 'unix-dgram' | 'unix-seqpacket' | 'socket' | 'fifo' | 'file' | 'character-device' | 'other';
+  family?: 'IPv4' | 'IPv6' | 'unix' | 'other';
+  type?: 'stream' | 'dgram' | 'seqpacket' | 'other';
+  listening?: boolean;
+  localAddress?: string;
+  localPort?: number;
+  localPath?: string;
+  remoteAddress?: string;
+  remotePort?: number;
+  remotePath?: string;
+}
+
+/** Credentials of the process at the other end of a Unix socket, fixed when it connected. */
+export interface PeerCredentials {
+  /** Process id, or -1 where the platform does not report it. */
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+/** The native Endpoint: one non-blocking Unix stream socket on the loop of the calling thread. */
+export interface NativeEndpoint {
+  write(data: Buffer, offset: number, length: number, fds?: Int32Array): number;
+  readStart(): void;
+  readStop(): void;
+  awaitWritable(): void;
+  close(): void;
+  ref(): void;
+  unref(): void;
+}
+
+/** Callback receiving a batch of reads; see native/unix/endpoint.h for the layout of `marks`. */
+export type EndpointReadCallback = (data: Buffer | undefined, marks: Int32Array | undefined, status: number) => void;
+
+export interface NativeAddon {
+  Endpoint: new (fd: number, onRead: EndpointReadCallback, onWritable: () => void) => NativeEndpoint;
+  socketPair(type?: 'stream' | 'seqpacket' | 'dgram'): [number, number];
+  dup(fd: number): number;
+  close(fd: number): void;
+  setInheritable(fd: number, inheritable: boolean): void;
+  setNonBlocking(fd: number, nonBlocking: boolean): void;
+  peerCredentials(fd: number): PeerCredentials;
+  describeSocket(fd: number): SocketDescription;
+  maxFdsPerMessage: number;
+}
+
+const require = createRequire(import.meta.url);
+const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+let cached: NativeAddon | undefined;
+
+/** The addon, loaded on first use. Throws the loader's error if no build exists for this platform. */
+export function nativeAddon(): NativeAddon {
+  cached ??= (require('node-gyp-build') as (dir: string) => NativeAddon)(packageRoot);
+  return cached;
+}

@@ -1,0 +1,21 @@
+/**
+ * The `unix` backend: the native addon's SCM_RIGHTS endpoint and descriptor operations (Linux, macOS, BSD).
+ * @module
+ */
+import { nativeAddon } from './native.js';
+import type { FdBackend } from './backend.js';
+
+export function unixBackend(): FdBackend {
+  const addon = nativeAddon();
+  return {
+    name: 'unix',
+    maxFdsPerMessage: addon.maxFdsPerMessage,
+    socketPair: (type) => addon.socketPair(type),
+    dup: (fd) => addon.dup(fd),
+    close: (fd) => addon.close(fd),
+    setInheritable: (fd, inheritable) => addon.setInheritable(fd, inheritable),
+    peerCredentials: (fd) => addon.peerCredentials(fd),
+    describeSocket: (fd) => addon.describeSocket(fd),
+    createEndpoint: (fd, onRead, onWritable) => new addon.Endpoint(fd, onRead, onWritable),
+  };
+}

@@ -1,0 +1,23 @@
+/**
+ * The backend used where no native descriptor passing exists (Windows until native/win lands): every call
+ * throws ERR_PORTUNUS_UNSUPPORTED naming the platform.
+ * @module
+ */
+import { PortunusError } from '../errors.js';
+import type { FdBackend } from './backend.js';
+
+function unsupported(operation: string): never {
+  throw new PortunusError('ERR_PORTUNUS_UNSUPPORTED', `${operation} is not supported on ${process.platform}`, { platform: process.platform });
+}
+
+export const unsupportedBackend: FdBackend = {
+  name: 'unsupported',
+  maxFdsPerMessage: 0,
+  socketPair: () => unsupported('socketpair'),
+  dup: () => unsupported('dup'),
+  close: () => unsupported('close'),
+  setInheritable: () => unsupported('setInheritable'),
+  peerCredentials: () => unsupported('peer credentials'),
+  describeSocket: () => unsupported('socket introspection'),
+  createEndpoint: () => unsupported('SCM_RIGHTS channels'),
+};

@@ -1,0 +1,438 @@
+/**
+ * Channel: framed messages, each with 0..n file descriptors, between two processes. Handles the hello
+ * exchange, the channel's own frame types (ping, error reports), descriptor ownership on receipt,
+ * backpressure and the close/destroy lifecycle. Layers above register their own frame types with
+ * `handle()`.
+ * @module
+ */
+import { EventEmitter } from 'eventemitter3';
+import { fdBackend, type PeerCredentials } from '../binding/index.js';
+import { PortunusError, invalidArgument } from '../errors.js';
+import { DEFAULT_MAX_PAYLOAD, FIRST_APPLICATION_TYPE, FrameType, MAX_FDS_PER_FRAME, PROTOCOL_VERSION } from './frame.js';
+import type { DecodedFrame } from './frame-decoder.js';
+import type { FrameLink, LinkHandlers } from './link.js';
+import { ReceivedMessage } from './received-message.js';
+
+/** Options shared by every way of opening a channel. */
+export interface ChannelOptions {
+  /** Largest payload accepted from the peer, in bytes. Default 16 MiB. */
+  maxPayloadBytes?: number;
+  /** Queued bytes above which `writableNeedDrain` is true until `'drain'`. Default 1 MiB. */
+  highWaterMark?: number;
+  /** Queued bytes above which `send()` rejects with ERR_PORTUNUS_QUEUE_FULL. Default 64 MiB. */
+  maxQueuedBytes?: number;
+  /** Time the peer has to send its hello, in milliseconds. Default 10 000. */
+  handshakeTimeoutMs?: number;
+}
+
+/** What the peer said about itself in its hello frame. */
+export interface PeerHello {
+  /** Protocol version the peer speaks. */
+  protocol: number;
+  /** Process id the peer reported (informational: use `peerCredentials()` for trust decisions). */
+  pid: number | undefined;
+  /** Optional capabilities the peer announced. */
+  capabilities: string[];
+}
+
+export interface ChannelEvents {
+  /** The peer's hello arrived; frames may flow both ways. */
+  ready: [hello: PeerHello];
+  /** A message sent with `send()`. Take its descriptors synchronously or they are closed. */
+  message: [message: ReceivedMessage];
+  /** The write queue fell below the high-water mark. */
+  drain: [];
+  /** Something went wrong that did not end the channel (unknown frame type, an error the peer reported). */
+  warning: [error: PortunusError];
+  /** A failure that ends the channel; `'close'` follows with the same error. */
+  error: [error: Error];
+  /** The channel is closed; `error` is set when it ended because of a failure. Emitted once. */
+  close: [error: Error | undefined];
+}
+
+/** Handler for a frame type registered by a layer above the channel. */
+export type FrameHandler = (message: ReceivedMessage, truncated: boolean) => void;
+
+const CAPABILITIES = ['fd-chunking'];
+const DEFAULTS = {
+  maxPayloadBytes: DEFAULT_MAX_PAYLOAD,
+  highWaterMark: 1024 * 1024,
+  maxQueuedBytes: 64 * 1024 * 1024,
+  handshakeTimeoutMs: 10_000,
+};
+
+/** Resolved options, as the channel and its link use them. */
+export type ResolvedChannelOptions = typeof DEFAULTS;
+
+/** Validates channel options and fills in defaults. */
+export function resolveChannelOptions(options: ChannelOptions = {}): ResolvedChannelOptions {
+  const resolved = { ...DEFAULTS };
+  for (const key of Object.keys(DEFAULTS) as Array<keyof ResolvedChannelOptions>) {
+    const value = options[key];
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+      throw invalidArgument(`options.${key}`, 'a positive number', value, 'value');
+    }
+    resolved[key] = value;
+  }
+  return resolved;
+}
+
+type ChannelState = 'open' | 'closing' | 'closed';
+
+export class Channel extends EventEmitter<ChannelEvents> {
+  readonly #link: FrameLink;
+  readonly #options: ResolvedChannelOptions;
+  readonly #handlers = new Map<number, FrameHandler>();
+  readonly #pings = new Map<number, { sent: bigint; resolve: (ms: number) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }>();
+  #nextPingId = 1;
+  #state: ChannelState = 'open';
+  #hello: PeerHello | undefined;
+  #handshakeTimer: NodeJS.Timeout | undefined;
+  #closeError: Error | undefined;
+  readonly #ready: Promise<PeerHello>;
+  readonly #closed: Promise<Error | undefined>;
+  #settleReady!: { resolve: (hello: PeerHello) => void; reject: (error: Error) => void };
+  #settleClosed!: (error: Error | undefined) => void;
+
+  /**
+   * @internal Channels come from `channelPair()`, `connectChannel()`, `listenChannel()` or
+   * `channelFromFd()`. `openLink` receives the handlers the link must call.
+   */
+  constructor(openLink: (handlers: LinkHandlers, options: ResolvedChannelOptions) => FrameLink, options: ResolvedChannelOptions) {
+    super();
+    this.#options = options;
+    this.#ready = new Promise<PeerHello>((resolve, reject) => {
+      this.#settleReady = { resolve, reject };
+    });
+    // `ready` rejects when the channel dies first; nobody is obliged to await it.
+    this.#ready.catch(() => {});
+    this.#closed = new Promise((resolve) => {
+      this.#settleClosed = resolve;
+    });
+    this.#link = openLink(
+      {
+        frames: (frames) => this.#onFrames(frames),
+        ended: (error) => this.destroy(error),
+        drained: () => this.emit('drain'),
+      },
+      options,
+    );
+    const hello = { protocol: PROTOCOL_VERSION, pid: process.pid, capabilities: CAPABILITIES };
+    this.#link.write(FrameType.HELLO, Buffer.from(JSON.stringify(hello)), []);
+    this.#handshakeTimer = setTimeout(() => {
+      this.destroy(new PortunusError('ERR_PORTUNUS_HANDSHAKE_TIMEOUT', `peer sent no hello within ${options.handshakeTimeoutMs} ms`));
+    }, options.handshakeTimeoutMs);
+    this.#handshakeTimer.unref();
+  }
+
+  /** Resolves with the peer's hello; rejects if the channel closes before it arrives. */
+  get ready(): Promise<PeerHello> {
+    return this.#ready;
+  }
+
+  /** Resolves (never rejects) when the channel has closed, with the error that closed it, if any. */
+  get closed(): Promise<Error | undefined> {
+    return this.#closed;
+  }
+
+  /** True once the channel is closing or closed: `send()` rejects from then on. */
+  get isClosed(): boolean {
+    return this.#state !== 'open';
+  }
+
+  /** The peer's hello, once it has arrived. */
+  get peer(): PeerHello | undefined {
+    return this.#hello;
+  }
+
+  /** Bytes queued for the peer and not yet accepted by the kernel. */
+  get queuedBytes(): number {
+    return this.#link.queuedBytes;
+  }
+
+  /** True while the queue is above the high-water mark; wait for `'drain'` before sending more. */
+  get writableNeedDrain(): boolean {
+    return this.#link.queuedBytes >= this.#options.highWaterMark;
+  }
+
+  /**
+   * Credentials of the peer process as the kernel recorded them when it connected (SO_PEERCRED), or
+   * undefined once closed or where the backend cannot tell.
+   */
+  peerCredentials(): PeerCredentials | undefined {
+    return this.#state === 'closed' ? undefined : this.#link.peerCredentials();
+  }
+
+  /**
+   * Sends a message: `payload` plus descriptors. The caller keeps ownership of `fds` and must keep them open
+   * until the promise resolves (the kernel then holds its own reference; closing them afterwards does not
+   * affect the peer's copies). Resolves when the whole frame is in the kernel; rejects with
+   * ERR_PORTUNUS_CHANNEL_CLOSED, ERR_PORTUNUS_QUEUE_FULL, ERR_PORTUNUS_FRAME_TOO_LARGE or
+   * ERR_PORTUNUS_TOO_MANY_FDS.
+   */
+  send(payload: Uint8Array | string = Buffer.alloc(0), fds: readonly number[] = []): Promise<void> {
+    return this.sendFrame(FrameType.DATA, payload, fds);
+  }
+
+  /** Like `send()` with an explicit frame type; for layers built on the channel. */
+  sendFrame(type: number, payload: Uint8Array | string, fds: readonly number[] = []): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.writeFrame(type, payload, fds, (error) => (error === undefined ? resolve() : reject(error)));
+    });
+  }
+
+  /**
+   * The callback form of `sendFrame()`, without a promise per frame; `done` is called exactly once.
+   * Argument errors are thrown; every other failure goes to `done`.
+   */
+  writeFrame(type: number, payload: Uint8Array | string, fds: readonly number[], done?: (error?: Error) => void): void {
+    if (!Number.isInteger(type) || type < FrameType.DATA || type > 0xff) throw invalidArgument('type', 'an integer from 2 to 255', type, 'value');
+    const bytes = typeof payload === 'string' ? Buffer.from(payload) : payload;
+    if (!(bytes instanceof Uint8Array)) throw invalidArgument('payload', 'a Uint8Array or a string', payload);
+    if (!Array.isArray(fds) || !fds.every((fd) => Number.isInteger(fd) && fd >= 0)) {
+      throw invalidArgument('fds', 'an array of file descriptors', fds);
+    }
+    let failure: PortunusError | undefined;
+    if (this.#state !== 'open') {
+      failure = new PortunusError('ERR_PORTUNUS_CHANNEL_CLOSED', 'channel is closed', { cause: this.#closeError });
+    } else if (fds.length > MAX_FDS_PER_FRAME) {
+      failure = new PortunusError('ERR_PORTUNUS_TOO_MANY_FDS', `a frame carries at most ${MAX_FDS_PER_FRAME} descriptors, got ${fds.length}`);
+    } else if (bytes.length > this.#options.maxPayloadBytes) {
+      failure = new PortunusError('ERR_PORTUNUS_FRAME_TOO_LARGE', `payload of ${bytes.length} bytes exceeds ${this.#options.maxPayloadBytes}`);
+    } else if (this.#link.queuedBytes + bytes.length > this.#options.maxQueuedBytes) {
+      failure = new PortunusError('ERR_PORTUNUS_QUEUE_FULL', `more than ${this.#options.maxQueuedBytes} bytes queued for the peer`);
+    }
+    if (failure !== undefined) {
+      if (done !== undefined) process.nextTick(done, failure);
+      return;
+    }
+    this.#link.write(type, bytes, fds, done);
+  }
+
+  /**
+   * Registers the handler for an application frame type (0x10–0xff). Frames of a type nobody handles are
+   * refused: their descriptors are closed and the peer is told. Returns a function that unregisters.
+   */
+  handle(type: number, handler: FrameHandler): () => void {
+    if (!Number.isInteger(type) || type < FIRST_APPLICATION_TYPE || type > 0xff) {
+      throw invalidArgument('type', `an integer from ${FIRST_APPLICATION_TYPE} to 255`, type, 'value');
+    }
+    if (this.#handlers.has(type)) throw invalidArgument('type', 'a frame type without a handler', type, 'value');
+    this.#handlers.set(type, handler);
+    return () => {
+      if (this.#handlers.get(type) === handler) this.#handlers.delete(type);
+    };
+  }
+
+  /** Round trip to the peer and back, in milliseconds. Rejects with ERR_PORTUNUS_PING_TIMEOUT. */
+  ping(timeoutMs = 5000): Promise<number> {
+    return new Promise((resolve, reject) => {
+      if (this.#state !== 'open') {
+        reject(new PortunusError('ERR_PORTUNUS_CHANNEL_CLOSED', 'channel is closed', { cause: this.#closeError }));
+        return;
+      }
+      const id = this.#nextPingId++ >>> 0;
+      const timer = setTimeout(() => {
+        this.#pings.delete(id);
+        reject(new PortunusError('ERR_PORTUNUS_PING_TIMEOUT', `peer did not answer a ping within ${timeoutMs} ms`));
+      }, timeoutMs);
+      timer.unref();
+      this.#pings.set(id, { sent: process.hrtime.bigint(), resolve, reject, timer });
+      const payload = Buffer.allocUnsafe(4);
+      payload.writeUInt32BE(id);
+      this.#link.write(FrameType.PING, payload, []);
+    });
+  }
+
+  /** Keeps the process alive while the channel is open (the default). */
+  ref(): this {
+    this.#link.ref();
+    return this;
+  }
+
+  /** Lets the process exit even though the channel is open. */
+  unref(): this {
+    this.#link.unref();
+    return this;
+  }
+
+  /**
+   * Stops sending, waits until every queued frame is in the kernel, then closes. Idempotent; resolves when
+   * the channel is closed.
+   */
+  async close(): Promise<void> {
+    if (this.#state === 'open') {
+      this.#state = 'closing';
+      await this.#link.flushed();
+      this.destroy();
+    }
+    await this.#closed;
+  }
+
+  /**
+   * Closes at once: queued frames fail with ERR_PORTUNUS_CHANNEL_CLOSED and descriptors of a partly
+   * received frame are closed. With `error`, `'error'` is emitted before `'close'`. Idempotent.
+   */
+  destroy(error?: Error): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#closeError = error;
+    clearTimeout(this.#handshakeTimer);
+    const closedError = new PortunusError('ERR_PORTUNUS_CHANNEL_CLOSED', 'channel is closed', { cause: error });
+    this.#link.close(closedError);
+    for (const ping of this.#pings.values()) {
+      clearTimeout(ping.timer);
+      ping.reject(closedError);
+    }
+    this.#pings.clear();
+    if (this.#hello === undefined) this.#settleReady.reject(error ?? closedError);
+    if (error !== undefined) this.emit('error', error);
+    this.emit('close', error);
+    this.#settleClosed(error);
+  }
+
+  #onFrames(frames: DecodedFrame[]): void {
+    let listenerError: unknown;
+    let index = 0;
+    try {
+      for (; index < frames.length; index++) {
+        const frame = frames[index]!;
+        if (this.#state === 'closed') {
+          for (const fd of frame.fds) this.#closeReceived(fd);
+          continue;
+        }
+        try {
+          this.#dispatch(frame);
+        } catch (error) {
+          // A throwing listener is the application's bug; keep the channel consistent, report it after.
+          listenerError ??= error;
+        }
+      }
+    } finally {
+      for (index++; index < frames.length; index++) for (const fd of frames[index]!.fds) this.#closeReceived(fd);
+    }
+    if (listenerError !== undefined) throw listenerError;
+  }
+
+  #dispatch(frame: DecodedFrame): void {
+    if (this.#hello === undefined && frame.type !== FrameType.HELLO) {
+      for (const fd of frame.fds) this.#closeReceived(fd);
+      this.destroy(new PortunusError('ERR_PORTUNUS_BAD_FRAME', `frame of type ${frame.type} arrived before the peer's hello`));
+      return;
+    }
+    switch (frame.type) {
+      case FrameType.HELLO:
+        this.#onHello(frame);
+        return;
+      case FrameType.DATA:
+        this.#deliver(frame, (message) => this.emit('message', message));
+        return;
+      case FrameType.PING:
+        this.#closeAll(frame);
+        if (frame.payload.length === 4) this.#link.write(FrameType.PONG, frame.payload, []);
+        return;
+      case FrameType.PONG:
+        this.#closeAll(frame);
+        this.#onPong(frame.payload);
+        return;
+      case FrameType.ERROR:
+        this.#closeAll(frame);
+        this.#onRemoteError(frame.payload);
+        return;
+    }
+    const handler = this.#handlers.get(frame.type);
+    if (handler !== undefined) {
+      const message = new ReceivedMessage(frame.type, frame.payload, frame.fds);
+      try {
+        handler(message, frame.truncated);
+      } finally {
+        message.release();
+      }
+      return;
+    }
+    this.#closeAll(frame);
+    this.#refuse(frame.type, 'ERR_PORTUNUS_UNKNOWN_FRAME_TYPE', `no handler for frame type 0x${frame.type.toString(16)}`);
+  }
+
+  #deliver(frame: DecodedFrame, emit: (message: ReceivedMessage) => void): void {
+    if (frame.truncated) {
+      this.#refuse(frame.type, 'ERR_PORTUNUS_TRUNCATED', 'the kernel dropped descriptors of a message (MSG_CTRUNC): the receiver may be out of file descriptors');
+      return;
+    }
+    const message = new ReceivedMessage(frame.type, frame.payload, frame.fds);
+    try {
+      emit(message);
+    } finally {
+      message.release();
+    }
+  }
+
+  /** Reports a refused frame locally (as a warning) and to the peer (as an ERROR frame). */
+  #refuse(type: number, code: 'ERR_PORTUNUS_UNKNOWN_FRAME_TYPE' | 'ERR_PORTUNUS_TRUNCATED', message: string): void {
+    this.emit('warning', new PortunusError(code, message, { frameType: type }));
+    this.#link.write(FrameType.ERROR, Buffer.from(JSON.stringify({ code, message, frameType: type })), []);
+  }
+
+  #onHello(frame: DecodedFrame): void {
+    this.#closeAll(frame);
+    if (this.#hello !== undefined) {
+      this.destroy(new PortunusError('ERR_PORTUNUS_BAD_FRAME', 'peer sent a second hello'));
+      return;
+    }
+    let hello: PeerHello;
+    try {
+      const parsed = JSON.parse(frame.payload.toString('utf8')) as { protocol?: unknown; pid?: unknown; capabilities?: unknown };
+      if (typeof parsed.protocol !== 'number') throw new Error('protocol is not a number');
+      hello = {
+        protocol: parsed.protocol,
+        pid: typeof parsed.pid === 'number' ? parsed.pid : undefined,
+        capabilities: Array.isArray(parsed.capabilities) ? parsed.capabilities.filter((c): c is string => typeof c === 'string') : [],
+      };
+    } catch (cause) {
+      this.destroy(new PortunusError('ERR_PORTUNUS_BAD_FRAME', 'peer sent a malformed hello', { cause }));
+      return;
+    }
+    if (hello.protocol !== PROTOCOL_VERSION) {
+      this.destroy(new PortunusError('ERR_PORTUNUS_VERSION_MISMATCH', `peer speaks protocol ${hello.protocol}, this side ${PROTOCOL_VERSION}`));
+      return;
+    }
+    clearTimeout(this.#handshakeTimer);
+    this.#hello = hello;
+    this.#settleReady.resolve(hello);
+    this.emit('ready', hello);
+  }
+
+  #onPong(payload: Buffer): void {
+    if (payload.length !== 4) return;
+    const ping = this.#pings.get(payload.readUInt32BE(0));
+    if (ping === undefined) return;
+    this.#pings.delete(payload.readUInt32BE(0));
+    clearTimeout(ping.timer);
+    ping.resolve(Number(process.hrtime.bigint() - ping.sent) / 1e6);
+  }
+
+  #onRemoteError(payload: Buffer): void {
+    let report: { code?: unknown; message?: unknown; frameType?: unknown } = {};
+    try {
+      report = JSON.parse(payload.toString('utf8')) as typeof report;
+    } catch {
+      // A garbled report is still a report.
+    }
+    this.emit(
+      'warning',
+      new PortunusError('ERR_PORTUNUS_REMOTE', `peer reported: ${typeof report.message === 'string' ? report.message : 'an error'}`, {
+        remoteCode: report.code,
+        frameType: report.frameType,
+      }),
+    );
+  }
+
+  #closeAll(frame: DecodedFrame): void {
+    for (const fd of frame.fds) this.#closeReceived(fd);
+  }
+
+  #closeReceived(fd: number): void {
+    fdBackend.close(fd);
+  }
+}

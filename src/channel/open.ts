@@ -1,0 +1,74 @@
+/**
+ * The ways to get a channel on an existing descriptor: `channelPair()` for a parent and the child it spawns
+ * (or two halves in one process), and `channelFromFd()` for a descriptor a process inherited.
+ * @module
+ */
+import { fdBackend } from '../binding/index.js';
+import { invalidArgument } from '../errors.js';
+import { Channel, resolveChannelOptions, type ChannelOptions } from './channel.js';
+import { EndpointLink } from './endpoint-link.js';
+
+/**
+ * Opens a channel on `fd`, a connected Unix stream socket. The channel owns `fd` from then on and closes
+ * it when it closes; the descriptor is made close-on-exec so it does not leak into programs this process
+ * spawns later.
+ */
+export function channelFromFd(fd: number, options: ChannelOptions = {}): Channel {
+  if (!Number.isInteger(fd) || fd < 0) throw invalidArgument('fd', 'a file descriptor', fd);
+  const resolved = resolveChannelOptions(options);
+  fdBackend.setInheritable(fd, false);
+  return new Channel(
+    (handlers, linkOptions) => new EndpointLink(fd, handlers, { maxPayload: linkOptions.maxPayloadBytes, highWaterMark: linkOptions.highWaterMark }),
+    resolved,
+  );
+}
+
+/**
+ * Creates both ends of a channel over a socketpair(2). Each channel owns its descriptor. To give one end to
+ * a child process, use `socketPairForChild()` instead.
+ */
+export function channelPair(options: ChannelOptions = {}): [Channel, Channel] {
+  resolveChannelOptions(options);
+  const [a, b] = fdBackend.socketPair('stream');
+  let first: Channel;
+  try {
+    first = channelFromFd(a, options);
+  } catch (error) {
+    fdBackend.close(a);
+    fdBackend.close(b);
+    throw error;
+  }
+  try {
+    return [first, channelFromFd(b, options)];
+  } catch (error) {
+    first.destroy();
+    fdBackend.close(b);
+    throw error;
+  }
+}
+
+/**
+ * Creates a socketpair for talking to a child process: returns this process's channel and the raw
+ * descriptor of the child's end, to be passed in `spawn(..., { stdio: [..., childFd] })`. The caller owns
+ * `childFd` and closes it once the child is spawned (`closeChildFd()`).
+ */
+export function socketPairForChild(options: ChannelOptions = {}): { channel: Channel; childFd: number; closeChildFd: () => void } {
+  const [mine, theirs] = fdBackend.socketPair('stream');
+  let channel: Channel;
+  try {
+    channel = channelFromFd(mine, options);
+  } catch (error) {
+    fdBackend.close(mine);
+    fdBackend.close(theirs);
+    throw error;
+  }
+  let open = true;
+  return {
+    channel,
+    childFd: theirs,
+    closeChildFd: () => {
+      if (open) fdBackend.close(theirs);
+      open = false;
+    },
+  };
+}

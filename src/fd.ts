@@ -1,0 +1,28 @@
+/**
+ * Descriptor utilities for applications: what an fd is, closing and duplicating fds received on a channel.
+ * @module
+ */
+import { fdBackend, type PeerCredentials, type SocketDescription } from './binding/index.js';
+
+/** Describes any descriptor: socket kind, family, whether it listens, local and peer addresses. */
+export function describeFd(fd: number): SocketDescription {
+  return fdBackend.describeSocket(fd);
+}
+
+/** Closes a descriptor this process owns (one taken from a ReceivedMessage, for instance). */
+export function closeFd(fd: number): void {
+  fdBackend.close(fd);
+}
+
+/** Duplicates a descriptor; the copy is close-on-exec and owned by the caller. */
+export function dupFd(fd: number): number {
+  return fdBackend.dup(fd);
+}
+
+/** Credentials of the process at the other end of a connected Unix socket. */
+export function peerCredentialsOf(fd: number): PeerCredentials {
+  return fdBackend.peerCredentials(fd);
+}
+
+/** Most descriptors one sendmsg can carry on this platform (frames with more are split transparently). */
+export const maxFdsPerMessage: number = fdBackend.maxFdsPerMessage;

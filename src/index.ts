@@ -1,0 +1,20 @@
+/**
+ * portunus: move listening ports and live connections between processes.
+ *
+ * This file only assembles the public exports; each lives in its own module.
+ * @module
+ */
+export { PortunusError, isSystemError } from './errors.js';
+export type { PortunusErrorCode, SystemError } from './errors.js';
+export type { PeerCredentials, SocketDescription } from './binding/index.js';
+export { Channel } from './channel/channel.js';
+export type { ChannelOptions, ChannelEvents, PeerHello, FrameHandler } from './channel/channel.js';
+export { ReceivedMessage } from './channel/received-message.js';
+export { channelPair, channelFromFd, socketPairForChild } from './channel/open.js';
+export { connectChannel } from './channel/connect.js';
+export type { ConnectChannelOptions } from './channel/connect.js';
+export { listenChannel, ChannelServer } from './channel/listen.js';
+export type { ListenChannelOptions, ChannelServerEvents, RefusedPeer } from './channel/listen.js';
+export type { PeerAllow } from './channel/peer-policy.js';
+export { FrameType, MAX_FDS_PER_FRAME, PROTOCOL_VERSION, HEADER_SIZE } from './channel/frame.js';
+export { describeFd, closeFd, dupFd, peerCredentialsOf, maxFdsPerMessage } from './fd.js';
