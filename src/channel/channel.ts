@@ -6,12 +6,11 @@
  * @module
  */
 import { EventEmitter } from 'eventemitter3';
-import { fdBackend, type PeerCredentials } from '../binding/index.js';
+import type { PeerCredentials } from '../binding/index.js';
 import { PortunusError, invalidArgument } from '../errors.js';
 import { DEFAULT_MAX_PAYLOAD, FIRST_APPLICATION_TYPE, FrameType, MAX_FDS_PER_FRAME, PROTOCOL_VERSION } from './frame.js';
-import type { DecodedFrame } from './frame-decoder.js';
-import type { FrameLink, LinkHandlers } from './link.js';
-import { ReceivedMessage } from './received-message.js';
+import type { Attachment, FrameLink, LinkFrame, LinkHandlers } from './link.js';
+import { ReceivedMessage, releaseAttachment } from './received-message.js';
 
 /** Options shared by every way of opening a channel. */
 export interface ChannelOptions {
@@ -80,6 +79,20 @@ export function resolveChannelOptions(options: ChannelOptions = {}): ResolvedCha
 
 type ChannelState = 'open' | 'closing' | 'closed';
 
+/** Frame types that layers above the channel install on every channel, keyed by type. */
+const frameTypeInstallers = new Map<number, (channel: Channel) => FrameHandler>();
+
+/**
+ * @internal Makes every channel created from now on handle `type` with the handler `install(channel)`
+ * returns. Used by the transport layer so that any channel can receive sockets and acknowledgements.
+ */
+export function registerFrameType(type: number, install: (channel: Channel) => FrameHandler): void {
+  if (!Number.isInteger(type) || type < FIRST_APPLICATION_TYPE || type > 0xff || frameTypeInstallers.has(type)) {
+    throw invalidArgument('type', 'an unused application frame type', type, 'value');
+  }
+  frameTypeInstallers.set(type, install);
+}
+
 export class Channel extends EventEmitter<ChannelEvents> {
   readonly #link: FrameLink;
   readonly #options: ResolvedChannelOptions;
@@ -118,6 +131,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
       },
       options,
     );
+    for (const [type, install] of frameTypeInstallers) this.#handlers.set(type, install(this));
     const hello = { protocol: PROTOCOL_VERSION, pid: process.pid, capabilities: CAPABILITIES };
     this.#link.write(FrameType.HELLO, Buffer.from(JSON.stringify(hello)), []);
     this.#handshakeTimer = setTimeout(() => {
@@ -175,8 +189,13 @@ export class Channel extends EventEmitter<ChannelEvents> {
     return this.sendFrame(FrameType.DATA, payload, fds);
   }
 
+  /** Which backend carries this channel: descriptors ('unix') or Node's own IPC handles ('node-ipc'). */
+  get backend(): 'unix' | 'node-ipc' {
+    return this.#link.attachmentKind === 'fd' ? 'unix' : 'node-ipc';
+  }
+
   /** Like `send()` with an explicit frame type; for layers built on the channel. */
-  sendFrame(type: number, payload: Uint8Array | string, fds: readonly number[] = []): Promise<void> {
+  sendFrame(type: number, payload: Uint8Array | string, fds: readonly Attachment[] = []): Promise<void> {
     return new Promise((resolve, reject) => {
       this.writeFrame(type, payload, fds, (error) => (error === undefined ? resolve() : reject(error)));
     });
@@ -186,11 +205,11 @@ export class Channel extends EventEmitter<ChannelEvents> {
    * The callback form of `sendFrame()`, without a promise per frame; `done` is called exactly once.
    * Argument errors are thrown; every other failure goes to `done`.
    */
-  writeFrame(type: number, payload: Uint8Array | string, fds: readonly number[], done?: (error?: Error) => void): void {
+  writeFrame(type: number, payload: Uint8Array | string, fds: readonly Attachment[], done?: (error?: Error) => void): void {
     if (!Number.isInteger(type) || type < FrameType.DATA || type > 0xff) throw invalidArgument('type', 'an integer from 2 to 255', type, 'value');
     const bytes = typeof payload === 'string' ? Buffer.from(payload) : payload;
     if (!(bytes instanceof Uint8Array)) throw invalidArgument('payload', 'a Uint8Array or a string', payload);
-    if (!Array.isArray(fds) || !fds.every((fd) => Number.isInteger(fd) && fd >= 0)) {
+    if (!Array.isArray(fds) || !fds.every((fd) => (Number.isInteger(fd) && (fd as number) >= 0) || (typeof fd === 'object' && fd !== null))) {
       throw invalidArgument('fds', 'an array of file descriptors', fds);
     }
     let failure: PortunusError | undefined;
@@ -292,7 +311,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
     this.#settleClosed(error);
   }
 
-  #onFrames(frames: DecodedFrame[]): void {
+  #onFrames(frames: LinkFrame[]): void {
     let listenerError: unknown;
     let index = 0;
     try {
@@ -315,7 +334,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
     if (listenerError !== undefined) throw listenerError;
   }
 
-  #dispatch(frame: DecodedFrame): void {
+  #dispatch(frame: LinkFrame): void {
     if (this.#hello === undefined && frame.type !== FrameType.HELLO) {
       for (const fd of frame.fds) this.#closeReceived(fd);
       this.destroy(new PortunusError('ERR_PORTUNUS_BAD_FRAME', `frame of type ${frame.type} arrived before the peer's hello`));
@@ -355,7 +374,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
     this.#refuse(frame.type, 'ERR_PORTUNUS_UNKNOWN_FRAME_TYPE', `no handler for frame type 0x${frame.type.toString(16)}`);
   }
 
-  #deliver(frame: DecodedFrame, emit: (message: ReceivedMessage) => void): void {
+  #deliver(frame: LinkFrame, emit: (message: ReceivedMessage) => void): void {
     if (frame.truncated) {
       this.#refuse(frame.type, 'ERR_PORTUNUS_TRUNCATED', 'the kernel dropped descriptors of a message (MSG_CTRUNC): the receiver may be out of file descriptors');
       return;
@@ -374,7 +393,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
     this.#link.write(FrameType.ERROR, Buffer.from(JSON.stringify({ code, message, frameType: type })), []);
   }
 
-  #onHello(frame: DecodedFrame): void {
+  #onHello(frame: LinkFrame): void {
     this.#closeAll(frame);
     if (this.#hello !== undefined) {
       this.destroy(new PortunusError('ERR_PORTUNUS_BAD_FRAME', 'peer sent a second hello'));
@@ -428,11 +447,11 @@ export class Channel extends EventEmitter<ChannelEvents> {
     );
   }
 
-  #closeAll(frame: DecodedFrame): void {
+  #closeAll(frame: LinkFrame): void {
     for (const fd of frame.fds) this.#closeReceived(fd);
   }
 
-  #closeReceived(fd: number): void {
-    fdBackend.close(fd);
+  #closeReceived(attachment: Attachment): void {
+    releaseAttachment(attachment);
   }
 }

@@ -12,7 +12,7 @@ import { fdBackend, type NativeEndpoint, type PeerCredentials } from '../binding
 import { PortunusError, systemError } from '../errors.js';
 import { encodeFrame } from './frame.js';
 import { FrameDecoder } from './frame-decoder.js';
-import type { FrameLink, LinkHandlers, WriteCallback } from './link.js';
+import type { Attachment, FrameLink, LinkHandlers, WriteCallback } from './link.js';
 
 const { EAGAIN, EWOULDBLOCK, ENOBUFS, ETOOMANYREFS } = constants.errno as Record<string, number>;
 /** Upper bound on one coalesced write, so a long queue of small frames is not copied in one piece. */
@@ -71,17 +71,25 @@ export class EndpointLink implements FrameLink {
     return this.#queuedBytes;
   }
 
+  get attachmentKind(): 'fd' {
+    return 'fd';
+  }
+
   peerCredentials(): PeerCredentials | undefined {
     return this.#closed ? undefined : fdBackend.peerCredentials(this.#fd);
   }
 
-  write(type: number, payload: Uint8Array, fds: readonly number[], done?: WriteCallback): void {
+  write(type: number, payload: Uint8Array, fds: readonly Attachment[], done?: WriteCallback): void {
     if (this.#closed) {
       done?.(new PortunusError('ERR_PORTUNUS_CHANNEL_CLOSED', 'channel is closed'));
       return;
     }
+    if (!fds.every((fd) => typeof fd === 'number')) {
+      done?.(new PortunusError('ERR_PORTUNUS_UNSUPPORTED', 'a descriptor channel carries file descriptors, not Node handles'));
+      return;
+    }
     const bytes = encodeFrame(type, payload, fds.length);
-    this.#queue.push({ bytes, fds: fds.length > 0 ? Int32Array.from(fds) : null, sentBytes: 0, sentFds: 0, done });
+    this.#queue.push({ bytes, fds: fds.length > 0 ? Int32Array.from(fds as readonly number[]) : null, sentBytes: 0, sentFds: 0, done });
     this.#queuedBytes += bytes.length;
     if (this.#queuedBytes >= this.#highWaterMark) this.#needDrain = true;
     if (!this.#flushScheduled && !this.#waiting) {

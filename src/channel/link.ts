@@ -4,15 +4,34 @@
  * implementation.
  * @module
  */
+import type dgram from 'node:dgram';
+import type net from 'node:net';
 import type { PeerCredentials } from '../binding/index.js';
-import type { DecodedFrame } from './frame-decoder.js';
+
+/**
+ * A Node object that carries a socket across Node's own IPC (the node-ipc backend, where raw descriptors do
+ * not exist, as on Windows).
+ */
+export type NodeHandle = net.Socket | net.Server | dgram.Socket;
+
+/** What travels beside a frame's payload: descriptors on the unix backend, Node handles on node-ipc. */
+export type Attachment = number | NodeHandle;
+
+/** A complete frame as a link delivers it. The receiver owns its attachments. */
+export interface LinkFrame {
+  type: number;
+  payload: Buffer;
+  fds: Attachment[];
+  /** Some attachments were lost in transit (MSG_CTRUNC); those that arrived were closed already. */
+  truncated: boolean;
+}
 
 /** Called once per frame write: without an argument when the kernel has the whole frame, else with why not. */
 export type WriteCallback = (error?: Error) => void;
 
 export interface LinkHandlers {
   /** Complete frames, in order. Their descriptors belong to the handler. */
-  frames(frames: DecodedFrame[]): void;
+  frames(frames: LinkFrame[]): void;
   /** The peer went away (no error) or the link failed. Called at most once. */
   ended(error?: Error): void;
   /** The write queue went below the high-water mark again. */
@@ -22,8 +41,13 @@ export interface LinkHandlers {
 export interface FrameLink {
   /** Bytes queued but not yet handed to the kernel. */
   readonly queuedBytes: number;
-  /** Queues a frame. The caller keeps its descriptors and must keep them open until `done` runs. */
-  write(type: number, payload: Uint8Array, fds: readonly number[], done?: WriteCallback): void;
+  /** Which kind of attachment this link carries. */
+  readonly attachmentKind: 'fd' | 'node-handle';
+  /**
+   * Queues a frame. The caller keeps its attachments and must keep them open until `done` runs. A link
+   * given attachments of the other kind fails the write with ERR_PORTUNUS_UNSUPPORTED.
+   */
+  write(type: number, payload: Uint8Array, attachments: readonly Attachment[], done?: WriteCallback): void;
   /** Resolves once everything queued so far has been written, or the link has failed. */
   flushed(): Promise<void>;
   /** Closes the link at once; queued writes fail with `error`. Idempotent. */

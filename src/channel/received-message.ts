@@ -5,17 +5,18 @@
  * @module
  */
 import { fdBackend } from '../binding/index.js';
+import type { Attachment } from './link.js';
 
 export class ReceivedMessage {
   /** Frame type (2 for messages sent with `Channel.send`). */
   readonly type: number;
   /** The frame's payload bytes. */
   readonly payload: Buffer;
-  #fds: Array<number | undefined>;
+  #fds: Array<Attachment | undefined>;
   #released = false;
 
   /** @internal */
-  constructor(type: number, payload: Buffer, fds: number[]) {
+  constructor(type: number, payload: Buffer, fds: Attachment[]) {
     this.type = type;
     this.payload = payload;
     this.#fds = fds;
@@ -31,36 +32,64 @@ export class ReceivedMessage {
     return JSON.parse(this.payload.toString('utf8')) as T;
   }
 
-  /** How many descriptors arrived with this message (taken or not). */
+  /** How many descriptors (or, on the node-ipc backend, Node handles) arrived with this message. */
   get fdCount(): number {
     return this.#fds.length;
   }
 
   /**
    * Takes every descriptor not taken yet. The caller owns them from now on and must close them (or hand
-   * them to something that will, such as `new net.Socket({ fd })`).
+   * them to something that will, such as `new net.Socket({ fd })`). Node handles (node-ipc backend) are
+   * not descriptors and stay in the message: see `takeAttachments()`.
    */
   takeFds(): number[] {
     const taken: number[] = [];
     for (let i = 0; i < this.#fds.length; i++) {
       const fd = this.#fds[i];
-      if (fd !== undefined) taken.push(fd);
+      if (typeof fd !== 'number') continue;
+      taken.push(fd);
       this.#fds[i] = undefined;
     }
     return taken;
   }
 
-  /** Takes the descriptor at `index`; returns undefined if it was taken already or does not exist. */
+  /** Takes the descriptor at `index`; returns undefined if it was taken already or is not a descriptor. */
   takeFd(index: number): number | undefined {
     const fd = this.#fds[index];
+    if (typeof fd !== 'number') return undefined;
     this.#fds[index] = undefined;
     return fd;
   }
 
-  /** Closes every descriptor nobody took. Called by the channel after the listeners ran; idempotent. */
+  /**
+   * @internal Takes the attachment at `index`, whatever its kind (descriptor or Node handle), for the
+   * layers above the channel.
+   */
+  takeAttachment(index: number): Attachment | undefined {
+    const attachment = this.#fds[index];
+    this.#fds[index] = undefined;
+    return attachment;
+  }
+
+  /** Closes every descriptor (and destroys every Node handle) nobody took. Idempotent. */
   release(): void {
     if (this.#released) return;
     this.#released = true;
-    for (const fd of this.takeFds()) fdBackend.close(fd);
+    for (let i = 0; i < this.#fds.length; i++) {
+      const attachment = this.#fds[i];
+      this.#fds[i] = undefined;
+      if (attachment !== undefined) releaseAttachment(attachment);
+    }
+  }
+}
+
+/** Closes a descriptor or a Node handle that nobody owns any more. */
+export function releaseAttachment(attachment: Attachment): void {
+  if (typeof attachment === 'number') {
+    fdBackend.close(attachment);
+  } else if ('destroy' in attachment) {
+    attachment.destroy();
+  } else {
+    attachment.close();
   }
 }
