@@ -10,7 +10,7 @@ export type { PeerCredentials, SocketDescription } from './binding/index.js';
 export { Channel } from './channel/channel.js';
 export type { ChannelOptions, ChannelEvents, PeerHello, FrameHandler } from './channel/channel.js';
 export { ReceivedMessage } from './channel/received-message.js';
-export { channelPair, channelFromFd, socketPairForChild } from './channel/open.js';
+export { channelPair, channelFromFd, socketPairForChild, nodeIpcChannel } from './channel/open.js';
 export { connectChannel } from './channel/connect.js';
 export type { ConnectChannelOptions } from './channel/connect.js';
 export { listenChannel, ChannelServer } from './channel/listen.js';
@@ -18,3 +18,9 @@ export type { ListenChannelOptions, ChannelServerEvents, RefusedPeer } from './c
 export type { PeerAllow } from './channel/peer-policy.js';
 export { FrameType, MAX_FDS_PER_FRAME, PROTOCOL_VERSION, HEADER_SIZE } from './channel/frame.js';
 export { describeFd, closeFd, dupFd, peerCredentialsOf, maxFdsPerMessage } from './fd.js';
+export { distributeTransport } from './transport/distribute.js';
+export type { DistributeOptions } from './transport/distribute.js';
+export { adoptTransport } from './transport/adopt.js';
+export type { Handoff } from './transport/session.js';
+export type { Transport, Adopted, AdoptedSocket, AdoptedServer, AdoptedDgram, AdoptedFd, SocketFields } from './transport/kinds.js';
+export type { TransportKind, Envelope } from './transport/envelope.js';

@@ -9,8 +9,8 @@ import { EventEmitter } from 'eventemitter3';
 import type { PeerCredentials } from '../binding/index.js';
 import { PortunusError, invalidArgument } from '../errors.js';
 import { DEFAULT_MAX_PAYLOAD, FIRST_APPLICATION_TYPE, FrameType, MAX_FDS_PER_FRAME, PROTOCOL_VERSION } from './frame.js';
-import type { Attachment, FrameLink, LinkFrame, LinkHandlers } from './link.js';
-import { ReceivedMessage, releaseAttachment } from './received-message.js';
+import { releaseAttachment, type Attachment, type FrameLink, type LinkFrame, type LinkHandlers } from '../binding/link.js';
+import { ReceivedMessage } from './received-message.js';
 
 /** Options shared by every way of opening a channel. */
 export interface ChannelOptions {

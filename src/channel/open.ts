@@ -7,6 +7,7 @@ import { fdBackend } from '../binding/index.js';
 import { invalidArgument } from '../errors.js';
 import { Channel, resolveChannelOptions, type ChannelOptions } from './channel.js';
 import { EndpointLink } from './endpoint-link.js';
+import { NodeIpcLink, type IpcEndpoint } from '../binding/node-ipc-link.js';
 
 /**
  * Opens a channel on `fd`, a connected Unix stream socket. The channel owns `fd` from then on and closes
@@ -71,4 +72,15 @@ export function socketPairForChild(options: ChannelOptions = {}): { channel: Cha
       open = false;
     },
   };
+}
+
+/**
+ * Opens a channel over Node's own IPC: pass the ChildProcess returned by `fork()` in the parent, and
+ * `process` in the child. This is the portable backend (it works wherever Node's IPC does, Windows
+ * included) for parent and child only; it carries TCP sockets, TCP servers and UDP sockets, not raw
+ * descriptors. Closing the channel disconnects the IPC channel.
+ */
+export function nodeIpcChannel(endpoint: IpcEndpoint, options: ChannelOptions = {}): Channel {
+  const resolved = resolveChannelOptions(options);
+  return new Channel((handlers, linkOptions) => new NodeIpcLink(endpoint, handlers, linkOptions.maxPayloadBytes), resolved);
 }

@@ -4,8 +4,7 @@
  * received descriptor can never leak.
  * @module
  */
-import { fdBackend } from '../binding/index.js';
-import type { Attachment } from './link.js';
+import { releaseAttachment, type Attachment } from '../binding/link.js';
 
 export class ReceivedMessage {
   /** Frame type (2 for messages sent with `Channel.send`). */
@@ -83,13 +82,3 @@ export class ReceivedMessage {
   }
 }
 
-/** Closes a descriptor or a Node handle that nobody owns any more. */
-export function releaseAttachment(attachment: Attachment): void {
-  if (typeof attachment === 'number') {
-    fdBackend.close(attachment);
-  } else if ('destroy' in attachment) {
-    attachment.destroy();
-  } else {
-    attachment.close();
-  }
-}

@@ -1,12 +1,13 @@
 /**
  * A FrameLink carries whole frames for a Channel. The channel owns protocol state (handshake, frame types,
- * descriptor ownership); a link only moves frames. `EndpointLink` (./endpoint-link.ts) is the SCM_RIGHTS
- * implementation.
+ * descriptor ownership); a link only moves frames. `EndpointLink` (src/channel/endpoint-link.ts) is the SCM_RIGHTS
+ * implementation; `NodeIpcLink` (./node-ipc-link.ts) the portable one.
  * @module
  */
 import type dgram from 'node:dgram';
 import type net from 'node:net';
-import type { PeerCredentials } from '../binding/index.js';
+import type { PeerCredentials } from './backend.js';
+import { fdBackend } from './index.js';
 
 /**
  * A Node object that carries a socket across Node's own IPC (the node-ipc backend, where raw descriptors do
@@ -56,4 +57,15 @@ export interface FrameLink {
   unref(): void;
   /** Credentials of the peer process, where the link can know them. */
   peerCredentials(): PeerCredentials | undefined;
+}
+
+/** Closes a descriptor, or destroys a Node handle, that nobody owns any more. */
+export function releaseAttachment(attachment: Attachment): void {
+  if (typeof attachment === 'number') {
+    fdBackend.close(attachment);
+  } else if ('destroy' in attachment) {
+    attachment.destroy();
+  } else {
+    attachment.close();
+  }
 }

@@ -1,0 +1,310 @@
+/**
+ * The transport table: for every kind of socket, how the sending side describes it and lets go of it, how
+ * the receiving side checks an arriving descriptor against its envelope, and how it rebuilds a real Node
+ * object on it. Both backends are covered: raw descriptors (unix) and Node handles (node-ipc).
+ * @module
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { fdBackend, type SocketDescription } from '../binding/index.js';
+import { releaseAttachment, type Attachment } from '../binding/link.js';
+import { PortunusError, invalidArgument } from '../errors.js';
+import type { Envelope, TransportKind } from './envelope.js';
+import { detachReads, dgramFd, serverFd, socketFd } from './node-internals.js';
+
+/** What can be handed off: a connected socket, a listening server, a bound UDP socket, or a raw descriptor. */
+export type Transport = net.Socket | net.Server | dgram.Socket | { fd: number };
+
+/** Envelope fields that describe the socket itself. */
+export type SocketFields = Pick<Envelope, 'family' | 'localAddress' | 'localPort' | 'remoteAddress' | 'remotePort' | 'localPath' | 'remotePath'>;
+
+/** A transport made ready to send: what to attach, how to describe it, and how to let go of it. */
+export interface PreparedTransport {
+  kind: TransportKind;
+  attachment: Attachment;
+  fields: SocketFields;
+  /** Bytes Node had read from the socket that nobody consumed: they travel as pre-read bytes. */
+  buffered: Buffer | undefined;
+  /** The handoff failed: give the transport back to its owner as it was. */
+  restore(): void;
+  /** The peer adopted it: close this process's copy (close only, never shutdown). */
+  release(): void;
+}
+
+interface Adoption {
+  id: number;
+  metadata: unknown;
+  /** Bytes that were read before the handoff and have been put back in front of the stream. */
+  preRead: Buffer;
+}
+
+/** A connected socket adopted from another process. The adopter owns `socket`. */
+export interface AdoptedSocket extends Adoption, SocketFields {
+  kind: 'tcp' | 'unix';
+  socket: net.Socket;
+}
+
+/** A listening socket adopted from another process. The adopter owns `server`. */
+export interface AdoptedServer extends Adoption, SocketFields {
+  kind: 'tcp-server' | 'unix-server';
+  server: net.Server;
+}
+
+/** A bound UDP socket adopted from another process. The adopter owns `dgram`. */
+export interface AdoptedDgram extends Adoption, SocketFields {
+  kind: 'udp';
+  dgram: dgram.Socket;
+}
+
+/** A raw descriptor adopted from another process. The adopter owns `fd` and must close it. */
+export interface AdoptedFd extends Adoption, SocketFields {
+  kind: 'fd';
+  fd: number;
+}
+
+/** What `adoptTransport()` and the channel's `'transport'` event deliver. */
+export type Adopted = AdoptedSocket | AdoptedServer | AdoptedDgram | AdoptedFd;
+
+declare module '../channel/channel.js' {
+  interface ChannelEvents {
+    /**
+     * A socket handed over by the peer, adopted and acknowledged. The listener owns it. While no listener
+     * is attached (and no `adoptTransport()` waits), arriving transports are refused and stay the sender's.
+     */
+    transport: [adopted: Adopted];
+  }
+}
+
+/** Maps what the kernel says about a descriptor to a transport kind (undefined: not a transportable socket). */
+export function kindOfDescription(description: SocketDescription): Exclude<TransportKind, 'fd'> | undefined {
+  switch (description.kind) {
+    case 'tcp':
+      return description.listening ? 'tcp-server' : 'tcp';
+    case 'unix-stream':
+      return description.listening ? 'unix-server' : 'unix';
+    case 'udp':
+      return 'udp';
+    default:
+      return undefined;
+  }
+}
+
+function fieldsOfDescription(description: SocketDescription): SocketFields {
+  const fields: SocketFields = {};
+  if (description.family === 'IPv4' || description.family === 'IPv6' || description.family === 'unix') fields.family = description.family;
+  if (description.localAddress !== undefined) fields.localAddress = description.localAddress;
+  if (description.localPort !== undefined) fields.localPort = description.localPort;
+  if (description.remoteAddress !== undefined) fields.remoteAddress = description.remoteAddress;
+  if (description.remotePort !== undefined) fields.remotePort = description.remotePort;
+  if (description.localPath !== undefined) fields.localPath = description.localPath;
+  if (description.remotePath !== undefined) fields.remotePath = description.remotePath;
+  return fields;
+}
+
+/** Fields a Node object reports about itself (node-ipc backend, where there is no descriptor to ask). */
+function fieldsOfNodeObject(transport: net.Socket | net.Server | dgram.Socket): SocketFields {
+  if (transport instanceof net.Socket) {
+    const fields: SocketFields = {};
+    if (transport.remoteFamily === 'IPv4' || transport.remoteFamily === 'IPv6') fields.family = transport.remoteFamily;
+    if (transport.localAddress !== undefined) fields.localAddress = transport.localAddress;
+    if (transport.localPort !== undefined) fields.localPort = transport.localPort;
+    if (transport.remoteAddress !== undefined) fields.remoteAddress = transport.remoteAddress;
+    if (transport.remotePort !== undefined) fields.remotePort = transport.remotePort;
+    return fields;
+  }
+  const address = transport.address();
+  if (typeof address === 'string' || address === null) return { family: 'unix', localPath: address ?? '' };
+  return { family: address.family === 'IPv6' ? 'IPv6' : 'IPv4', localAddress: address.address, localPort: address.port };
+}
+
+function isRawFd(transport: Transport): transport is { fd: number } {
+  return !(transport instanceof net.Socket) && !(transport instanceof net.Server) && !(transport instanceof dgram.Socket) && typeof (transport as { fd?: unknown }).fd === 'number';
+}
+
+function unsupportedOnNodeIpc(kind: TransportKind): never {
+  throw new PortunusError('ERR_PORTUNUS_UNSUPPORTED', `the node-ipc backend cannot carry a transport of kind '${kind}' (it carries TCP sockets, TCP servers and UDP sockets)`, { kind });
+}
+
+/**
+ * Prepares a transport for sending over a channel of the given backend. Throws ERR_INVALID_ARG_TYPE for
+ * something that is not a transport, ERR_PORTUNUS_UNSUPPORTED for a kind the backend cannot carry.
+ */
+export function prepareTransport(transport: Transport, backend: 'unix' | 'node-ipc'): PreparedTransport {
+  if (isRawFd(transport)) {
+    if (backend === 'node-ipc') unsupportedOnNodeIpc('fd');
+    const fd = transport.fd;
+    if (!Number.isInteger(fd) || fd < 0) throw invalidArgument('transport.fd', 'a file descriptor', fd);
+    let fields: SocketFields = {};
+    try {
+      fields = fieldsOfDescription(fdBackend.describeSocket(fd));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EBADF') throw error;
+    }
+    return { kind: 'fd', attachment: fd, fields, buffered: undefined, restore() {}, release: () => fdBackend.close(fd) };
+  }
+  if (transport instanceof net.Socket) return prepareSocket(transport, backend);
+  if (transport instanceof net.Server) return prepareServer(transport, backend);
+  if (transport instanceof dgram.Socket) return prepareDgram(transport, backend);
+  throw invalidArgument('transport', 'a net.Socket, net.Server, dgram.Socket or { fd }', transport);
+}
+
+function prepareSocket(socket: net.Socket, backend: 'unix' | 'node-ipc'): PreparedTransport {
+  if (socket.connecting || socket.destroyed) {
+    throw new PortunusError('ERR_PORTUNUS_UNSUPPORTED', 'only a connected socket can be handed off');
+  }
+  let kind: TransportKind;
+  let attachment: Attachment;
+  let fields: SocketFields;
+  if (backend === 'unix') {
+    const fd = socketFd(socket);
+    const description = fdBackend.describeSocket(fd);
+    const described = kindOfDescription(description);
+    if (described !== 'tcp' && described !== 'unix') {
+      throw new PortunusError('ERR_PORTUNUS_UNSUPPORTED', `this net.Socket is a ${description.kind} socket${description.listening ? ' that listens' : ''}, not a connected stream`);
+    }
+    kind = described;
+    attachment = fd;
+    fields = fieldsOfDescription(description);
+  } else {
+    if (socket.remotePort === undefined) unsupportedOnNodeIpc('unix');
+    kind = 'tcp';
+    attachment = socket;
+    fields = fieldsOfNodeObject(socket);
+  }
+  const detached = detachReads(socket);
+  return {
+    kind,
+    attachment,
+    fields,
+    buffered: detached.buffered,
+    restore: () => detached.restore(),
+    // destroy() closes this process's descriptor; unlike end() it sends no FIN, so the connection lives on.
+    release: () => socket.destroy(),
+  };
+}
+
+function prepareServer(server: net.Server, backend: 'unix' | 'node-ipc'): PreparedTransport {
+  if (!server.listening) throw new PortunusError('ERR_PORTUNUS_UNSUPPORTED', 'only a listening server can be handed off');
+  const address = server.address();
+  const kind: TransportKind = typeof address === 'string' ? 'unix-server' : 'tcp-server';
+  if (backend === 'node-ipc') {
+    if (kind !== 'tcp-server') unsupportedOnNodeIpc(kind);
+    return { kind, attachment: server, fields: fieldsOfNodeObject(server), buffered: undefined, restore() {}, release: () => server.close() };
+  }
+  const fd = serverFd(server);
+  return { kind, attachment: fd, fields: fieldsOfDescription(fdBackend.describeSocket(fd)), buffered: undefined, restore() {}, release: () => server.close() };
+}
+
+function prepareDgram(socket: dgram.Socket, backend: 'unix' | 'node-ipc'): PreparedTransport {
+  if (backend === 'node-ipc') {
+    return { kind: 'udp', attachment: socket, fields: fieldsOfNodeObject(socket), buffered: undefined, restore() {}, release: () => socket.close() };
+  }
+  const fd = dgramFd(socket);
+  return { kind: 'udp', attachment: fd, fields: fieldsOfDescription(fdBackend.describeSocket(fd)), buffered: undefined, restore() {}, release: () => socket.close() };
+}
+
+function mismatch(envelope: Envelope, detail: string): PortunusError {
+  return new PortunusError('ERR_PORTUNUS_ENVELOPE_MISMATCH', `transport ${envelope.id} claims to be '${envelope.kind}' but ${detail}`, { id: envelope.id, kind: envelope.kind });
+}
+
+const CHECKED_FIELDS = ['family', 'localAddress', 'localPort', 'remoteAddress', 'remotePort', 'localPath', 'remotePath'] as const;
+
+/**
+ * Checks an arriving attachment against its envelope: the kernel's view of a descriptor (unix), or the
+ * kind of Node object (node-ipc). Throws ERR_PORTUNUS_ENVELOPE_MISMATCH.
+ */
+export function verifyArrival(envelope: Envelope, attachment: Attachment): void {
+  if (typeof attachment !== 'number') {
+    const expected = envelope.kind === 'tcp' ? net.Socket : envelope.kind === 'tcp-server' ? net.Server : envelope.kind === 'udp' ? dgram.Socket : undefined;
+    if (expected === undefined || !(attachment instanceof expected)) throw mismatch(envelope, `a ${attachment.constructor.name} arrived`);
+    return;
+  }
+  let description: SocketDescription;
+  try {
+    description = fdBackend.describeSocket(attachment);
+  } catch (error) {
+    throw mismatch(envelope, `its descriptor cannot be inspected (${(error as Error).message})`);
+  }
+  if (envelope.kind !== 'fd') {
+    const actual = kindOfDescription(description);
+    if (actual !== envelope.kind) {
+      throw mismatch(envelope, `the descriptor is ${actual === undefined ? `a ${description.kind}` : `'${actual}'`}`);
+    }
+  }
+  const fields = fieldsOfDescription(description);
+  for (const key of CHECKED_FIELDS) {
+    if (envelope[key] !== undefined && envelope[key] !== fields[key]) {
+      throw mismatch(envelope, `its ${key} is ${JSON.stringify(fields[key])}, not ${JSON.stringify(envelope[key])}`);
+    }
+  }
+}
+
+function envelopeFields(envelope: Envelope): SocketFields {
+  const fields: SocketFields = {};
+  for (const key of CHECKED_FIELDS) if (envelope[key] !== undefined) (fields as Record<string, unknown>)[key] = envelope[key];
+  return fields;
+}
+
+/**
+ * Builds the Node object for a verified attachment. On success the returned object owns the descriptor;
+ * on failure the attachment is closed before the error is thrown.
+ */
+export async function adoptArrival(envelope: Envelope, attachment: Attachment, preRead: Buffer): Promise<Adopted> {
+  const base = { id: envelope.id, metadata: envelope.metadata, preRead, ...envelopeFields(envelope) };
+  try {
+    switch (envelope.kind) {
+      case 'tcp':
+      case 'unix': {
+        const socket = typeof attachment === 'number' ? new net.Socket({ fd: attachment, readable: true, writable: true }) : (attachment as net.Socket);
+        // Bytes read before the handoff go in front of everything the kernel still holds for this socket.
+        if (preRead.length > 0) socket.unshift(preRead);
+        return { ...base, kind: envelope.kind, socket };
+      }
+      case 'tcp-server':
+      case 'unix-server': {
+        const server = typeof attachment === 'number' ? await listenOnFd(attachment) : (attachment as net.Server);
+        return { ...base, kind: envelope.kind, server };
+      }
+      case 'udp': {
+        const socket = typeof attachment === 'number' ? await bindDgramOnFd(attachment, envelope.family) : (attachment as dgram.Socket);
+        return { ...base, kind: 'udp', dgram: socket };
+      }
+      case 'fd':
+        return { ...base, kind: 'fd', fd: attachment as number };
+    }
+  } catch (cause) {
+    releaseQuietly(attachment);
+    throw new PortunusError('ERR_PORTUNUS_ADOPT_FAILED', `could not adopt transport ${envelope.id} (${envelope.kind}): ${(cause as Error).message}`, { cause, id: envelope.id });
+  }
+}
+
+function listenOnFd(fd: number): Promise<net.Server> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen({ fd }, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}
+
+function bindDgramOnFd(fd: number, family: Envelope['family']): Promise<dgram.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = dgram.createSocket(family === 'IPv6' ? 'udp6' : 'udp4');
+    socket.once('error', reject);
+    socket.bind({ fd }, () => {
+      socket.off('error', reject);
+      resolve(socket);
+    });
+  });
+}
+
+/** Closes an attachment nobody will own, ignoring a descriptor that is already gone. */
+export function releaseQuietly(attachment: Attachment): void {
+  try {
+    releaseAttachment(attachment);
+  } catch {
+    // Already closed by the object that failed to take it.
+  }
+}

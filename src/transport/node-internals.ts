@@ -1,0 +1,92 @@
+/**
+ * Every place portunus reaches into Node's objects, in one file: the descriptor under a net.Socket,
+ * net.Server or dgram.Socket, and stopping a socket's reads so that bytes Node already buffered can travel
+ * with it. These fields are not public API; the test suite runs on Node 20, 22 and 24 to catch changes.
+ * @module
+ */
+import type dgram from 'node:dgram';
+import type net from 'node:net';
+import { PortunusError } from '../errors.js';
+
+interface StreamHandle {
+  fd?: number;
+  reading?: boolean;
+  readStop?: () => number;
+  readStart?: () => number;
+}
+
+function handleOf(object: net.Socket | net.Server): StreamHandle | undefined {
+  return (object as unknown as { _handle?: StreamHandle | null })._handle ?? undefined;
+}
+
+function dgramHandleOf(socket: dgram.Socket): StreamHandle | undefined {
+  for (const symbol of Object.getOwnPropertySymbols(socket)) {
+    const state = (socket as unknown as Record<symbol, { handle?: StreamHandle } | undefined>)[symbol];
+    if (state !== undefined && typeof state === 'object' && state.handle !== undefined) return state.handle ?? undefined;
+  }
+  return undefined;
+}
+
+function noDescriptor(what: string): never {
+  throw new PortunusError('ERR_PORTUNUS_UNSUPPORTED', `${what} has no file descriptor (closed, not yet connected or bound, or not on this platform)`);
+}
+
+/** The descriptor of a connected net.Socket; it stays owned by the socket. */
+export function socketFd(socket: net.Socket): number {
+  const fd = handleOf(socket)?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : noDescriptor('the socket');
+}
+
+/** The descriptor of a listening net.Server; it stays owned by the server. */
+export function serverFd(server: net.Server): number {
+  const fd = handleOf(server)?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : noDescriptor('the server');
+}
+
+/** The descriptor of a bound dgram.Socket; it stays owned by the socket. */
+export function dgramFd(socket: dgram.Socket): number {
+  const fd = dgramHandleOf(socket)?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : noDescriptor('the UDP socket');
+}
+
+/** Bytes taken out of a socket's read buffer, and how to put the socket back as it was. */
+export interface DetachedReads {
+  buffered: Buffer | undefined;
+  /** Puts the bytes back in front of the stream and resumes reading as before. */
+  restore(): void;
+}
+
+/**
+ * Stops the kernel reads of a socket (so no byte is consumed by this process any more) and takes the bytes
+ * Node has read but nobody consumed yet. A socket accepted with `pauseOnConnect` never started reading, so
+ * this costs nothing there: that is the fast path.
+ */
+export function detachReads(socket: net.Socket): DetachedReads {
+  const handle = handleOf(socket);
+  const wasReading = handle?.reading === true;
+  if (handle !== undefined && wasReading) {
+    handle.readStop?.();
+  }
+  let buffered: Buffer | undefined;
+  if (socket.readableLength > 0) {
+    if (socket.readableEncoding !== null) {
+      throw new PortunusError('ERR_PORTUNUS_UNSUPPORTED', 'cannot hand off a socket with a string encoding set (setEncoding): its buffered bytes are no longer bytes');
+    }
+    // read() would start the handle reading again when the buffer runs low; claim it is reading meanwhile.
+    if (handle !== undefined) handle.reading = true;
+    const chunks: Buffer[] = [];
+    for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) chunks.push(chunk);
+    buffered = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+  }
+  if (handle !== undefined) handle.reading = false;
+  return {
+    buffered,
+    restore() {
+      if (buffered !== undefined && buffered.length > 0) socket.unshift(buffered);
+      if (wasReading && handle !== undefined && !socket.destroyed) {
+        handle.reading = true;
+        handle.readStart?.();
+      }
+    },
+  };
+}
