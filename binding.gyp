@@ -13,6 +13,7 @@
       "conditions": [
         ["OS != 'win'", {
           "sources": [
+            "native/unix/acceptor.cc",
             "native/unix/endpoint.cc",
             "native/unix/fd-ops.cc",
             "native/unix/peer-credentials.cc",

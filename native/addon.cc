@@ -1,6 +1,7 @@
 // Export table of the portunus native addon. Each entry lives in its own file under native/unix.
 #include <napi.h>
 
+#include "unix/acceptor.h"
 #include "unix/endpoint.h"
 #include "unix/fd-ops.h"
 #include "unix/peer-credentials.h"
@@ -10,6 +11,7 @@ namespace portunus {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Endpoint", Endpoint::Define(env));
+  exports.Set("Acceptor", Acceptor::Define(env));
   exports.Set("socketPair", Napi::Function::New(env, SocketPair, "socketPair"));
   exports.Set("dup", Napi::Function::New(env, Dup, "dup"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));

@@ -3,9 +3,9 @@
  * time in ./index.ts; nothing outside src/binding checks `process.platform`.
  * @module
  */
-import type { EndpointReadCallback, NativeEndpoint, PeerCredentials, SocketDescription } from './native.js';
+import type { AcceptCallback, EndpointReadCallback, NativeAcceptor, NativeEndpoint, PeerCredentials, SocketDescription } from './native.js';
 
-export type { EndpointReadCallback, NativeEndpoint, PeerCredentials, SocketDescription };
+export type { AcceptCallback, EndpointReadCallback, NativeAcceptor, NativeEndpoint, PeerCredentials, SocketDescription };
 
 export interface FdBackend {
   /** Name shown in errors and diagnostics ('unix', 'unsupported'). */
@@ -21,4 +21,6 @@ export interface FdBackend {
   describeSocket(fd: number): SocketDescription;
   /** Wraps a connected Unix stream socket; the endpoint owns fd from then on. */
   createEndpoint(fd: number, onRead: EndpointReadCallback, onWritable: () => void): NativeEndpoint;
+  /** Watches a listening socket (not owned) and hands over accepted descriptors in batches. */
+  createAcceptor(fd: number, onAccept: AcceptCallback): NativeAcceptor;
 }

@@ -43,7 +43,20 @@ export interface NativeEndpoint {
 /** Callback receiving a batch of reads; see native/unix/endpoint.h for the layout of `marks`. */
 export type EndpointReadCallback = (data: Buffer | undefined, marks: Int32Array | undefined, status: number) => void;
 
+/** The native Acceptor: batched accept4 on a listening socket it does not own. */
+export interface NativeAcceptor {
+  start(maxPerTick?: number): void;
+  stop(): void;
+  close(): void;
+  ref(): void;
+  unref(): void;
+}
+
+/** Receives accepted descriptors (owned by the callee) and 0 or the negative errno that stopped the batch. */
+export type AcceptCallback = (fds: Int32Array | undefined, status: number) => void;
+
 export interface NativeAddon {
+  Acceptor: new (fd: number, onAccept: AcceptCallback) => NativeAcceptor;
   Endpoint: new (fd: number, onRead: EndpointReadCallback, onWritable: () => void) => NativeEndpoint;
   socketPair(type?: 'stream' | 'seqpacket' | 'dgram'): [number, number];
   dup(fd: number): number;

@@ -17,5 +17,6 @@ export function unixBackend(): FdBackend {
     peerCredentials: (fd) => addon.peerCredentials(fd),
     describeSocket: (fd) => addon.describeSocket(fd),
     createEndpoint: (fd, onRead, onWritable) => new addon.Endpoint(fd, onRead, onWritable),
+    createAcceptor: (fd, onAccept) => new addon.Acceptor(fd, onAccept),
   };
 }

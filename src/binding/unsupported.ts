@@ -20,4 +20,5 @@ export const unsupportedBackend: FdBackend = {
   peerCredentials: () => unsupported('peer credentials'),
   describeSocket: () => unsupported('socket introspection'),
   createEndpoint: () => unsupported('SCM_RIGHTS channels'),
+  createAcceptor: () => unsupported('native accept'),
 };
