@@ -148,6 +148,14 @@ export function prepareTransport(transport: Transport, backend: 'unix' | 'node-i
   throw invalidArgument('transport', 'a net.Socket, net.Server, dgram.Socket or { fd }', transport);
 }
 
+/**
+ * Prepares a connection accepted as a raw descriptor (the dispatcher's fast path, where no Node object
+ * exists in the sending process). The descriptor is closed once the peer acknowledges it.
+ */
+export function prepareAcceptedFd(fd: number, kind: 'tcp' | 'unix'): PreparedTransport {
+  return { kind, attachment: fd, fields: {}, buffered: undefined, restore() {}, release: () => fdBackend.close(fd) };
+}
+
 function prepareSocket(socket: net.Socket, backend: 'unix' | 'node-ipc'): PreparedTransport {
   if (socket.connecting || socket.destroyed) {
     throw new PortunusError('ERR_PORTUNUS_UNSUPPORTED', 'only a connected socket can be handed off');
@@ -306,5 +314,25 @@ export function releaseQuietly(attachment: Attachment): void {
     releaseAttachment(attachment);
   } catch {
     // Already closed by the object that failed to take it.
+  }
+}
+
+/** Closes an adopted transport (its Node object, or the raw descriptor). */
+export function releaseAdopted(adopted: Adopted): void {
+  switch (adopted.kind) {
+    case 'tcp':
+    case 'unix':
+      adopted.socket.destroy();
+      break;
+    case 'tcp-server':
+    case 'unix-server':
+      adopted.server.close();
+      break;
+    case 'udp':
+      adopted.dgram.close();
+      break;
+    case 'fd':
+      fdBackend.close(adopted.fd);
+      break;
   }
 }

@@ -23,7 +23,7 @@ import {
   type Refusal,
 } from './envelope.js';
 import { TransportFrame } from './frame-types.js';
-import { adoptArrival, releaseQuietly, verifyArrival, type Adopted, type PreparedTransport } from './kinds.js';
+import { adoptArrival, releaseAdopted, releaseQuietly, verifyArrival, type Adopted, type PreparedTransport } from './kinds.js';
 
 /** What a successful handoff reports. */
 export interface Handoff {
@@ -248,25 +248,6 @@ function joinPreRead(first: Buffer | undefined, second: Buffer | undefined): Buf
   if (first === undefined || first.length === 0) return second;
   if (second === undefined || second.length === 0) return first;
   return Buffer.concat([first, second]);
-}
-
-function releaseAdopted(adopted: Adopted): void {
-  switch (adopted.kind) {
-    case 'tcp':
-    case 'unix':
-      adopted.socket.destroy();
-      break;
-    case 'tcp-server':
-    case 'unix-server':
-      adopted.server.close();
-      break;
-    case 'udp':
-      adopted.dgram.close();
-      break;
-    case 'fd':
-      fdBackend.close(adopted.fd);
-      break;
-  }
 }
 
 function install(handler: (session: TransportSession, message: ReceivedMessage, truncated: boolean) => void): (channel: Channel) => FrameHandler {

@@ -1,0 +1,50 @@
+// The main job (`npm start`): a master on 127.0.0.1:8080 (PORT to change) accepts connections and hands each
+// to a pool of worker processes (min 1, max = CPUs; WORKERS to change) serving a small HTTP app. It prints a
+// status line every few seconds. SIGHUP restarts the workers with zero downtime; SIGINT/SIGTERM drain and stop.
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { WorkerPool, acceptAndDispatch } from '../../dist/index.js';
+
+const port = Number(process.env.PORT ?? 8080);
+const max = Number(process.env.WORKERS ?? os.availableParallelism());
+const pool = new WorkerPool({
+  args: [fileURLToPath(new URL('./worker.js', import.meta.url))],
+  min: 1,
+  max,
+  idleTimeoutMs: 10_000,
+});
+pool.on('spawn', (worker) => console.log(`[pool] spawned worker ${worker.id} (pid ${worker.pid})`));
+pool.on('exit', (worker, exit) => console.log(`[pool] worker ${worker.id} exited (code ${exit.code}, signal ${exit.signal}${exit.expected ? '' : ', unexpected'})`));
+pool.on('scale', (event) => console.log(`[pool] scaled ${event.direction} to ${event.workers} (${event.reason})`));
+
+const dispatcher = await acceptAndDispatch({ listen: { host: '127.0.0.1', port }, pool });
+const { address, port: actualPort } = dispatcher.address();
+console.log(`portunus http-pool listening on http://${address}:${actualPort}/ (master pid ${process.pid})`);
+console.log(`  try: curl http://${address}:${actualPort}/   restart workers: kill -HUP ${process.pid}   stop: Ctrl-C`);
+
+const status = setInterval(() => {
+  const s = dispatcher.stats();
+  const workers = pool.stats().workers.map((w) => `${w.id}:${w.state}/${w.load}`).join(' ');
+  console.log(`[status] accepted=${s.accepted} handedOff=${s.handedOff} inFlight=${s.inFlight} redispatched=${s.redispatched} pending=${s.pending} workers=[${workers}]`);
+}, 5000);
+
+process.on('SIGHUP', () => {
+  console.log('[pool] restarting workers');
+  pool.restart().then(
+    () => console.log(`[pool] restart done: generation ${pool.generation}`),
+    (error) => console.error(`[pool] restart failed: ${error.message}`),
+  );
+});
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, async () => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`[master] ${signal}: draining`);
+    clearInterval(status);
+    await dispatcher.close();
+    await pool.close();
+    process.exit(0);
+  });
+}

@@ -1,0 +1,339 @@
+/**
+ * acceptAndDispatch(): the master side of a dispatching server. Connections are accepted natively in
+ * batches, never become Node objects here, and go to workers over their channels — several per sendmsg,
+ * with a window of unacknowledged handoffs per worker. The master keeps every descriptor until the worker
+ * acknowledges it, so a worker that dies (even SIGKILLed) before adopting costs no connection: whatever it
+ * had not acknowledged is dispatched again. When no worker has room, accepted connections wait in a small
+ * bounded queue and then the master stops accepting: the kernel's backlog holds the rest.
+ * @module
+ */
+import net from 'node:net';
+import { EventEmitter } from 'eventemitter3';
+import { fdBackend, type NativeAcceptor } from '../binding/index.js';
+import { PortunusError, invalidArgument } from '../errors.js';
+import { distributeTransport } from '../transport/distribute.js';
+import { prepareAcceptedFd } from '../transport/kinds.js';
+import { sessionOf, type Handoff } from '../transport/session.js';
+import { openListeningSocket } from './listen-socket.js';
+import { readPreview, type PreviewOptions, type RoutePreview } from './preview.js';
+import { resolveStrategy, type ResolvedStrategy, type Strategy } from './strategies.js';
+import type { DispatchWorker, WorkerSet } from './worker-set.js';
+
+/** Where `route()` sends a connection: a worker, the name of a group, or undefined for the default group. */
+export type RouteTarget = DispatchWorker | string | undefined;
+
+export interface AcceptAndDispatchOptions {
+  /** TCP listen options (port 0 for any), or a listening TCP net.Server to take over. */
+  listen: net.ListenOptions | net.Server;
+  /** The workers: one set, or named groups (the first is the default group). */
+  pool: WorkerSet | Record<string, WorkerSet>;
+  /** How to pick a worker within a group. Default 'round-robin'. */
+  strategy?: Strategy;
+  /**
+   * Chooses a worker or a group after reading a bounded prefix of the connection (`preRead`). The bytes
+   * read travel with the socket, so the worker sees the connection from its first byte.
+   */
+  route?: (preview: RoutePreview) => RouteTarget | Promise<RouteTarget>;
+  /** How much `route()` may read: default { maxBytes: 4096, timeoutMs: 5000 }. */
+  preRead?: Partial<PreviewOptions>;
+  /** Accepted connections held while no worker has room, before accepting stops. Default 128. */
+  maxPending?: number;
+  /** Times a connection is offered to workers (each failing to adopt it) before it is closed. Default 3. */
+  maxAttempts?: number;
+}
+
+export interface DispatchStats {
+  /** Connections accepted. */
+  accepted: number;
+  /** Connections a worker adopted and acknowledged. */
+  handedOff: number;
+  /** Handoffs sent and not yet acknowledged. */
+  inFlight: number;
+  /** Handoffs that failed (worker died, refused) and were sent again. */
+  redispatched: number;
+  /** Handoffs a worker refused. */
+  refused: number;
+  /** Connections closed without being handed off (route failure, too many attempts, client gone). */
+  dropped: number;
+  /** Accepted connections waiting for a worker. */
+  pending: number;
+  /** accept() failures (EMFILE…), each followed by a short pause. */
+  acceptErrors: number;
+  /** Per worker: id, reported load, handoffs in flight. */
+  workers: Array<{ id: number; load: number; inFlight: number }>;
+}
+
+export interface DispatcherEvents {
+  /** A worker acknowledged a connection. */
+  handoff: [event: { worker: DispatchWorker; id: number }];
+  /** A handoff failed and the connection goes to another worker. */
+  redispatch: [event: { worker: DispatchWorker; error: Error; attempts: number }];
+  /** A connection was closed without reaching a worker. */
+  drop: [event: { error: Error }];
+  /** accept() failed (out of descriptors, say); accepting resumes shortly. */
+  error: [error: Error];
+}
+
+interface PendingConnection {
+  fd: number;
+  socket: net.Socket | undefined;
+  preRead: Buffer | undefined;
+  group: WorkerSet;
+  worker: DispatchWorker | undefined;
+  remoteAddress: string | undefined;
+  attempts: number;
+}
+
+/** Pause before accepting again after EMFILE and friends. */
+const ACCEPT_RETRY_MS = 100;
+
+export class Dispatcher extends EventEmitter<DispatcherEvents> {
+  readonly #fd: number;
+  readonly #address: net.AddressInfo;
+  readonly #acceptor: NativeAcceptor;
+  readonly #groups: Map<string, WorkerSet>;
+  readonly #defaultGroup: WorkerSet;
+  readonly #strategies = new Map<WorkerSet, ResolvedStrategy>();
+  readonly #route: AcceptAndDispatchOptions['route'];
+  readonly #preview: PreviewOptions;
+  readonly #maxPending: number;
+  readonly #maxAttempts: number;
+  readonly #pending: PendingConnection[] = [];
+  #accepting = false;
+  #closed = false;
+  #idleWaiters: Array<() => void> = [];
+  readonly #counters = { accepted: 0, handedOff: 0, inFlight: 0, redispatched: 0, refused: 0, dropped: 0, acceptErrors: 0 };
+
+  /** @internal Use `acceptAndDispatch()`. */
+  constructor(fd: number, address: net.AddressInfo, groups: Map<string, WorkerSet>, options: AcceptAndDispatchOptions) {
+    super();
+    this.#fd = fd;
+    this.#address = address;
+    this.#groups = groups;
+    this.#defaultGroup = groups.values().next().value!;
+    for (const group of groups.values()) {
+      this.#strategies.set(group, resolveStrategy(options.strategy));
+      group.on('capacity', () => this.#pump());
+    }
+    this.#route = options.route;
+    this.#preview = { maxBytes: options.preRead?.maxBytes ?? 4096, timeoutMs: options.preRead?.timeoutMs ?? 5000 };
+    this.#maxPending = options.maxPending ?? 128;
+    this.#maxAttempts = options.maxAttempts ?? 3;
+    this.#acceptor = fdBackend.createAcceptor(fd, (fds, status) => this.#onAccept(fds, status));
+    this.#resumeAccepting();
+  }
+
+  /** The address the dispatcher accepts on. */
+  address(): net.AddressInfo {
+    return { ...this.#address };
+  }
+
+  stats(): DispatchStats {
+    const workers = [...this.#groups.values()].flatMap((group) => group.available().map((w) => ({ id: w.id, load: w.load, inFlight: w.inFlight })));
+    return { ...this.#counters, pending: this.#pending.length, workers };
+  }
+
+  /**
+   * Stops accepting and closes the listening socket; connections already accepted still go to workers.
+   * Resolves once none is pending or in flight. Idempotent. The worker sets are not closed.
+   */
+  async close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#acceptor.close();
+      fdBackend.close(this.#fd);
+    }
+    if (this.#pending.length > 0 || this.#counters.inFlight > 0) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #onAccept(fds: Int32Array | undefined, status: number): void {
+    if (fds !== undefined) {
+      this.#counters.accepted += fds.length;
+      for (const fd of fds) {
+        if (this.#route !== undefined) this.#previewAndRoute(fd);
+        else this.#enqueue({ fd, socket: undefined, preRead: undefined, group: this.#defaultGroup, worker: undefined, remoteAddress: undefined, attempts: 0 });
+      }
+      this.#pump();
+    }
+    if (status < 0) {
+      this.#accepting = false;
+      this.#counters.acceptErrors++;
+      const error = Object.assign(new Error(`accept failed (errno ${-status})`), { errno: status, syscall: 'accept' });
+      this.emit('error', error);
+      setTimeout(() => this.#resumeAccepting(), ACCEPT_RETRY_MS).unref();
+    }
+  }
+
+  #enqueue(connection: PendingConnection): void {
+    if (connection.remoteAddress === undefined && this.#strategies.get(connection.group)!.needsAddress) {
+      try {
+        connection.remoteAddress = fdBackend.describeSocket(connection.fd).remoteAddress;
+      } catch {
+        // A connection reset while queued still gets dispatched; the worker will see the reset.
+      }
+    }
+    this.#pending.push(connection);
+  }
+
+  /** Reads a preview, asks route(), and queues the connection for the chosen target. */
+  #previewAndRoute(fd: number): void {
+    let socket: net.Socket;
+    try {
+      // allowHalfOpen: a client that half-closes must not make this process send a FIN on the worker's behalf.
+      socket = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
+      // The master only carries the socket; errors (a reset while routing) surface as a dropped connection.
+      socket.on('error', () => {});
+    } catch (error) {
+      fdBackend.close(fd);
+      this.#drop(error as Error);
+      return;
+    }
+    this.#counters.inFlight++;
+    readPreview(socket, this.#preview)
+      .then(async (preview) => {
+        const target = await this.#route!(preview);
+        const group = typeof target === 'string' ? this.#groups.get(target) : this.#defaultGroup;
+        if (group === undefined) throw new PortunusError('ERR_PORTUNUS_NO_WORKER', `route() chose an unknown group ${JSON.stringify(target)}`);
+        const worker = typeof target === 'object' ? target : undefined;
+        return { preview, group, worker };
+      })
+      .then(
+        ({ preview, group, worker }) => {
+          this.#counters.inFlight--;
+          this.#enqueue({ fd, socket, preRead: preview.bytes, group, worker, remoteAddress: preview.remoteAddress, attempts: 0 });
+          this.#pump();
+        },
+        (error: Error) => {
+          this.#counters.inFlight--;
+          socket.destroy();
+          this.#drop(error);
+          this.#checkIdle();
+        },
+      );
+  }
+
+  /** Sends waiting connections to workers with room; stops accepting when too many wait. */
+  #pump(): void {
+    let index = 0;
+    const blocked = new Set<WorkerSet>();
+    while (index < this.#pending.length) {
+      const connection = this.#pending[index]!;
+      if (blocked.has(connection.group)) {
+        index++;
+        continue;
+      }
+      const worker = this.#choose(connection);
+      if (worker === undefined) {
+        blocked.add(connection.group);
+        index++;
+        continue;
+      }
+      this.#pending.splice(index, 1);
+      this.#send(worker, connection);
+    }
+    for (const group of blocked) {
+      let waiting = 0;
+      for (const connection of this.#pending) if (connection.group === group) waiting++;
+      group.demand(waiting);
+    }
+    if (this.#pending.length >= this.#maxPending) this.#pauseAccepting();
+    else this.#resumeAccepting();
+    this.#checkIdle();
+  }
+
+  #choose(connection: PendingConnection): DispatchWorker | undefined {
+    const group = connection.group;
+    const max = group.maxInFlight;
+    const open = group.available().filter((worker) => worker.inFlight < max);
+    if (connection.worker !== undefined) return open.includes(connection.worker) ? connection.worker : undefined;
+    return this.#strategies.get(group)!.pick(open, { remoteAddress: connection.remoteAddress });
+  }
+
+  #send(worker: DispatchWorker, connection: PendingConnection): void {
+    worker.inFlight++;
+    this.#counters.inFlight++;
+    connection.attempts++;
+    const handoff: Promise<Handoff> =
+      connection.socket === undefined
+        ? sessionOf(worker.channel).send(prepareAcceptedFd(connection.fd, 'tcp'), {})
+        : distributeTransport(worker.channel, connection.socket, connection.preRead === undefined ? {} : { preRead: connection.preRead });
+    handoff.then(
+      (result) => {
+        worker.inFlight--;
+        this.#counters.inFlight--;
+        this.#counters.handedOff++;
+        this.emit('handoff', { worker, id: result.id });
+        this.#pump();
+      },
+      (error: Error) => {
+        worker.inFlight--;
+        this.#counters.inFlight--;
+        if ((error as PortunusError).code !== 'ERR_PORTUNUS_CHANNEL_CLOSED') this.#counters.refused++;
+        if (connection.attempts >= this.#maxAttempts) {
+          this.#closeConnection(connection);
+          this.#drop(error);
+        } else {
+          // The descriptor is still ours: the connection waits, intact, for the next worker.
+          this.#counters.redispatched++;
+          connection.worker = undefined;
+          this.#pending.unshift(connection);
+          this.emit('redispatch', { worker, error, attempts: connection.attempts });
+        }
+        this.#pump();
+      },
+    );
+  }
+
+  #closeConnection(connection: PendingConnection): void {
+    if (connection.socket !== undefined) connection.socket.destroy();
+    else fdBackend.close(connection.fd);
+  }
+
+  #drop(error: Error): void {
+    this.#counters.dropped++;
+    this.emit('drop', { error });
+  }
+
+  #pauseAccepting(): void {
+    if (!this.#accepting) return;
+    this.#accepting = false;
+    this.#acceptor.stop();
+  }
+
+  #resumeAccepting(): void {
+    if (this.#accepting || this.#closed || this.#pending.length >= this.#maxPending) return;
+    this.#accepting = true;
+    this.#acceptor.start();
+  }
+
+  #checkIdle(): void {
+    if (this.#pending.length > 0 || this.#counters.inFlight > 0) return;
+    for (const resolve of this.#idleWaiters.splice(0)) resolve();
+  }
+}
+
+/**
+ * Accepts connections on `options.listen` and hands each to a worker of `options.pool`. Starts the pool(s)
+ * and resolves once listening. The dispatcher owns its listening socket; `close()` releases it.
+ */
+export async function acceptAndDispatch(options: AcceptAndDispatchOptions): Promise<Dispatcher> {
+  if (typeof options !== 'object' || options === null) throw invalidArgument('options', 'an object', options);
+  const groups = new Map<string, WorkerSet>();
+  if (isWorkerSet(options.pool)) groups.set('default', options.pool);
+  else if (typeof options.pool === 'object' && options.pool !== null) for (const [name, set] of Object.entries(options.pool)) groups.set(name, set);
+  if (groups.size === 0 || ![...groups.values()].every(isWorkerSet)) throw invalidArgument('options.pool', 'a WorkerPool or a record of WorkerPools', options.pool);
+  for (const key of ['maxPending', 'maxAttempts'] as const) {
+    const value = options[key];
+    if (value !== undefined && (!Number.isInteger(value) || value < 1)) throw invalidArgument(`options.${key}`, 'a positive integer', value, 'value');
+  }
+  if (options.route !== undefined && typeof options.route !== 'function') throw invalidArgument('options.route', 'a function', options.route);
+  resolveStrategy(options.strategy);
+  await Promise.all([...groups.values()].map((group) => group.start()));
+  const { fd, address } = await openListeningSocket(options.listen);
+  return new Dispatcher(fd, address, groups, options);
+}
+
+function isWorkerSet(value: unknown): value is WorkerSet {
+  const candidate = value as Partial<WorkerSet> | null;
+  return typeof candidate === 'object' && candidate !== null && typeof candidate.available === 'function' && typeof candidate.demand === 'function' && typeof candidate.start === 'function';
+}

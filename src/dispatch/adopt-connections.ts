@@ -1,0 +1,138 @@
+/**
+ * adoptConnections(): the worker side of a dispatching server. Every socket the master hands over becomes
+ * an ordinary `'connection'` of the given net.Server (so http, https, http2, tls, Express and Fastify
+ * servers work unchanged). The worker tells the master when it is ready and how many connections it has
+ * open, and on DRAIN (or when the master goes away) it takes nothing new, lets open connections finish,
+ * and exits.
+ * @module
+ */
+import type net from 'node:net';
+import { EventEmitter } from 'eventemitter3';
+import { inheritedChannel } from '../bootstrap/worker-channel.js';
+import type { Channel } from '../channel/channel.js';
+import { PortunusError, invalidArgument } from '../errors.js';
+import { releaseAdopted, type Adopted } from '../transport/kinds.js';
+import { encodeLoad, WorkerFrame } from './worker-protocol.js';
+
+export interface AdoptConnectionsOptions {
+  /** Channel to the master. Default: the inherited one (PORTUNUS_CHANNEL_FD). */
+  channel?: Channel;
+  /** Exit the process (code 0) once drained. Default true. */
+  exitOnDrain?: boolean;
+  /** While draining, how often idle keep-alive connections are closed, in ms. Default 100. */
+  idleCloseIntervalMs?: number;
+}
+
+export interface WorkerEvents {
+  /** Draining began: no new connections; `reason` says why. */
+  drain: [reason: 'master' | 'channel-closed'];
+  /** Every connection is closed; the process exits next unless `exitOnDrain` is false. */
+  drained: [];
+}
+
+/** The worker's side of the dispatcher; `adoptConnections()` returns it. */
+export class WorkerConnections extends EventEmitter<WorkerEvents> {
+  readonly #server: net.Server;
+  readonly #channel: Channel;
+  readonly #exitOnDrain: boolean;
+  readonly #idleCloseIntervalMs: number;
+  readonly #onTransport = (adopted: Adopted) => this.#adopt(adopted);
+  #open = 0;
+  #adopted = 0;
+  #draining = false;
+  #loadScheduled = false;
+  #idleTimer: NodeJS.Timeout | undefined;
+
+  /** @internal Use `adoptConnections()`. */
+  constructor(server: net.Server, channel: Channel, options: AdoptConnectionsOptions) {
+    super();
+    this.#server = server;
+    this.#channel = channel;
+    this.#exitOnDrain = options.exitOnDrain ?? true;
+    this.#idleCloseIntervalMs = options.idleCloseIntervalMs ?? 100;
+    channel.on('transport', this.#onTransport);
+    channel.handle(WorkerFrame.DRAIN, () => this.drain('master'));
+    channel.once('close', () => this.drain('channel-closed'));
+    channel.writeFrame(WorkerFrame.READY, JSON.stringify({ pid: process.pid }), []);
+  }
+
+  /** Connections adopted and still open. */
+  get open(): number {
+    return this.#open;
+  }
+
+  /** Connections adopted since start. */
+  get adopted(): number {
+    return this.#adopted;
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /**
+   * Stops taking connections (the master re-dispatches any that arrive from now on), closes idle
+   * keep-alive connections as they become idle, and emits 'drained' once none is open. Idempotent.
+   */
+  drain(reason: 'master' | 'channel-closed' = 'master'): void {
+    if (this.#draining) return;
+    this.#draining = true;
+    this.#channel.off('transport', this.#onTransport);
+    this.emit('drain', reason);
+    const closeIdle = (this.#server as net.Server & { closeIdleConnections?: () => void }).closeIdleConnections?.bind(this.#server);
+    if (closeIdle !== undefined) {
+      closeIdle();
+      this.#idleTimer = setInterval(closeIdle, this.#idleCloseIntervalMs);
+      this.#idleTimer.unref();
+    }
+    this.#checkDrained();
+  }
+
+  #adopt(adopted: Adopted): void {
+    if (adopted.kind !== 'tcp' && adopted.kind !== 'unix') {
+      // Listeners and datagram sockets are not connections: this worker does not own what it cannot serve.
+      releaseAdopted(adopted);
+      this.#channel.emit('warning', new PortunusError('ERR_PORTUNUS_UNSUPPORTED', `adoptConnections serves connections; a '${adopted.kind}' transport was closed`));
+      return;
+    }
+    this.#open++;
+    this.#adopted++;
+    adopted.socket.once('close', () => {
+      this.#open--;
+      this.#scheduleLoad();
+      this.#checkDrained();
+    });
+    this.#server.emit('connection', adopted.socket);
+    this.#scheduleLoad();
+  }
+
+  /** One LOAD frame per tick at most, carrying the latest count. */
+  #scheduleLoad(): void {
+    if (this.#loadScheduled || this.#channel.isClosed) return;
+    this.#loadScheduled = true;
+    setImmediate(() => {
+      this.#loadScheduled = false;
+      if (!this.#channel.isClosed) this.#channel.writeFrame(WorkerFrame.LOAD, encodeLoad(this.#open), []);
+    });
+  }
+
+  #checkDrained(): void {
+    if (!this.#draining || this.#open > 0) return;
+    clearInterval(this.#idleTimer);
+    this.emit('drained');
+    if (this.#exitOnDrain) {
+      void this.#channel.close().finally(() => process.exit(0));
+    }
+  }
+}
+
+/**
+ * Feeds every connection the master hands to this worker into `server` as a `'connection'` event, and
+ * tells the master this worker is ready. The server does not need to listen. Ownership: each adopted
+ * socket belongs to the server's connection handling, as if the server had accepted it.
+ */
+export function adoptConnections(server: net.Server, options: AdoptConnectionsOptions = {}): WorkerConnections {
+  if (typeof (server as { emit?: unknown })?.emit !== 'function') throw invalidArgument('server', 'a net.Server', server);
+  const channel = options.channel ?? inheritedChannel();
+  return new WorkerConnections(server, channel, options);
+}

@@ -1,0 +1,58 @@
+/**
+ * Reading the first bytes of a connection so that `route()` can look at them: a bounded prefix, a bounded
+ * wait. Slow or silent clients are routed with what they sent by the deadline (possibly nothing); nothing a
+ * client sends can make the master buffer more than one read past `maxBytes`.
+ * @module
+ */
+import type net from 'node:net';
+
+export interface PreviewOptions {
+  /** Stop reading once this many bytes have arrived. */
+  maxBytes: number;
+  /** Stop waiting after this many milliseconds. */
+  timeoutMs: number;
+}
+
+/** What `route()` sees of a connection. */
+export interface RoutePreview {
+  /** The bytes read so far; they travel with the socket to the worker. */
+  bytes: Buffer;
+  remoteAddress: string | undefined;
+  remotePort: number | undefined;
+  /** The deadline passed before `maxBytes` arrived. */
+  timedOut: boolean;
+  /** The client finished sending (half-close) before `maxBytes` arrived. */
+  ended: boolean;
+}
+
+/** Reads up to `maxBytes` or until `timeoutMs`; leaves the socket paused with its listeners removed. */
+export function readPreview(socket: net.Socket, options: PreviewOptions): Promise<RoutePreview> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    const finish = (timedOut: boolean, ended: boolean) => {
+      clearTimeout(timer);
+      socket.pause();
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('error', onError);
+      resolve({ bytes: Buffer.concat(chunks, length), remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, timedOut, ended });
+    };
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      length += chunk.length;
+      if (length >= options.maxBytes) finish(false, false);
+    };
+    const onEnd = () => finish(false, true);
+    const onError = (error: Error) => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      reject(error);
+    };
+    const timer = setTimeout(() => finish(true, false), options.timeoutMs);
+    socket.on('data', onData);
+    socket.once('end', onEnd);
+    socket.once('error', onError);
+  });
+}

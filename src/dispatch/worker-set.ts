@@ -1,0 +1,39 @@
+/**
+ * What the dispatcher needs from a set of workers. WorkerPool implements it; so can anything else that owns
+ * channels to processes serving connections.
+ * @module
+ */
+import type { Channel } from '../channel/channel.js';
+
+/** One process connections can be handed to. */
+export interface DispatchWorker {
+  /** Stable id within its set. */
+  readonly id: number;
+  /** Channel to the worker. */
+  readonly channel: Channel;
+  /** Connections the worker reports open (LOAD frames). */
+  readonly load: number;
+  /** Handoffs sent to this worker and not yet acknowledged; maintained by the dispatcher. */
+  inFlight: number;
+}
+
+export interface WorkerSetEvents {
+  /** Something changed that may let waiting connections go: a worker became ready, one left. */
+  capacity: [];
+}
+
+export interface WorkerSet {
+  /** Subscribes to 'capacity'. */
+  on(event: 'capacity', listener: () => void): unknown;
+  /** Most unacknowledged handoffs per worker. */
+  readonly maxInFlight: number;
+  /** Starts the set (spawns its minimum); resolves when those are ready. Idempotent. */
+  start(): Promise<void>;
+  /** Workers that take new connections now, in a stable order. */
+  available(): readonly DispatchWorker[];
+  /**
+   * The dispatcher holds `waiting` connections that no worker has room for, or the load changed: grow (or
+   * note the demand) if the set's policy allows.
+   */
+  demand(waiting: number): void;
+}

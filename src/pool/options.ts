@@ -1,0 +1,105 @@
+/**
+ * WorkerPool options: validation and defaults in one place. Times are in milliseconds.
+ * @module
+ */
+import os from 'node:os';
+import { invalidArgument } from '../errors.js';
+
+export interface WorkerPoolOptions {
+  /** Program to run for each worker. Default: this Node binary (`process.execPath`). */
+  command?: string;
+  /** Its arguments (for Node: the worker script first). Default []. */
+  args?: readonly string[];
+  /** Environment added to this process's for each worker. */
+  env?: Record<string, string | undefined>;
+  /** Working directory of the workers. Default: this process's. */
+  cwd?: string;
+  /** Workers kept running even when idle; 0 is allowed (spawned on the first connection). Default 1. */
+  min?: number;
+  /** Most workers at once. Default: the number of CPUs. */
+  max?: number;
+  /** Open plus in-flight connections per worker above which another worker is started. Default 64. */
+  highWater?: number;
+  /** A worker with nothing open for this long retires (down to `min`). Default 30 000. */
+  idleTimeoutMs?: number;
+  /** A worker that has not called adoptConnections within this time is killed. Default 10 000. */
+  readyTimeoutMs?: number;
+  /** Unacknowledged handoffs per worker. Default 32. */
+  maxInFlight?: number;
+  /** A draining worker still running after this time gets SIGTERM (SIGKILL 5 s later). Default 30 000. */
+  drainTimeoutMs?: number;
+  /** Interval of health pings; 0 turns them off. Default 5 000. */
+  pingIntervalMs?: number;
+  /** A ping unanswered for this long marks the worker unhealthy; it is replaced. Default 5 000. */
+  pingTimeoutMs?: number;
+  /** First delay before respawning after a crash; doubles per consecutive crash. Default 100. */
+  backoffInitialMs?: number;
+  /** Longest respawn delay. Default 30 000. */
+  backoffMaxMs?: number;
+  /** Where the workers' stdout and stderr go. Default 'inherit'. */
+  stdio?: 'inherit' | 'ignore';
+}
+
+export interface ResolvedPoolOptions {
+  command: string;
+  args: readonly string[];
+  env: Record<string, string | undefined>;
+  cwd: string | undefined;
+  min: number;
+  max: number;
+  highWater: number;
+  idleTimeoutMs: number;
+  readyTimeoutMs: number;
+  maxInFlight: number;
+  drainTimeoutMs: number;
+  pingIntervalMs: number;
+  pingTimeoutMs: number;
+  backoffInitialMs: number;
+  backoffMaxMs: number;
+  stdio: 'inherit' | 'ignore';
+}
+
+const NUMBERS = [
+  ['min', 0],
+  ['max', 1],
+  ['highWater', 1],
+  ['idleTimeoutMs', 1],
+  ['readyTimeoutMs', 1],
+  ['maxInFlight', 1],
+  ['drainTimeoutMs', 1],
+  ['pingIntervalMs', 0],
+  ['pingTimeoutMs', 1],
+  ['backoffInitialMs', 1],
+  ['backoffMaxMs', 1],
+] as const;
+
+export function resolvePoolOptions(options: WorkerPoolOptions): ResolvedPoolOptions {
+  if (typeof options !== 'object' || options === null) throw invalidArgument('options', 'an object', options);
+  const resolved: ResolvedPoolOptions = {
+    command: options.command ?? process.execPath,
+    args: options.args ?? [],
+    env: options.env ?? {},
+    cwd: options.cwd,
+    min: options.min ?? 1,
+    max: options.max ?? Math.max(1, os.availableParallelism?.() ?? os.cpus().length),
+    highWater: options.highWater ?? 64,
+    idleTimeoutMs: options.idleTimeoutMs ?? 30_000,
+    readyTimeoutMs: options.readyTimeoutMs ?? 10_000,
+    maxInFlight: options.maxInFlight ?? 32,
+    drainTimeoutMs: options.drainTimeoutMs ?? 30_000,
+    pingIntervalMs: options.pingIntervalMs ?? 5_000,
+    pingTimeoutMs: options.pingTimeoutMs ?? 5_000,
+    backoffInitialMs: options.backoffInitialMs ?? 100,
+    backoffMaxMs: options.backoffMaxMs ?? 30_000,
+    stdio: options.stdio ?? 'inherit',
+  };
+  if (typeof resolved.command !== 'string' || resolved.command.length === 0) throw invalidArgument('options.command', 'a non-empty string', options.command);
+  if (!Array.isArray(resolved.args) || !resolved.args.every((arg) => typeof arg === 'string')) throw invalidArgument('options.args', 'an array of strings', options.args);
+  for (const [key, minimum] of NUMBERS) {
+    const value = resolved[key];
+    if (!Number.isInteger(value) || value < minimum) throw invalidArgument(`options.${key}`, `an integer >= ${minimum}`, options[key], 'value');
+  }
+  if (resolved.min > resolved.max) throw invalidArgument('options.min', `at most max (${resolved.max})`, resolved.min, 'value');
+  if (resolved.stdio !== 'inherit' && resolved.stdio !== 'ignore') throw invalidArgument('options.stdio', "'inherit' or 'ignore'", options.stdio, 'value');
+  return resolved;
+}

@@ -1,0 +1,130 @@
+/**
+ * PoolWorker: one child process of a WorkerPool and the channel to it. Knows its lifecycle state and the
+ * load it reports; the pool decides what happens to it.
+ * @module
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Channel } from '../channel/channel.js';
+import { socketPairForChild } from '../channel/open.js';
+import { CHANNEL_FD_ENV } from '../bootstrap/worker-channel.js';
+import { decodeLoad, WorkerFrame } from '../dispatch/worker-protocol.js';
+import type { DispatchWorker } from '../dispatch/worker-set.js';
+import type { ResolvedPoolOptions } from './options.js';
+
+/** starting: spawned, not ready yet; ready: takes connections; draining: finishing; exited: gone. */
+export type WorkerState = 'starting' | 'ready' | 'draining' | 'exited';
+
+export interface WorkerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** The pool asked it to go (drain, retire, restart, close) rather than it crashing. */
+  expected: boolean;
+}
+
+export interface WorkerCallbacks {
+  ready(worker: PoolWorker): void;
+  load(worker: PoolWorker): void;
+  exited(worker: PoolWorker, exit: WorkerExit): void;
+}
+
+export class PoolWorker implements DispatchWorker {
+  readonly id: number;
+  readonly generation: number;
+  readonly channel: Channel;
+  readonly child: ChildProcess;
+  readonly spawnedAt = Date.now();
+  state: WorkerState = 'starting';
+  load = 0;
+  inFlight = 0;
+  /** When it last had nothing open or in flight (undefined while busy). */
+  idleSince: number | undefined;
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #exitReported = false;
+
+  /** Spawns the process with its end of a fresh channel as descriptor 3 (PORTUNUS_CHANNEL_FD=3). */
+  constructor(id: number, generation: number, options: ResolvedPoolOptions, callbacks: WorkerCallbacks) {
+    this.id = id;
+    this.generation = generation;
+    const { channel, childFd, closeChildFd } = socketPairForChild();
+    this.channel = channel;
+    try {
+      this.child = spawn(options.command, [...options.args], {
+        cwd: options.cwd,
+        env: { ...process.env, ...options.env, [CHANNEL_FD_ENV]: '3', PORTUNUS_WORKER_ID: String(id), PORTUNUS_WORKER_GENERATION: String(generation) },
+        stdio: ['ignore', options.stdio, options.stdio, childFd],
+      });
+    } catch (error) {
+      channel.destroy(error as Error);
+      throw error;
+    } finally {
+      // The child has its copy now (or never will): ours would keep the channel open after the child died.
+      closeChildFd();
+    }
+    channel.on('error', () => {});
+    channel.handle(WorkerFrame.READY, () => {
+      if (this.state !== 'starting') return;
+      this.state = 'ready';
+      callbacks.ready(this);
+    });
+    channel.handle(WorkerFrame.LOAD, (message) => {
+      const load = decodeLoad(message.payload);
+      if (load === undefined) return;
+      this.load = load;
+      callbacks.load(this);
+    });
+    const report = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (this.#exitReported) return;
+      this.#exitReported = true;
+      const expected = this.state === 'draining';
+      this.state = 'exited';
+      for (const timer of this.#timers) clearTimeout(timer);
+      this.#timers.clear();
+      channel.destroy();
+      callbacks.exited(this, { code, signal, expected });
+    };
+    this.child.once('exit', report);
+    this.child.once('error', () => report(null, null));
+    // A worker that closes its channel but lingers cannot be reached any more: end it.
+    channel.once('close', () => {
+      if (!this.#exitReported) this.kill('SIGKILL');
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** Runs `fn` after `ms` unless the worker exits first. */
+  after(ms: number, fn: () => void): void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      fn();
+    }, ms);
+    timer.unref();
+    this.#timers.add(timer);
+  }
+
+  /** Asks the worker to finish what it has and exit; SIGTERM after `timeoutMs`, SIGKILL 5 s later. */
+  drain(timeoutMs: number): void {
+    if (this.state === 'draining' || this.state === 'exited') return;
+    this.state = 'draining';
+    this.channel.writeFrame(WorkerFrame.DRAIN, JSON.stringify({ timeoutMs }), []);
+    this.after(timeoutMs, () => {
+      this.kill('SIGTERM');
+      this.after(5_000, () => this.kill('SIGKILL'));
+    });
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    if (this.state !== 'exited' && this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+  }
+
+  /** Resolves when the process has exited. */
+  exited(): Promise<void> {
+    if (this.#exitReported) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.child.once('exit', () => resolve());
+      this.child.once('error', () => resolve());
+    });
+  }
+}

@@ -1,0 +1,282 @@
+/**
+ * WorkerPool: child processes that serve connections handed to them by a dispatcher. It grows when
+ * concurrency passes `highWater` per worker (up to `max`), retires workers idle for `idleTimeoutMs` (down to
+ * `min`, which may be 0), replaces workers that crash (with exponential backoff when they crash in a loop),
+ * that never become ready, or that stop answering pings, and restarts a whole generation without dropping
+ * a connection: the new one is ready before the old one drains.
+ * @module
+ */
+import { EventEmitter } from 'eventemitter3';
+import type { DispatchWorker, WorkerSet } from '../dispatch/worker-set.js';
+import { PortunusError } from '../errors.js';
+import { resolvePoolOptions, type ResolvedPoolOptions, type WorkerPoolOptions } from './options.js';
+import { PoolWorker, type WorkerExit, type WorkerState } from './pool-worker.js';
+
+export interface PoolEvents {
+  /** A worker process was started. */
+  spawn: [worker: PoolWorker];
+  /** A worker called adoptConnections and takes connections. */
+  ready: [worker: PoolWorker];
+  /** A worker process ended. */
+  exit: [worker: PoolWorker, exit: WorkerExit];
+  /** The pool grew or shrank by one worker. */
+  scale: [event: { direction: 'up' | 'down'; workers: number; reason: string }];
+  /** A worker did not answer a ping in time and is being replaced. */
+  unhealthy: [worker: PoolWorker, error: Error];
+  /** A restart finished: `generation` serves now. */
+  restart: [event: { generation: number }];
+  /** The set of workers taking connections changed (for dispatchers). */
+  capacity: [];
+}
+
+/** A snapshot of the pool. */
+export interface PoolStats {
+  generation: number;
+  spawned: number;
+  exited: number;
+  crashed: number;
+  restarts: number;
+  workers: Array<{ id: number; pid: number | undefined; generation: number; state: WorkerState; load: number; inFlight: number }>;
+}
+
+/** Time a worker must stay up before its crash-loop count resets. */
+const STABLE_AFTER_MS = 10_000;
+
+export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
+  readonly #options: ResolvedPoolOptions;
+  readonly #workers = new Set<PoolWorker>();
+  #generation = 0;
+  #nextId = 1;
+  #started: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+  #restarting: Promise<void> | undefined;
+  #demand = 0;
+  #consecutiveCrashes = 0;
+  #backoffUntil = 0;
+  #backoffTimer: NodeJS.Timeout | undefined;
+  #housekeeping: NodeJS.Timeout | undefined;
+  #pingTimer: NodeJS.Timeout | undefined;
+  readonly #counters = { spawned: 0, exited: 0, crashed: 0, restarts: 0 };
+
+  constructor(options: WorkerPoolOptions) {
+    super();
+    this.#options = resolvePoolOptions(options);
+  }
+
+  get maxInFlight(): number {
+    return this.#options.maxInFlight;
+  }
+
+  /** The generation that takes connections now (increases with each restart). */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** Every worker not yet exited. */
+  get workers(): readonly PoolWorker[] {
+    return [...this.#workers];
+  }
+
+  /** Spawns `min` workers and resolves once each is ready or has failed (the pool keeps trying). */
+  start(): Promise<void> {
+    this.#started ??= this.#start();
+    return this.#started;
+  }
+
+  async #start(): Promise<void> {
+    if (this.#closing !== undefined) throw new PortunusError('ERR_PORTUNUS_POOL_CLOSED', 'the pool is closed');
+    this.#housekeeping = setInterval(() => this.#scale(), Math.min(1000, Math.max(10, Math.floor(this.#options.idleTimeoutMs / 4))));
+    this.#housekeeping.unref();
+    if (this.#options.pingIntervalMs > 0) {
+      this.#pingTimer = setInterval(() => this.#pingAll(), this.#options.pingIntervalMs);
+      this.#pingTimer.unref();
+    }
+    const initial = Array.from({ length: this.#options.min }, () => this.#spawn(this.#generation, 'min'));
+    await Promise.all(initial.map((worker) => this.#readyOrGone(worker).catch(() => {})));
+  }
+
+  available(): readonly DispatchWorker[] {
+    const ready: PoolWorker[] = [];
+    for (const worker of this.#workers) if (worker.state === 'ready' && worker.generation === this.#generation) ready.push(worker);
+    return ready;
+  }
+
+  demand(waiting: number): void {
+    this.#demand = waiting;
+    this.#scale();
+  }
+
+  /**
+   * Replaces every worker without dropping a connection: starts a new generation of the same size (at least
+   * `min`), waits until all of it is ready, moves dispatch to it, then drains the old one. If the new
+   * generation fails to become ready, it is killed and the old one keeps serving (the promise rejects).
+   * A restart requested while one runs joins it.
+   */
+  restart(): Promise<void> {
+    this.#restarting ??= this.#restart().finally(() => {
+      this.#restarting = undefined;
+    });
+    return this.#restarting;
+  }
+
+  async #restart(): Promise<void> {
+    if (this.#closing !== undefined) throw new PortunusError('ERR_PORTUNUS_POOL_CLOSED', 'the pool is closed');
+    await this.start();
+    const old = [...this.#workers].filter((worker) => worker.generation === this.#generation && (worker.state === 'starting' || worker.state === 'ready'));
+    const size = Math.max(this.#options.min, old.length);
+    const next = this.#generation + 1;
+    const fresh = Array.from({ length: size }, () => this.#spawn(next, 'restart'));
+    try {
+      await Promise.all(fresh.map((worker) => this.#readyOrGone(worker)));
+    } catch (error) {
+      for (const worker of fresh) worker.drain(0);
+      throw error;
+    }
+    this.#generation = next;
+    this.#counters.restarts++;
+    this.emit('capacity');
+    for (const worker of old) worker.drain(this.#options.drainTimeoutMs);
+    await Promise.all(old.map((worker) => worker.exited()));
+    this.emit('restart', { generation: next });
+  }
+
+  /** Drains every worker and resolves once all have exited. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      clearInterval(this.#housekeeping);
+      clearInterval(this.#pingTimer);
+      clearTimeout(this.#backoffTimer);
+      const workers = [...this.#workers];
+      for (const worker of workers) worker.drain(this.#options.drainTimeoutMs);
+      this.emit('capacity');
+      await Promise.all(workers.map((worker) => worker.exited()));
+    })();
+    return this.#closing;
+  }
+
+  stats(): PoolStats {
+    return {
+      generation: this.#generation,
+      ...this.#counters,
+      workers: [...this.#workers].map((w) => ({ id: w.id, pid: w.pid, generation: w.generation, state: w.state, load: w.load, inFlight: w.inFlight })),
+    };
+  }
+
+  #spawn(generation: number, reason: string): PoolWorker {
+    const worker = new PoolWorker(this.#nextId++, generation, this.#options, {
+      ready: (ready) => this.#onReady(ready),
+      load: () => this.#scale(),
+      exited: (gone, exit) => this.#onExit(gone, exit),
+    });
+    this.#workers.add(worker);
+    this.#counters.spawned++;
+    worker.after(this.#options.readyTimeoutMs, () => {
+      if (worker.state === 'starting') worker.kill('SIGKILL');
+    });
+    this.emit('spawn', worker);
+    if (reason !== 'restart' && this.#workers.size > 1) this.emit('scale', { direction: 'up', workers: this.#activeCount(), reason });
+    return worker;
+  }
+
+  /** Resolves when the worker is ready; rejects if it exits (or is killed for lateness) first. */
+  #readyOrGone(worker: PoolWorker): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (worker.state === 'ready') return resolve();
+      const onReady = (ready: PoolWorker) => {
+        if (ready !== worker) return;
+        this.off('ready', onReady);
+        this.off('exit', onExit);
+        resolve();
+      };
+      const onExit = (gone: PoolWorker, exit: WorkerExit) => {
+        if (gone !== worker) return;
+        this.off('ready', onReady);
+        this.off('exit', onExit);
+        reject(new PortunusError('ERR_PORTUNUS_READY_TIMEOUT', `worker ${worker.id} exited (code ${exit.code}, signal ${exit.signal}) before it was ready`, { exit }));
+      };
+      this.on('ready', onReady);
+      this.on('exit', onExit);
+    });
+  }
+
+  #onReady(worker: PoolWorker): void {
+    worker.idleSince = Date.now();
+    worker.after(STABLE_AFTER_MS, () => {
+      if (worker.state === 'ready') this.#consecutiveCrashes = 0;
+    });
+    this.emit('ready', worker);
+    this.emit('capacity');
+  }
+
+  #onExit(worker: PoolWorker, exit: WorkerExit): void {
+    this.#workers.delete(worker);
+    this.#counters.exited++;
+    if (!exit.expected && this.#closing === undefined) {
+      this.#counters.crashed++;
+      this.#consecutiveCrashes++;
+      const delay = Math.min(this.#options.backoffMaxMs, this.#options.backoffInitialMs * 2 ** (this.#consecutiveCrashes - 1));
+      this.#backoffUntil = Date.now() + delay;
+      clearTimeout(this.#backoffTimer);
+      this.#backoffTimer = setTimeout(() => this.#scale(), delay);
+      this.#backoffTimer.unref();
+    }
+    this.emit('exit', worker, exit);
+    this.emit('capacity');
+    this.#scale();
+  }
+
+  #activeCount(): number {
+    let count = 0;
+    for (const worker of this.#workers) if (worker.generation === this.#generation && (worker.state === 'starting' || worker.state === 'ready')) count++;
+    return count;
+  }
+
+  /** Grows to meet `min` and demand, retires one idle worker when above `min`. */
+  #scale(): void {
+    if (this.#closing !== undefined || this.#started === undefined) return;
+    const now = Date.now();
+    const active = [...this.#workers].filter((w) => w.generation === this.#generation && (w.state === 'starting' || w.state === 'ready'));
+    const ready = active.filter((w) => w.state === 'ready');
+    const starting = active.length - ready.length;
+    for (const worker of ready) {
+      if (worker.load > 0 || worker.inFlight > 0) worker.idleSince = undefined;
+      else worker.idleSince ??= now;
+    }
+    const canSpawn = now >= this.#backoffUntil && active.length < this.#options.max;
+    if (active.length < this.#options.min) {
+      if (canSpawn) this.#spawn(this.#generation, 'min');
+      return;
+    }
+    if (canSpawn && starting === 0) {
+      const concurrency = ready.reduce((sum, w) => sum + w.load + w.inFlight, 0);
+      const windowsFull = ready.every((w) => w.inFlight >= this.#options.maxInFlight);
+      if (this.#demand > 0 && windowsFull) {
+        this.#spawn(this.#generation, 'connections waiting');
+        return;
+      }
+      if (ready.length > 0 && concurrency > this.#options.highWater * ready.length) {
+        this.#spawn(this.#generation, 'high water');
+        return;
+      }
+    }
+    if (active.length > this.#options.min && this.#restarting === undefined) {
+      const idle = ready.find((w) => w.idleSince !== undefined && now - w.idleSince >= this.#options.idleTimeoutMs);
+      if (idle !== undefined) {
+        idle.drain(this.#options.drainTimeoutMs);
+        this.emit('scale', { direction: 'down', workers: active.length - 1, reason: 'idle' });
+        this.emit('capacity');
+      }
+    }
+  }
+
+  #pingAll(): void {
+    for (const worker of this.#workers) {
+      if (worker.state !== 'ready') continue;
+      worker.channel.ping(this.#options.pingTimeoutMs).catch((error: Error) => {
+        if (worker.state !== 'ready') return;
+        this.emit('unhealthy', worker, error);
+        worker.kill('SIGKILL');
+      });
+    }
+  }
+}
