@@ -174,7 +174,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
       if (worker.state === 'starting') worker.kill('SIGKILL');
     });
     this.emit('spawn', worker);
-    if (reason !== 'restart' && this.#workers.size > 1) this.emit('scale', { direction: 'up', workers: this.#activeCount(), reason });
+    if (reason === 'high water' || reason === 'connections waiting') this.emit('scale', { direction: 'up', workers: this.#activeCount(), reason });
     return worker;
   }
 
