@@ -38,7 +38,10 @@ export interface AcceptAndDispatchOptions {
   preRead?: Partial<PreviewOptions>;
   /** Accepted connections held while no worker has room, before accepting stops. Default 128. */
   maxPending?: number;
-  /** Times a connection is offered to workers (each failing to adopt it) before it is closed. Default 3. */
+  /**
+   * Times workers may refuse one connection (fail to adopt it) before it is closed. A worker dying with the
+   * connection in flight does not count. Default 3.
+   */
   maxAttempts?: number;
 }
 
@@ -268,7 +271,9 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       (error: Error) => {
         worker.inFlight--;
         this.#counters.inFlight--;
-        if ((error as PortunusError).code !== 'ERR_PORTUNUS_CHANNEL_CLOSED') this.#counters.refused++;
+        // A worker that went away says nothing about the connection: only refusals count as attempts.
+        if ((error as PortunusError).code === 'ERR_PORTUNUS_CHANNEL_CLOSED') connection.attempts--;
+        else this.#counters.refused++;
         if (connection.attempts >= this.#maxAttempts) {
           this.#closeConnection(connection);
           this.#drop(error);

@@ -97,7 +97,10 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
 
   available(): readonly DispatchWorker[] {
     const ready: PoolWorker[] = [];
-    for (const worker of this.#workers) if (worker.state === 'ready' && worker.generation === this.#generation) ready.push(worker);
+    for (const worker of this.#workers) {
+      // A worker whose channel closed is gone even if its exit has not been reported yet.
+      if (worker.state === 'ready' && worker.generation === this.#generation && !worker.channel.isClosed) ready.push(worker);
+    }
     return ready;
   }
 
