@@ -206,7 +206,10 @@ export class Channel extends EventEmitter<ChannelEvents> {
    * Argument errors are thrown; every other failure goes to `done`.
    */
   writeFrame(type: number, payload: Uint8Array | string, fds: readonly Attachment[], done?: (error?: Error) => void): void {
-    if (!Number.isInteger(type) || type < FrameType.DATA || type > 0xff) throw invalidArgument('type', 'an integer from 2 to 255', type, 'value');
+    if (type !== FrameType.DATA && (!Number.isInteger(type) || type < FIRST_APPLICATION_TYPE || type > 0xff)) {
+      // Types below 0x10 belong to the channel itself (hello, ping, error reports).
+      throw invalidArgument('type', `2 (DATA) or an integer from ${FIRST_APPLICATION_TYPE} to 255`, type, 'value');
+    }
     const bytes = typeof payload === 'string' ? Buffer.from(payload) : payload;
     if (!(bytes instanceof Uint8Array)) throw invalidArgument('payload', 'a Uint8Array or a string', payload);
     if (!Array.isArray(fds) || !fds.every((fd) => (Number.isInteger(fd) && (fd as number) >= 0) || (typeof fd === 'object' && fd !== null))) {
