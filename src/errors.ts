@@ -57,8 +57,11 @@ export class PortunusError extends Error {
 
 /** An operating-system error as Node reports it (`err.code === 'EPIPE'` and so on). */
 export interface SystemError extends Error {
+  /** The errno name, such as `EPIPE` or `EMFILE`. */
   code: string;
+  /** The negative errno value, as in Node (`-32` for `EPIPE` on Linux). */
   errno: number;
+  /** The system call that failed, such as `sendmsg` or `recvmsg`. */
   syscall: string;
 }
 

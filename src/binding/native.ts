@@ -9,15 +9,25 @@ import path from 'node:path';
 
 /** What describeSocket reports for one descriptor. */
 export interface SocketDescription {
+  /** What the descriptor is; `'socket'` for a socket of another family or type. */
   kind: 'tcp' | 'udp' | 'unix-stream' | 'unix-dgram' | 'unix-seqpacket' | 'socket' | 'fifo' | 'file' | 'character-device' | 'other';
+  /** Address family, for sockets. */
   family?: 'IPv4' | 'IPv6' | 'unix' | 'other';
+  /** Socket type, for sockets. */
   type?: 'stream' | 'dgram' | 'seqpacket' | 'other';
+  /** True for a socket in the listening state. */
   listening?: boolean;
+  /** Local IP address (getsockname), for IP sockets. */
   localAddress?: string;
+  /** Local port, for IP sockets. */
   localPort?: number;
+  /** Local path, for Unix sockets bound to one ('\0name' for an abstract name). */
   localPath?: string;
+  /** Peer IP address (getpeername), for connected IP sockets. */
   remoteAddress?: string;
+  /** Peer port, for connected IP sockets. */
   remotePort?: number;
+  /** Peer path, for Unix sockets connected to a bound one. */
   remotePath?: string;
 }
 
@@ -25,7 +35,9 @@ export interface SocketDescription {
 export interface PeerCredentials {
   /** Process id, or -1 where the platform does not report it. */
   pid: number;
+  /** Effective user id of the peer when it connected. */
   uid: number;
+  /** Effective group id of the peer when it connected. */
   gid: number;
 }
 

@@ -34,6 +34,7 @@ export interface PeerHello {
   capabilities: string[];
 }
 
+/** Events of a {@link Channel}, with their listener arguments. */
 export interface ChannelEvents {
   /** The peer's hello arrived; frames may flow both ways. */
   ready: [hello: PeerHello];
@@ -93,6 +94,10 @@ export function registerFrameType(type: number, install: (channel: Channel) => F
   frameTypeInstallers.set(type, install);
 }
 
+/**
+ * A channel: ordered, framed messages with file descriptors, to one peer process. Get one from
+ * `channelPair()`, `socketPairForChild()` + `channelFromFd()`, `connectChannel()` or `listenChannel()`.
+ */
 export class Channel extends EventEmitter<ChannelEvents> {
   readonly #link: FrameLink;
   readonly #options: ResolvedChannelOptions;

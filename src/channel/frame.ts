@@ -12,9 +12,11 @@
  */
 import { PortunusError } from '../errors.js';
 
+/** Size of the frame header in bytes. */
 export const HEADER_SIZE = 16;
 export const MAGIC_0 = 0x50; // 'P'
 export const MAGIC_1 = 0x4e; // 'N'
+/** Version of the wire protocol this build speaks (header byte 2, and `protocol` in HELLO). */
 export const PROTOCOL_VERSION = 1;
 /** Flags this version understands; everything else is rejected. */
 export const KNOWN_FLAGS = 0;
@@ -28,10 +30,15 @@ export const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024;
 
 /** Frame types. 0x01–0x0f belong to the channel; 0x10–0xff to the layers above (transport, dispatch…). */
 export const FrameType = {
+  /** First frame in each direction: JSON { protocol, pid, capabilities }. */
   HELLO: 0x01,
+  /** An application message (`Channel.send()`), with 0..1024 descriptors. */
   DATA: 0x02,
+  /** Liveness probe: a u32 id the peer echoes in a PONG. */
   PING: 0x03,
+  /** Answer to a PING, with the same u32 id. */
   PONG: 0x04,
+  /** A frame was refused: JSON { code, message, frameType }. The channel stays open. */
   ERROR: 0x05,
 } as const;
 

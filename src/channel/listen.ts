@@ -22,10 +22,13 @@ export interface ListenChannelOptions extends ChannelOptions {
 
 /** A connection turned away, with who it was and why. */
 export interface RefusedPeer {
+  /** The peer's kernel-recorded credentials, undefined if they could not be read. */
   credentials: PeerCredentials | undefined;
+  /** Why it was refused (ERR_PORTUNUS_PEER_REFUSED, or the error reading its credentials). */
   error: Error;
 }
 
+/** Events of a {@link ChannelServer}, with their listener arguments. */
 export interface ChannelServerEvents {
   /** A peer passed the credential check and said hello. The listener owns the channel. */
   channel: [channel: Channel];
@@ -39,6 +42,7 @@ export interface ChannelServerEvents {
   close: [];
 }
 
+/** A listening channel socket, as returned by `listenChannel()`: emits `'channel'` for each accepted peer. */
 export class ChannelServer extends EventEmitter<ChannelServerEvents> {
   readonly #server: net.Server;
   readonly #path: string;
@@ -79,6 +83,7 @@ export class ChannelServer extends EventEmitter<ChannelServerEvents> {
     return this;
   }
 
+  /** Keeps the process alive while the server listens (the default). */
   ref(): this {
     this.#server.ref();
     return this;

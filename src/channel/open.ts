@@ -53,7 +53,14 @@ export function channelPair(options: ChannelOptions = {}): [Channel, Channel] {
  * descriptor of the child's end, to be passed in `spawn(..., { stdio: [..., childFd] })`. The caller owns
  * `childFd` and closes it once the child is spawned (`closeChildFd()`).
  */
-export function socketPairForChild(options: ChannelOptions = {}): { channel: Channel; childFd: number; closeChildFd: () => void } {
+export function socketPairForChild(options: ChannelOptions = {}): {
+  /** This process's end, already a channel. */
+  channel: Channel;
+  /** The child's end, a raw descriptor owned by the caller (inheritable: pass it in `stdio`). */
+  childFd: number;
+  /** Closes this process's copy of `childFd`; call it once the child is spawned. Idempotent. */
+  closeChildFd: () => void;
+} {
   const [mine, theirs] = fdBackend.socketPair('stream');
   let channel: Channel;
   try {

@@ -6,6 +6,10 @@
  */
 import { releaseAttachment, type Attachment } from '../binding/link.js';
 
+/**
+ * A message as the receiver sees it: type, payload, and the descriptors that came with it. Take the
+ * descriptors synchronously in the listener (`takeFds()`, `takeFd()`): those left are closed when it returns.
+ */
 export class ReceivedMessage {
   /** Frame type (2 for messages sent with `Channel.send`). */
   readonly type: number;

@@ -22,6 +22,7 @@ import type { DispatchWorker, WorkerSet } from './worker-set.js';
 /** Where `route()` sends a connection: a worker, the name of a group, or undefined for the default group. */
 export type RouteTarget = DispatchWorker | string | undefined;
 
+/** Options of `acceptAndDispatch()`. */
 export interface AcceptAndDispatchOptions {
   /** TCP listen options (port 0 for any), or a listening TCP net.Server to take over. */
   listen: net.ListenOptions | net.Server;
@@ -45,6 +46,7 @@ export interface AcceptAndDispatchOptions {
   maxAttempts?: number;
 }
 
+/** A snapshot of a dispatcher's counters, from `Dispatcher.stats()`. */
 export interface DispatchStats {
   /** Connections accepted. */
   accepted: number;
@@ -63,16 +65,45 @@ export interface DispatchStats {
   /** accept() failures (EMFILE…), each followed by a short pause. */
   acceptErrors: number;
   /** Per worker: id, reported load, handoffs in flight. */
-  workers: Array<{ id: number; load: number; inFlight: number }>;
+  workers: Array<{
+    /** Worker id. */
+    id: number;
+    /** Open connections, as the worker last reported. */
+    load: number;
+    /** Handoffs to it not yet acknowledged. */
+    inFlight: number;
+  }>;
 }
 
+/** Events of a {@link Dispatcher}, with their listener arguments. */
 export interface DispatcherEvents {
   /** A worker acknowledged a connection. */
-  handoff: [event: { worker: DispatchWorker; id: number }];
+  handoff: [
+    event: {
+      /** The worker that adopted it. */
+      worker: DispatchWorker;
+      /** The handoff's id on that worker's channel. */
+      id: number;
+    },
+  ];
   /** A handoff failed and the connection goes to another worker. */
-  redispatch: [event: { worker: DispatchWorker; error: Error; attempts: number }];
+  redispatch: [
+    event: {
+      /** The worker the failed attempt went to. */
+      worker: DispatchWorker;
+      /** Why it failed. */
+      error: Error;
+      /** Attempts counted against the connection so far. */
+      attempts: number;
+    },
+  ];
   /** A connection was closed without reaching a worker. */
-  drop: [event: { error: Error }];
+  drop: [
+    event: {
+      /** Why the connection was closed. */
+      error: Error;
+    },
+  ];
   /** accept() failed (out of descriptors, say); accepting resumes shortly. */
   error: [error: Error];
 }
@@ -90,6 +121,7 @@ interface PendingConnection {
 /** Pause before accepting again after EMFILE and friends. */
 const ACCEPT_RETRY_MS = 100;
 
+/** Accepts connections on one listening socket and hands each to a worker; see `acceptAndDispatch()`. */
 export class Dispatcher extends EventEmitter<DispatcherEvents> {
   readonly #fd: number;
   readonly #address: net.AddressInfo;
@@ -131,6 +163,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     return { ...this.#address };
   }
 
+  /** Counters and per-worker state, as a snapshot. */
   stats(): DispatchStats {
     const workers = [...this.#groups.values()].flatMap((group) => group.available().map((w) => ({ id: w.id, load: w.load, inFlight: w.inFlight })));
     return { ...this.#counters, pending: this.#pending.length, workers };

@@ -14,6 +14,7 @@ import { PortunusError, invalidArgument } from '../errors.js';
 import { releaseAdopted, type Adopted } from '../transport/kinds.js';
 import { encodeLoad, WorkerFrame } from './worker-protocol.js';
 
+/** Options of `adoptConnections()`. */
 export interface AdoptConnectionsOptions {
   /** Channel to the master. Default: the inherited one (PORTUNUS_CHANNEL_FD). */
   channel?: Channel;
@@ -23,6 +24,7 @@ export interface AdoptConnectionsOptions {
   idleCloseIntervalMs?: number;
 }
 
+/** Events of {@link WorkerConnections}, with their listener arguments. */
 export interface WorkerEvents {
   /** Draining began: no new connections; `reason` says why. */
   drain: [reason: 'master' | 'channel-closed'];
@@ -66,6 +68,7 @@ export class WorkerConnections extends EventEmitter<WorkerEvents> {
     return this.#adopted;
   }
 
+  /** True once draining began. */
   get draining(): boolean {
     return this.#draining;
   }

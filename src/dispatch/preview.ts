@@ -6,6 +6,7 @@
  */
 import type net from 'node:net';
 
+/** Bounds on what the dispatcher reads from a connection before calling `route()`. */
 export interface PreviewOptions {
   /** Stop reading once this many bytes have arrived. */
   maxBytes: number;
@@ -17,7 +18,9 @@ export interface PreviewOptions {
 export interface RoutePreview {
   /** The bytes read so far; they travel with the socket to the worker. */
   bytes: Buffer;
+  /** The client's address, undefined if the connection is gone. */
   remoteAddress: string | undefined;
+  /** The client's port, undefined if the connection is gone. */
   remotePort: number | undefined;
   /** The deadline passed before `maxBytes` arrived. */
   timedOut: boolean;

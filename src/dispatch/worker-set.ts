@@ -17,11 +17,13 @@ export interface DispatchWorker {
   inFlight: number;
 }
 
+/** Events a {@link WorkerSet} emits. */
 export interface WorkerSetEvents {
   /** Something changed that may let waiting connections go: a worker became ready, one left. */
   capacity: [];
 }
 
+/** A group of workers the dispatcher can hand connections to; `WorkerPool` is one. */
 export interface WorkerSet {
   /** Subscribes to 'capacity'. */
   on(event: 'capacity', listener: () => void): unknown;

@@ -5,6 +5,7 @@
 import os from 'node:os';
 import { invalidArgument } from '../errors.js';
 
+/** Options of `new WorkerPool()`. */
 export interface WorkerPoolOptions {
   /** Program to run for each worker. Default: this Node binary (`process.execPath`). */
   command?: string;

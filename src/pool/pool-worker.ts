@@ -14,8 +14,11 @@ import type { ResolvedPoolOptions } from './options.js';
 /** starting: spawned, not ready yet; ready: takes connections; draining: finishing; exited: gone. */
 export type WorkerState = 'starting' | 'ready' | 'draining' | 'exited';
 
+/** How a worker process ended. */
 export interface WorkerExit {
+  /** Exit code, or null when a signal ended it. */
   code: number | null;
+  /** The signal that ended it, or null. */
   signal: NodeJS.Signals | null;
   /** The pool asked it to go (drain, retire, restart, close) rather than it crashing. */
   expected: boolean;
@@ -29,10 +32,14 @@ export interface WorkerCallbacks {
 
 export class PoolWorker implements DispatchWorker {
   readonly id: number;
+  /** The pool generation this worker belongs to. */
   readonly generation: number;
   readonly channel: Channel;
+  /** The worker's process. */
   readonly child: ChildProcess;
+  /** When it was spawned (`Date.now()`). */
   readonly spawnedAt = Date.now();
+  /** Where it is in its lifecycle. */
   state: WorkerState = 'starting';
   load = 0;
   inFlight = 0;
@@ -41,7 +48,10 @@ export class PoolWorker implements DispatchWorker {
   readonly #timers = new Set<NodeJS.Timeout>();
   #exitReported = false;
 
-  /** Spawns the process with its end of a fresh channel as descriptor 3 (PORTUNUS_CHANNEL_FD=3). */
+  /**
+   * @internal Workers are created by their WorkerPool. Spawns the process with its end of a fresh channel
+   * as descriptor 3 (PORTUNUS_CHANNEL_FD=3).
+   */
   constructor(id: number, generation: number, options: ResolvedPoolOptions, callbacks: WorkerCallbacks) {
     this.id = id;
     this.generation = generation;
@@ -90,6 +100,7 @@ export class PoolWorker implements DispatchWorker {
     });
   }
 
+  /** Process id, undefined if the spawn failed. */
   get pid(): number | undefined {
     return this.child.pid;
   }
@@ -115,6 +126,7 @@ export class PoolWorker implements DispatchWorker {
     });
   }
 
+  /** Sends `signal` to the process unless it has exited already. */
   kill(signal: NodeJS.Signals): void {
     if (this.state !== 'exited' && this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
   }

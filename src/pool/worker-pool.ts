@@ -12,6 +12,7 @@ import { PortunusError } from '../errors.js';
 import { resolvePoolOptions, type ResolvedPoolOptions, type WorkerPoolOptions } from './options.js';
 import { PoolWorker, type WorkerExit, type WorkerState } from './pool-worker.js';
 
+/** Events of a {@link WorkerPool}, with their listener arguments. */
 export interface PoolEvents {
   /** A worker process was started. */
   spawn: [worker: PoolWorker];
@@ -20,28 +21,65 @@ export interface PoolEvents {
   /** A worker process ended. */
   exit: [worker: PoolWorker, exit: WorkerExit];
   /** The pool grew or shrank by one worker. */
-  scale: [event: { direction: 'up' | 'down'; workers: number; reason: string }];
+  scale: [
+    event: {
+      /** Whether a worker was added or retired. */
+      direction: 'up' | 'down';
+      /** Workers in the current generation afterwards. */
+      workers: number;
+      /** What caused it: 'high water', 'connections waiting' or 'idle'. */
+      reason: string;
+    },
+  ];
   /** A worker did not answer a ping in time and is being replaced. */
   unhealthy: [worker: PoolWorker, error: Error];
   /** A restart finished: `generation` serves now. */
-  restart: [event: { generation: number }];
+  restart: [
+    event: {
+      /** The generation now serving. */
+      generation: number;
+    },
+  ];
   /** The set of workers taking connections changed (for dispatchers). */
   capacity: [];
 }
 
 /** A snapshot of the pool. */
 export interface PoolStats {
+  /** The generation taking connections (increases with every `restart()`). */
   generation: number;
+  /** Worker processes started so far. */
   spawned: number;
+  /** Worker processes that ended so far. */
   exited: number;
+  /** Of those, the ones that ended without the pool asking them to. */
   crashed: number;
+  /** Restarts completed. */
   restarts: number;
-  workers: Array<{ id: number; pid: number | undefined; generation: number; state: WorkerState; load: number; inFlight: number }>;
+  /** Every live worker. */
+  workers: Array<{
+    /** Worker id, unique within the pool. */
+    id: number;
+    /** Process id, undefined if the spawn failed. */
+    pid: number | undefined;
+    /** Generation it belongs to. */
+    generation: number;
+    /** Lifecycle state. */
+    state: WorkerState;
+    /** Open connections, as the worker last reported. */
+    load: number;
+    /** Handoffs to it not yet acknowledged. */
+    inFlight: number;
+  }>;
 }
 
 /** Time a worker must stay up before its crash-loop count resets. */
 const STABLE_AFTER_MS = 10_000;
 
+/**
+ * A set of worker processes for a dispatcher: started, scaled between `min` and `max` with demand, health
+ * checked, replaced when they crash, and restarted generation by generation without dropping connections.
+ */
 export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
   readonly #options: ResolvedPoolOptions;
   readonly #workers = new Set<PoolWorker>();
@@ -157,6 +195,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
     return this.#closing;
   }
 
+  /** Counters and every worker's state, as a snapshot. */
   stats(): PoolStats {
     return {
       generation: this.#generation,

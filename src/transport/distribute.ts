@@ -8,6 +8,7 @@ import { invalidArgument } from '../errors.js';
 import { prepareTransport, type Transport } from './kinds.js';
 import { sessionOf, type Handoff } from './session.js';
 
+/** Options of `distributeTransport()`. */
 export interface DistributeOptions {
   /** JSON-serialisable data for the adopter (`adopted.metadata`). */
   metadata?: unknown;

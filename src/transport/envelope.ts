@@ -20,13 +20,21 @@ export const TRANSPORT_KINDS: readonly TransportKind[] = ['tcp', 'tcp-server', '
 export interface Envelope {
   /** Sender-chosen id (u32), unique among the sender's handoffs in flight on this channel. */
   id: number;
+  /** What the descriptor is, and so what Node object the adopter builds on it. */
   kind: TransportKind;
+  /** Address family of the socket. */
   family?: 'IPv4' | 'IPv6' | 'unix';
+  /** Local IP address (getsockname). */
   localAddress?: string;
+  /** Local port. */
   localPort?: number;
+  /** Peer IP address (getpeername), for connected sockets. */
   remoteAddress?: string;
+  /** Peer port, for connected sockets. */
   remotePort?: number;
+  /** Local path, for Unix sockets bound to one. */
   localPath?: string;
+  /** Peer path, for Unix sockets connected to a bound one. */
   remotePath?: string;
   /** Number of pre-read bytes for this item in the frame's byte section. */
   preRead: number;

@@ -13,7 +13,14 @@ import type { Envelope, TransportKind } from './envelope.js';
 import { detachReads, dgramFd, serverFd, socketFd } from './node-internals.js';
 
 /** What can be handed off: a connected socket, a listening server, a bound UDP socket, or a raw descriptor. */
-export type Transport = net.Socket | net.Server | dgram.Socket | { fd: number };
+export type Transport =
+  | net.Socket
+  | net.Server
+  | dgram.Socket
+  | {
+      /** A raw descriptor; described by the kernel's view of it and handed over as kind 'fd'. */
+      fd: number;
+    };
 
 /** Envelope fields that describe the socket itself. */
 export type SocketFields = Pick<Envelope, 'family' | 'localAddress' | 'localPort' | 'remoteAddress' | 'remotePort' | 'localPath' | 'remotePath'>;
@@ -32,7 +39,9 @@ export interface PreparedTransport {
 }
 
 interface Adoption {
+  /** The id the sender gave this handoff. */
   id: number;
+  /** The sender's `metadata` option, parsed from JSON (undefined when none was given). */
   metadata: unknown;
   /** Bytes that were read before the handoff and have been put back in front of the stream. */
   preRead: Buffer;
@@ -40,25 +49,33 @@ interface Adoption {
 
 /** A connected socket adopted from another process. The adopter owns `socket`. */
 export interface AdoptedSocket extends Adoption, SocketFields {
+  /** A TCP or a Unix stream connection. */
   kind: 'tcp' | 'unix';
+  /** The connection, readable from the first byte the sender had not consumed. */
   socket: net.Socket;
 }
 
 /** A listening socket adopted from another process. The adopter owns `server`. */
 export interface AdoptedServer extends Adoption, SocketFields {
+  /** A TCP or a Unix stream listener. */
   kind: 'tcp-server' | 'unix-server';
+  /** Listening already, on the same socket (and backlog) as the sender's. */
   server: net.Server;
 }
 
 /** A bound UDP socket adopted from another process. The adopter owns `dgram`. */
 export interface AdoptedDgram extends Adoption, SocketFields {
+  /** A UDP socket. */
   kind: 'udp';
+  /** Bound already, to the sender's address. */
   dgram: dgram.Socket;
 }
 
 /** A raw descriptor adopted from another process. The adopter owns `fd` and must close it. */
 export interface AdoptedFd extends Adoption, SocketFields {
+  /** A descriptor handed over as is. */
   kind: 'fd';
+  /** The descriptor, close-on-exec, owned by the adopter. */
   fd: number;
 }
 

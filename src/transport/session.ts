@@ -29,6 +29,7 @@ import { adoptArrival, releaseAdopted, releaseQuietly, verifyArrival, type Adopt
 export interface Handoff {
   /** The id this handoff had on its channel. */
   id: number;
+  /** What was handed off. */
   kind: Adopted['kind'];
 }
 
