@@ -241,6 +241,15 @@ Napi::Value Endpoint::Write(const Napi::CallbackInfo& info) {
 void Endpoint::OnPoll(uv_poll_t* handle, int status, int events) {
   Endpoint* self = static_cast<Endpoint*>(handle->data);
   if (self == nullptr || self->closed_) return;
+  if (status == UV_EBADF && self->reading_) {
+    // libuv reports POLLERR as UV_EBADF and stops the watcher, but the descriptor is fine: the socket has a
+    // pending error (ECONNRESET when the peer closed with bytes of ours unread). What the peer sent before
+    // it went away is still queued: read it, and let recvmsg report the real error after it.
+    self->HandleReadable();
+    // Re-arm what libuv stopped, unless that read ended the stream or JavaScript closed the endpoint.
+    self->UpdatePoll();
+    return;
+  }
   if (status < 0) {
     self->HandlePollError(status);
     return;
@@ -260,7 +269,7 @@ void Endpoint::HandleReadable() {
   std::vector<char> data;
   std::vector<int32_t> marks;
   int status = 0;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFdsPerMessage)];
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFdsPerRead)];
 
   for (int reads = 0; reads < kMaxReadsPerTick && data.size() < kMaxBytesPerTick; reads++) {
     size_t used = data.size();

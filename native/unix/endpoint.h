@@ -18,6 +18,9 @@ constexpr int kMaxFdsPerMessage = 253;
 #else
 constexpr int kMaxFdsPerMessage = 252;
 #endif
+// The receive side takes what any sender may send: a peer built against glibc sends 253, and a control
+// buffer one descriptor short would make the kernel truncate (MSG_CTRUNC) every full chunk it sends.
+constexpr int kMaxFdsPerRead = kMaxFdsPerMessage < 253 ? 253 : kMaxFdsPerMessage;
 
 class Endpoint : public Napi::ObjectWrap<Endpoint> {
  public:
