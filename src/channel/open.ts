@@ -56,7 +56,7 @@ export function channelPair(options: ChannelOptions = {}): [Channel, Channel] {
 export function socketPairForChild(options: ChannelOptions = {}): {
   /** This process's end, already a channel. */
   channel: Channel;
-  /** The child's end, a raw descriptor owned by the caller (inheritable: pass it in `stdio`). */
+  /** The child's end, a raw descriptor owned by the caller: pass it in spawn()'s `stdio` (close-on-exec here; spawn dup2s it). */
   childFd: number;
   /** Closes this process's copy of `childFd`; call it once the child is spawned. Idempotent. */
   closeChildFd: () => void;
