@@ -8,9 +8,10 @@
  * @module
  */
 import net from 'node:net';
+import { getSystemErrorName } from 'node:util';
 import { EventEmitter } from 'eventemitter3';
 import { fdBackend, type NativeAcceptor } from '../binding/index.js';
-import { PortunusError, invalidArgument } from '../errors.js';
+import { PortunusError, invalidArgument, systemError } from '../errors.js';
 import { distributeTransport } from '../transport/distribute.js';
 import { prepareAcceptedFd } from '../transport/kinds.js';
 import { sessionOf, type Handoff } from '../transport/session.js';
@@ -194,8 +195,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     if (status < 0) {
       this.#accepting = false;
       this.#counters.acceptErrors++;
-      const error = Object.assign(new Error(`accept failed (errno ${-status})`), { errno: status, syscall: 'accept' });
-      this.emit('error', error);
+      this.emit('error', systemError(status, 'accept', getSystemErrorName(status)));
       setTimeout(() => this.#resumeAccepting(), ACCEPT_RETRY_MS).unref();
     }
   }

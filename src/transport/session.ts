@@ -141,7 +141,16 @@ export class TransportSession {
   }
 
   onAck(message: ReceivedMessage): void {
-    for (const id of decodeAck(message.payload)) {
+    let ids: number[];
+    try {
+      ids = decodeAck(message.payload);
+    } catch (error) {
+      // A malformed answer is the peer's bug; the handoffs it may have meant stay in flight until the
+      // channel closes, and then go back to their owners.
+      this.#channel.emit('warning', error as PortunusError);
+      return;
+    }
+    for (const id of ids) {
       const item = this.#inFlight.get(id);
       if (item === undefined) continue;
       this.#inFlight.delete(id);
@@ -151,7 +160,14 @@ export class TransportSession {
   }
 
   onNack(message: ReceivedMessage): void {
-    for (const refusal of decodeNack(message.payload)) {
+    let refusals: Refusal[];
+    try {
+      refusals = decodeNack(message.payload);
+    } catch (error) {
+      this.#channel.emit('warning', error as PortunusError);
+      return;
+    }
+    for (const refusal of refusals) {
       const item = this.#inFlight.get(refusal.id);
       if (item === undefined) continue;
       const code = (refusal.code.startsWith('ERR_PORTUNUS_') ? refusal.code : 'ERR_PORTUNUS_HANDOFF_REFUSED') as PortunusErrorCode;
