@@ -1,0 +1,197 @@
+// `npm run bench`: the dispatcher against Node's own ways of spreading connections over processes, on this
+// machine, in one run, with one load generator (wrk). Setups, each on its own loopback port, all serving the
+// same trivial HTTP response:
+//
+//   portunus      acceptAndDispatch + WorkerPool of 2 workers (min = max = 2)
+//   cluster RR    node:cluster SCHED_RR, 2 workers (the primary accepts and passes handles over IPC)
+//   cluster NONE  node:cluster SCHED_NONE, 2 workers (shared listening socket)
+//   single        one process, http.createServer().listen()
+//
+// Each repetition runs every setup in turn (the order rotates between repetitions, so drift and warm caches
+// favour nobody): start it, warm it up (wrk, 1 s), measure fresh-connection latency with a sequential client,
+// then run wrk with a new connection per request ("close") and with keep-alive, sampling the server's exact
+// CPU time (master + workers) around each wrk run. Ratios are taken within a repetition, then the median over
+// repetitions is reported. Knobs (environment): REPS (3), DUR (5 s per wrk run), CONNS (50), LAT_N (5000),
+// LAT_WARMUP (200), PORT (18300: first of four consecutive ports), SETUPS (all; e.g. "portunus,cluster-rr").
+// Results also go to bench/results/dispatch-<date>.json.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { measureFirstResponse, prepareLatencyClient } from './lib/first-response-latency.js';
+import { schedstatAvailable, serverCpuNs } from './lib/server-cpu.js';
+import { sleep, startServer, stopServer } from './lib/server-process.js';
+import { runWrk, wrkVersion } from './lib/wrk-load.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const env = (name, fallback) => {
+  const value = process.env[name];
+  if (value === undefined || value === '') return fallback;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 0) throw new Error(`${name} must be a non-negative integer, not ${JSON.stringify(value)}`);
+  return number;
+};
+const REPS = Math.max(1, env('REPS', 3));
+const DUR = Math.max(1, env('DUR', 5));
+const CONNS = Math.max(1, env('CONNS', 50));
+const LAT_N = env('LAT_N', 5000);
+const LAT_WARMUP = env('LAT_WARMUP', 200);
+const BASE_PORT = env('PORT', 18300);
+
+const ALL_SETUPS = [
+  { id: 'portunus', name: 'portunus acceptAndDispatch', script: 'servers/portunus-master.js', env: {} },
+  { id: 'cluster-rr', name: 'cluster SCHED_RR', script: 'servers/cluster.js', env: { SCHED: 'rr' } },
+  { id: 'cluster-none', name: 'cluster SCHED_NONE', script: 'servers/cluster.js', env: { SCHED: 'none' } },
+  { id: 'single', name: 'single process', script: 'servers/single.js', env: {} },
+].map((setup, index) => ({ ...setup, port: BASE_PORT + index }));
+const wanted = process.env.SETUPS?.split(/[\s,]+/).filter(Boolean);
+const SETUPS = wanted === undefined ? ALL_SETUPS : ALL_SETUPS.filter((setup) => wanted.includes(setup.id));
+if (SETUPS.length === 0) throw new Error(`SETUPS matches none of ${ALL_SETUPS.map((s) => s.id).join(', ')}`);
+const WORKLOADS = [
+  { id: 'close', name: 'new connection per request', close: true },
+  { id: 'keepalive', name: 'keep-alive', close: false },
+];
+
+async function main() {
+  const wrk = await wrkVersion();
+  if (wrk === undefined) {
+    console.error('wrk is not installed (Debian/Ubuntu: apt-get install -y wrk).');
+    process.exit(1);
+  }
+  if (!schedstatAvailable()) {
+    console.error('this kernel has no /proc/PID/task/TID/schedstat: CPU time per request cannot be measured.');
+    process.exit(1);
+  }
+  const latencyClient = LAT_N > 0 ? prepareLatencyClient() : 'skipped';
+  const machine = {
+    date: new Date().toISOString(),
+    cpu: `${os.cpus()[0]?.model ?? 'unknown'} × ${os.availableParallelism()}`,
+    memory: `${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    wrk,
+    latencyClient,
+    params: `REPS=${REPS} DUR=${DUR}s CONNS=${CONNS} (wrk -t1) LAT_N=${LAT_N} LAT_WARMUP=${LAT_WARMUP}`,
+  };
+  for (const [key, value] of Object.entries(machine)) console.log(`${key.padEnd(14)} ${value}`);
+
+  const runs = [];
+  for (let rep = 0; rep < REPS; rep++) {
+    const order = SETUPS.map((_, i) => SETUPS[(i + rep) % SETUPS.length]);
+    for (const setup of order) {
+      process.stdout.write(`rep ${rep + 1}/${REPS} ${setup.name.padEnd(28)}`);
+      const run = await measureSetup(setup);
+      runs.push({ rep, setup: setup.id, ...run });
+      const summary = WORKLOADS.map((w) => `${w.id} ${Math.round(run[w.id].rps)}/s ${run[w.id].cpuUsPerRequest.toFixed(1)}µs`).join('  ');
+      const latency = run.latency ? `  first response p50 ${run.latency.p50.toFixed(0)}µs p99 ${run.latency.p99.toFixed(0)}µs` : '';
+      console.log(`${summary}${latency}`);
+      await sleep(500);
+    }
+  }
+
+  const report = summarize(runs);
+  console.log(`\n${report}`);
+  const resultsDir = path.join(here, 'results');
+  fs.mkdirSync(resultsDir, { recursive: true });
+  const file = path.join(resultsDir, `dispatch-${machine.date.replace(/[:.]/g, '-')}.json`);
+  fs.writeFileSync(file, JSON.stringify({ machine, runs: runs.map(stripRaw) }, null, 2));
+  console.log(`\nraw results: ${path.relative(process.cwd(), file)}`);
+}
+
+async function measureSetup(setup) {
+  const server = await startServer(path.join(here, setup.script), setup.port, setup.env);
+  try {
+    const run = {};
+    // Warm up first (JIT, connection paths), so that the latency probe sees a server in its steady state.
+    await runWrk({ port: setup.port, seconds: 1, conns: CONNS, close: true });
+    if (LAT_N > 0) run.latency = await measureFirstResponse({ port: setup.port, count: LAT_N, warmup: LAT_WARMUP });
+    for (const workload of WORKLOADS) {
+      const before = serverCpuNs(server);
+      const result = await runWrk({ port: setup.port, seconds: DUR, conns: CONNS, close: workload.close });
+      const after = serverCpuNs(server);
+      const requests = Math.max(1, result.requests);
+      const master = (after.master - before.master) / 1000 / requests;
+      const workers = (after.workers - before.workers) / 1000 / requests;
+      run[workload.id] = { ...result, masterUsPerRequest: master, workersUsPerRequest: workers, cpuUsPerRequest: master + workers };
+    }
+    return run;
+  } finally {
+    await stopServer(server);
+    if (server.log.trim() !== '') process.stdout.write(`\n  [${setup.id}] ${server.log.trim().replace(/\n/g, '\n  ')}\n`);
+  }
+}
+
+function median(values) {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** Median over repetitions of `value(run)` for one setup; with `against`, of the ratio to that setup's run of the same repetition. */
+function statistic(runs, setup, value, against) {
+  const mine = runs.filter((run) => run.setup === setup);
+  if (against === undefined) return median(mine.map(value));
+  return median(
+    mine.map((run) => {
+      const other = runs.find((candidate) => candidate.setup === against && candidate.rep === run.rep);
+      return other === undefined ? NaN : value(run) / value(other);
+    }),
+  );
+}
+
+function summarize(runs) {
+  const fmt = (value, digits = 0) => (Number.isFinite(value) ? value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '–');
+  const lines = [];
+  lines.push(`Throughput: wrk -t1 -c${CONNS} -d${DUR}s, median of ${REPS}; ratios within each repetition; CPU = master + workers`);
+  lines.push('');
+  lines.push('| workload | setup | req/s | vs cluster RR | vs single | CPU µs/req | master µs/req | errors |');
+  lines.push('|---|---|---:|---:|---:|---:|---:|---:|');
+  for (const workload of WORKLOADS) {
+    for (const setup of SETUPS) {
+      const rps = (run) => run[workload.id].rps;
+      const errors = runs.filter((run) => run.setup === setup.id).reduce((sum, run) => sum + run[workload.id].errors + run[workload.id].non2xx, 0);
+      lines.push(
+        `| ${workload.id} | ${setup.name} | ${fmt(statistic(runs, setup.id, rps))} | ${fmt(statistic(runs, setup.id, rps, 'cluster-rr'), 2)} | ` +
+          `${fmt(statistic(runs, setup.id, rps, 'single'), 2)} | ${fmt(statistic(runs, setup.id, (run) => run[workload.id].cpuUsPerRequest), 1)} | ` +
+          `${fmt(statistic(runs, setup.id, (run) => run[workload.id].masterUsPerRequest), 1)} | ${errors} |`,
+      );
+    }
+  }
+  if (LAT_N > 0) {
+    lines.push('');
+    lines.push(`Fresh connection, first response (sequential: connect, request, full response; N=${LAT_N}, median of ${REPS})`);
+    lines.push('');
+    lines.push('| setup | p50 µs | p90 µs | p99 µs | p50 vs cluster RR | p50 vs single | errors |');
+    lines.push('|---|---:|---:|---:|---:|---:|---:|');
+    for (const setup of SETUPS) {
+      const p = (key) => (run) => run.latency[key];
+      const errors = runs.filter((run) => run.setup === setup.id).reduce((sum, run) => sum + run.latency.errors, 0);
+      lines.push(
+        `| ${setup.name} | ${fmt(statistic(runs, setup.id, p('p50')))} | ${fmt(statistic(runs, setup.id, p('p90')))} | ${fmt(statistic(runs, setup.id, p('p99')))} | ` +
+          `${fmt(statistic(runs, setup.id, p('p50'), 'cluster-rr'), 2)} | ${fmt(statistic(runs, setup.id, p('p50'), 'single'), 2)} | ${errors} |`,
+      );
+    }
+  }
+  if (SETUPS.some((s) => s.id === 'portunus') && SETUPS.some((s) => s.id === 'cluster-rr')) {
+    const closeRatio = statistic(runs, 'portunus', (run) => run.close.rps, 'cluster-rr');
+    const closeCpu = statistic(runs, 'portunus', (run) => run.close.cpuUsPerRequest);
+    const keepAlive = statistic(runs, 'portunus', (run) => run.keepalive.rps, 'cluster-rr');
+    const p50 = LAT_N > 0 ? statistic(runs, 'portunus', (run) => run.latency.p50, 'cluster-rr') : NaN;
+    const check = (ok) => (ok ? 'met' : 'MISSED');
+    lines.push('');
+    lines.push('Aims (portunus vs cluster RR):');
+    lines.push(`  new connection per request: ${fmt(closeRatio, 2)}x req/s (aim >= 1.6x: ${check(closeRatio >= 1.6)}), ${fmt(closeCpu, 1)} µs CPU/req (aim < 45: ${check(closeCpu < 45)})`);
+    lines.push(`  keep-alive: ${fmt(keepAlive, 2)}x req/s (aim >= 0.95x: ${check(keepAlive >= 0.95)})`);
+    if (LAT_N > 0) lines.push(`  fresh-connection p50: ${fmt(p50, 2)}x (aim <= 0.65x: ${check(p50 <= 0.65)})`);
+  }
+  return lines.join('\n');
+}
+
+function stripRaw(run) {
+  const copy = { ...run };
+  for (const workload of WORKLOADS) if (copy[workload.id]) copy[workload.id] = { ...copy[workload.id], raw: undefined };
+  return copy;
+}
+
+await main();
