@@ -19,6 +19,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setNonBlocking", Napi::Function::New(env, SetNonBlocking, "setNonBlocking"));
   exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials, "peerCredentials"));
   exports.Set("describeSocket", Napi::Function::New(env, DescribeSocket, "describeSocket"));
+  exports.Set("socketKind", Napi::Function::New(env, SocketKind, "socketKind"));
   exports.Set("maxFdsPerMessage", Napi::Number::New(env, kMaxFdsPerMessage));
   return exports;
 }

@@ -1,5 +1,6 @@
 // Socket introspection. Man pages: fstat(2), getsockopt(2) with SO_TYPE, SO_DOMAIN, SO_PROTOCOL and
 // SO_ACCEPTCONN (socket(7)), getsockname(2), getpeername(2), inet_ntop(3), unix(7) for abstract names.
+// socketKind is the cheap form for the receiving side of every handoff: no addresses, no object.
 #include "socket-info.h"
 
 #include <arpa/inet.h>
@@ -54,62 +55,114 @@ static const char* FamilyName(int family) {
   }
 }
 
-Napi::Value DescribeSocket(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int fd = FdArgument(info, 0);
-  if (fd < 0) return env.Undefined();
-  Napi::Object out = Napi::Object::New(env);
+// What kind of descriptor fd is, as describeSocket reports it, plus (for sockets) family and listening.
+struct Classification {
+  const char* kind = "other";
+  const char* type_name = "other";
+  int family = AF_UNSPEC;
+  bool is_socket = false;
+  bool listening = false;
+};
 
-  struct stat st;
-  if (fstat(fd, &st) == -1) return ThrowSystemError(env, errno, "fstat");
-  if (!S_ISSOCK(st.st_mode)) {
-    const char* kind = S_ISFIFO(st.st_mode) ? "fifo"
-                       : S_ISREG(st.st_mode) ? "file"
-                       : S_ISCHR(st.st_mode) ? "character-device"
-                                             : "other";
-    out.Set("kind", Napi::String::New(env, kind));
-    return out;
-  }
-
+// Classifies fd with as few syscalls as the platform allows. When `local` is given, the socket's own address
+// is read into it (describeSocket needs it anyway, and it gives the family); otherwise the family comes from
+// SO_DOMAIN where it exists. Returns 0, or the errno of the failing call with *syscall naming it.
+static int Classify(int fd, Classification* out, sockaddr_storage* local, socklen_t* local_len, const char** syscall) {
   int type = 0;
   socklen_t len = sizeof(type);
-  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1) return ThrowSystemError(env, errno, "getsockopt");
-
-  sockaddr_storage local;
-  socklen_t local_len = sizeof(local);
-  memset(&local, 0, sizeof(local));
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) == -1) {
-    return ThrowSystemError(env, errno, "getsockname");
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1) {
+    // Not a socket (ENOTSOCK), or not a descriptor at all: fstat tells which, and reports a bad fd as it
+    // always did.
+    int sockopt_err = errno;
+    struct stat st;
+    if (fstat(fd, &st) == -1) {
+      *syscall = "fstat";
+      return errno;
+    }
+    if (S_ISSOCK(st.st_mode)) {
+      *syscall = "getsockopt";
+      return sockopt_err;
+    }
+    out->kind = S_ISFIFO(st.st_mode)  ? "fifo"
+                : S_ISREG(st.st_mode) ? "file"
+                : S_ISCHR(st.st_mode) ? "character-device"
+                                      : "other";
+    return 0;
   }
-  int family = local.ss_family;
+  out->is_socket = true;
+
+  sockaddr_storage scratch;
+  socklen_t scratch_len = sizeof(scratch);
+  bool need_name = local != nullptr;
+#ifdef SO_DOMAIN
+  if (!need_name) {
+    len = sizeof(out->family);
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &out->family, &len) == -1) need_name = true;
+  }
+#else
+  need_name = true;
+#endif
+  if (need_name) {
+    if (local == nullptr) {
+      local = &scratch;
+      local_len = &scratch_len;
+    }
+    memset(local, 0, sizeof(*local));
+    *local_len = sizeof(*local);
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(local), local_len) == -1) {
+      *syscall = "getsockname";
+      return errno;
+    }
+    out->family = local->ss_family;
+  }
 
   int listening = 0;
   len = sizeof(listening);
 #ifdef SO_ACCEPTCONN
   if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == -1) listening = 0;
 #endif
+  out->listening = listening != 0;
 
-  const char* kind = "socket";
-  const char* type_name = type == SOCK_STREAM ? "stream"
-                          : type == SOCK_DGRAM ? "dgram"
-                          : type == SOCK_SEQPACKET ? "seqpacket"
-                                                   : "other";
-  if (family == AF_INET || family == AF_INET6) {
+  out->kind = "socket";
+  out->type_name = type == SOCK_STREAM      ? "stream"
+                   : type == SOCK_DGRAM     ? "dgram"
+                   : type == SOCK_SEQPACKET ? "seqpacket"
+                                            : "other";
+  if (out->family == AF_INET || out->family == AF_INET6) {
     int protocol = type == SOCK_STREAM ? IPPROTO_TCP : type == SOCK_DGRAM ? IPPROTO_UDP : 0;
 #ifdef SO_PROTOCOL
     len = sizeof(protocol);
     if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) == -1) protocol = 0;
 #endif
-    if (type == SOCK_STREAM && protocol == IPPROTO_TCP) kind = "tcp";
-    if (type == SOCK_DGRAM && protocol == IPPROTO_UDP) kind = "udp";
-  } else if (family == AF_UNIX) {
-    kind = type == SOCK_STREAM ? "unix-stream" : type == SOCK_DGRAM ? "unix-dgram" : type == SOCK_SEQPACKET ? "unix-seqpacket" : "socket";
+    if (type == SOCK_STREAM && protocol == IPPROTO_TCP) out->kind = "tcp";
+    if (type == SOCK_DGRAM && protocol == IPPROTO_UDP) out->kind = "udp";
+  } else if (out->family == AF_UNIX) {
+    out->kind = type == SOCK_STREAM      ? "unix-stream"
+                : type == SOCK_DGRAM     ? "unix-dgram"
+                : type == SOCK_SEQPACKET ? "unix-seqpacket"
+                                         : "socket";
   }
+  return 0;
+}
 
-  out.Set("kind", Napi::String::New(env, kind));
-  out.Set("family", Napi::String::New(env, FamilyName(family)));
-  out.Set("type", Napi::String::New(env, type_name));
-  out.Set("listening", Napi::Boolean::New(env, listening != 0));
+Napi::Value DescribeSocket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = FdArgument(info, 0);
+  if (fd < 0) return env.Undefined();
+  Napi::Object out = Napi::Object::New(env);
+
+  Classification what;
+  sockaddr_storage local;
+  socklen_t local_len = sizeof(local);
+  const char* syscall = "";
+  int err = Classify(fd, &what, &local, &local_len, &syscall);
+  if (err != 0) return ThrowSystemError(env, err, syscall);
+  out.Set("kind", Napi::String::New(env, what.kind));
+  if (!what.is_socket) return out;
+
+  out.Set("family", Napi::String::New(env, FamilyName(what.family)));
+  out.Set("type", Napi::String::New(env, what.type_name));
+  out.Set("listening", Napi::Boolean::New(env, what.listening));
   SetAddress(env, out, "local", local, local_len);
 
   sockaddr_storage peer;
@@ -121,6 +174,20 @@ Napi::Value DescribeSocket(const Napi::CallbackInfo& info) {
     return ThrowSystemError(env, errno, "getpeername");
   }
   return out;
+}
+
+Napi::Value SocketKind(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = FdArgument(info, 0);
+  if (fd < 0) return env.Undefined();
+  Classification what;
+  const char* syscall = "";
+  int err = Classify(fd, &what, nullptr, nullptr, &syscall);
+  if (err != 0) return ThrowSystemError(env, err, syscall);
+  if (!what.listening) return Napi::String::New(env, what.kind);
+  std::string kind(what.kind);
+  kind += ":listening";
+  return Napi::String::New(env, kind);
 }
 
 }  // namespace portunus

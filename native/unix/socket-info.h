@@ -10,4 +10,8 @@ namespace portunus {
 // 'unix-seqpacket', 'socket' (any other socket), 'fifo', 'file', 'character-device' or 'other'.
 Napi::Value DescribeSocket(const Napi::CallbackInfo& info);
 
+// socketKind(fd) -> describeSocket(fd).kind, followed by ':listening' for a listening socket. Two to four
+// syscalls and one string, for checks that need no addresses (a handed-off connection's envelope).
+Napi::Value SocketKind(const Napi::CallbackInfo& info);
+
 }  // namespace portunus

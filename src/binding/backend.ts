@@ -7,6 +7,9 @@ import type { AcceptCallback, EndpointReadCallback, NativeAcceptor, NativeEndpoi
 
 export type { AcceptCallback, EndpointReadCallback, NativeAcceptor, NativeEndpoint, PeerCredentials, SocketDescription };
 
+/** What `socketKind()` reports: the part of a SocketDescription that says what the descriptor is. */
+export type SocketKind = Pick<SocketDescription, 'kind' | 'listening'>;
+
 export interface FdBackend {
   /** Name shown in errors and diagnostics ('unix', 'unsupported'). */
   readonly name: string;
@@ -19,6 +22,8 @@ export interface FdBackend {
   setInheritable(fd: number, inheritable: boolean): void;
   peerCredentials(fd: number): PeerCredentials;
   describeSocket(fd: number): SocketDescription;
+  /** describeSocket's kind and listening flag only: no addresses, a fraction of the cost. */
+  socketKind(fd: number): SocketKind;
   /** Wraps a connected Unix stream socket; the endpoint owns fd from then on. */
   createEndpoint(fd: number, onRead: EndpointReadCallback, onWritable: () => void): NativeEndpoint;
   /** Watches a listening socket (not owned) and hands over accepted descriptors in batches. */

@@ -7,7 +7,7 @@ import type { FdBackend } from './backend.js';
 import { unixBackend } from './unix.js';
 import { unsupportedBackend } from './unsupported.js';
 
-export type { FdBackend, PeerCredentials, SocketDescription, NativeEndpoint, EndpointReadCallback, NativeAcceptor, AcceptCallback } from './backend.js';
+export type { FdBackend, PeerCredentials, SocketDescription, SocketKind, NativeEndpoint, EndpointReadCallback, NativeAcceptor, AcceptCallback } from './backend.js';
 
 /** True where descriptors can be passed between unrelated processes with SCM_RIGHTS. */
 export const hasUnixDescriptorPassing = process.platform !== 'win32';

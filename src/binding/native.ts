@@ -77,6 +77,8 @@ export interface NativeAddon {
   setNonBlocking(fd: number, nonBlocking: boolean): void;
   peerCredentials(fd: number): PeerCredentials;
   describeSocket(fd: number): SocketDescription;
+  /** describeSocket(fd).kind, with ':listening' appended for a listening socket. */
+  socketKind(fd: number): string;
   maxFdsPerMessage: number;
 }
 

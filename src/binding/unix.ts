@@ -3,7 +3,9 @@
  * @module
  */
 import { nativeAddon } from './native.js';
-import type { FdBackend } from './backend.js';
+import type { FdBackend, SocketKind } from './backend.js';
+
+const LISTENING = ':listening';
 
 export function unixBackend(): FdBackend {
   const addon = nativeAddon();
@@ -16,6 +18,11 @@ export function unixBackend(): FdBackend {
     setInheritable: (fd, inheritable) => addon.setInheritable(fd, inheritable),
     peerCredentials: (fd) => addon.peerCredentials(fd),
     describeSocket: (fd) => addon.describeSocket(fd),
+    socketKind: (fd) => {
+      const kind = addon.socketKind(fd);
+      const listening = kind.endsWith(LISTENING);
+      return { kind: (listening ? kind.slice(0, -LISTENING.length) : kind) as SocketKind['kind'], listening };
+    },
     createEndpoint: (fd, onRead, onWritable) => new addon.Endpoint(fd, onRead, onWritable),
     createAcceptor: (fd, onAccept) => new addon.Acceptor(fd, onAccept),
   };

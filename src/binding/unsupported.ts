@@ -19,6 +19,7 @@ export const unsupportedBackend: FdBackend = {
   setInheritable: () => unsupported('setInheritable'),
   peerCredentials: () => unsupported('peer credentials'),
   describeSocket: () => unsupported('socket introspection'),
+  socketKind: () => unsupported('socket introspection'),
   createEndpoint: () => unsupported('SCM_RIGHTS channels'),
   createAcceptor: () => unsupported('native accept'),
 };

@@ -6,7 +6,7 @@
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { fdBackend, type SocketDescription } from '../binding/index.js';
+import { fdBackend, type SocketDescription, type SocketKind } from '../binding/index.js';
 import { releaseAttachment, type Attachment } from '../binding/link.js';
 import { PortunusError, invalidArgument } from '../errors.js';
 import type { Envelope, TransportKind } from './envelope.js';
@@ -93,7 +93,7 @@ declare module '../channel/channel.js' {
 }
 
 /** Maps what the kernel says about a descriptor to a transport kind (undefined: not a transportable socket). */
-export function kindOfDescription(description: SocketDescription): Exclude<TransportKind, 'fd'> | undefined {
+export function kindOfDescription(description: SocketKind): Exclude<TransportKind, 'fd'> | undefined {
   switch (description.kind) {
     case 'tcp':
       return description.listening ? 'tcp-server' : 'tcp';
@@ -244,9 +244,12 @@ export function verifyArrival(envelope: Envelope, attachment: Attachment): void 
     if (expected === undefined || !(attachment instanceof expected)) throw mismatch(envelope, `a ${attachment.constructor.name} arrived`);
     return;
   }
-  let description: SocketDescription;
+  // An envelope without addresses (the dispatcher's accepted connections) only needs the kind: that check
+  // runs for every handed-off connection, so it skips the addresses and the object describeSocket builds.
+  const checksFields = CHECKED_FIELDS.some((key) => envelope[key] !== undefined);
+  let description: SocketDescription | SocketKind;
   try {
-    description = fdBackend.describeSocket(attachment);
+    description = checksFields ? fdBackend.describeSocket(attachment) : fdBackend.socketKind(attachment);
   } catch (error) {
     throw mismatch(envelope, `its descriptor cannot be inspected (${(error as Error).message})`);
   }
@@ -256,7 +259,8 @@ export function verifyArrival(envelope: Envelope, attachment: Attachment): void 
       throw mismatch(envelope, `the descriptor is ${actual === undefined ? `a ${description.kind}` : `'${actual}'`}`);
     }
   }
-  const fields = fieldsOfDescription(description);
+  if (!checksFields) return;
+  const fields = fieldsOfDescription(description as SocketDescription);
   for (const key of CHECKED_FIELDS) {
     if (envelope[key] !== undefined && envelope[key] !== fields[key]) {
       throw mismatch(envelope, `its ${key} is ${JSON.stringify(fields[key])}, not ${JSON.stringify(envelope[key])}`);
