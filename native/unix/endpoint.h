@@ -7,6 +7,7 @@
 #include <napi.h>
 #include <uv.h>
 
+#include <memory>
 #include <vector>
 
 namespace portunus {
@@ -65,6 +66,8 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
   bool reading_ = false;
   bool want_writable_ = false;
   bool closed_ = false;
+  // Receive buffer, allocated on the first read and reused (see HandleReadable).
+  std::unique_ptr<char[]> read_chunk_;
   Napi::FunctionReference on_read_;
   Napi::FunctionReference on_writable_;
 };
