@@ -4,7 +4,9 @@
  * object on it. Both backends are covered: raw descriptors (unix) and Node handles (node-ipc).
  * @module
  */
+import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
+import fs from 'node:fs';
 import net from 'node:net';
 import { fdBackend, type SocketDescription, type SocketKind } from '../binding/index.js';
 import { releaseAttachment, type Attachment } from '../binding/link.js';
@@ -211,13 +213,42 @@ function prepareSocket(socket: net.Socket, backend: 'unix' | 'node-ipc'): Prepar
 function prepareServer(server: net.Server, backend: 'unix' | 'node-ipc'): PreparedTransport {
   if (!server.listening) throw new PortunusError('ERR_PORTUNUS_UNSUPPORTED', 'only a listening server can be handed off');
   const address = server.address();
-  const kind: TransportKind = typeof address === 'string' ? 'unix-server' : 'tcp-server';
+  // A Unix server Node did not bind itself (listening on an adopted descriptor) has no address at all.
+  const kind: TransportKind = typeof address === 'object' && address !== null ? 'tcp-server' : 'unix-server';
   if (backend === 'node-ipc') {
     if (kind !== 'tcp-server') unsupportedOnNodeIpc(kind);
     return { kind, attachment: server, fields: fieldsOfNodeObject(server), buffered: undefined, restore() {}, release: () => server.close() };
   }
   const fd = serverFd(server);
-  return { kind, attachment: fd, fields: fieldsOfDescription(fdBackend.describeSocket(fd)), buffered: undefined, restore() {}, release: () => server.close() };
+  const release = typeof address === 'string' ? () => closeKeepingName(server, address) : () => server.close();
+  return { kind, attachment: fd, fields: fieldsOfDescription(fdBackend.describeSocket(fd)), buffered: undefined, restore() {}, release };
+}
+
+/**
+ * Closes a handed-off Unix listener without taking its name along: libuv unlinks the socket file of a
+ * server that bound it itself when that server closes, which would leave the adopter listening on a socket
+ * nobody can reach by path. A second hard link keeps the file and is renamed back right after the close
+ * (a client connecting within those microseconds gets ENOENT). Abstract names have no file.
+ */
+function closeKeepingName(server: net.Server, socketPath: string): void {
+  let spare: string | undefined;
+  if (!socketPath.startsWith('\0')) {
+    spare = `${socketPath}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    try {
+      fs.linkSync(socketPath, spare);
+    } catch {
+      spare = undefined; // no name left to keep, or no right to link next to it: close as before
+    }
+  }
+  server.close();
+  if (spare === undefined) return;
+  try {
+    // A close that unlinked nothing (a libuv that does not) leaves the spare link to drop.
+    if (fs.existsSync(socketPath)) fs.unlinkSync(spare);
+    else fs.renameSync(spare, socketPath);
+  } catch {
+    // Nothing better to do; the adopter's listener works, only its name may be gone.
+  }
 }
 
 function prepareDgram(socket: dgram.Socket, backend: 'unix' | 'node-ipc'): PreparedTransport {
