@@ -61,7 +61,7 @@ export interface AdoptedSocket extends Adoption, SocketFields {
 export interface AdoptedServer extends Adoption, SocketFields {
   /** A TCP or a Unix stream listener. */
   kind: 'tcp-server' | 'unix-server';
-  /** Listening already, on the same socket (and backlog) as the sender's. */
+  /** Listening already, on the same socket as the sender's (Node re-applies its default backlog, 511, on adoption). */
   server: net.Server;
 }
 
