@@ -64,6 +64,8 @@ export class TransportSession {
   #nextId = 1;
   #acks: number[] = [];
   #refusals: Refusal[] = [];
+  /** Adopted transports waiting for their ACK to be queued before the application gets them. */
+  #adopted: Adopted[] = [];
   #replyScheduled = false;
   #waiters: Waiter[] = [];
   #closedError: Error | undefined;
@@ -222,17 +224,10 @@ export class TransportSession {
   }
 
   #deliver(adopted: Adopted): void {
-    const waiter = this.#waiters.shift();
-    if (waiter === undefined && this.#channel.listenerCount('transport') === 0) {
-      // The last listener went away while a server was being rebuilt: hand it back.
-      releaseAdopted(adopted);
-      this.#refuse(adopted.id, 'ERR_PORTUNUS_HANDOFF_REFUSED', 'nobody adopts transports on this channel');
-      return;
-    }
-    this.#acks.push(adopted.id);
+    // Handed to the application only once its ACK is queued (#reply): an adopter that closes the channel
+    // as soon as it has the socket must not lose the ACK, or the sender would believe it still owns it.
+    this.#adopted.push(adopted);
     this.#scheduleReply();
-    if (waiter !== undefined) waiter.resolve(adopted);
-    else this.#channel.emit('transport', adopted);
   }
 
   #refuse(id: number, code: string, message: string): void {
@@ -244,12 +239,35 @@ export class TransportSession {
   #scheduleReply(): void {
     if (this.#replyScheduled) return;
     this.#replyScheduled = true;
-    process.nextTick(() => {
-      this.#replyScheduled = false;
-      if (this.#channel.isClosed) return;
-      if (this.#acks.length > 0) this.#channel.writeFrame(TransportFrame.ACK, encodeAck(this.#acks.splice(0)), []);
-      if (this.#refusals.length > 0) this.#channel.writeFrame(TransportFrame.NACK, encodeNack(this.#refusals.splice(0)), []);
-    });
+    process.nextTick(() => this.#reply());
+  }
+
+  #reply(): void {
+    this.#replyScheduled = false;
+    const deliveries: Array<{ adopted: Adopted; waiter: Waiter | undefined }> = [];
+    for (const adopted of this.#adopted.splice(0)) {
+      const waiter = this.#waiters.shift();
+      if (this.#channel.isClosed || (waiter === undefined && this.#channel.listenerCount('transport') === 0)) {
+        // Nobody takes it (the last listener went away while a server was being rebuilt), or the ACK can no
+        // longer be sent, so the sender still owns it: hand it back by closing our copy.
+        releaseAdopted(adopted);
+        this.#refusals.push({ id: adopted.id, code: 'ERR_PORTUNUS_HANDOFF_REFUSED', message: 'nobody adopts transports on this channel' });
+        continue;
+      }
+      this.#acks.push(adopted.id);
+      deliveries.push({ adopted, waiter });
+    }
+    if (this.#channel.isClosed) {
+      this.#acks = [];
+      this.#refusals = [];
+      return;
+    }
+    if (this.#acks.length > 0) this.#channel.writeFrame(TransportFrame.ACK, encodeAck(this.#acks.splice(0)), []);
+    if (this.#refusals.length > 0) this.#channel.writeFrame(TransportFrame.NACK, encodeNack(this.#refusals.splice(0)), []);
+    for (const { adopted, waiter } of deliveries) {
+      if (waiter !== undefined) waiter.resolve(adopted);
+      else this.#channel.emit('transport', adopted);
+    }
   }
 
   #onChannelClosed(error: Error | undefined): void {

@@ -27,7 +27,7 @@ async function reachable(server, socketPath) {
   client.destroy();
 }
 
-test('a handed-off Unix listener stays reachable by its path, also when handed on again', async (t) => {
+test.serial('a handed-off Unix listener stays reachable by its path, also when handed on again', async (t) => {
   const before = openFdCount();
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'portunus-unix-server-'));
   const socketPath = path.join(directory, 'app.sock');
