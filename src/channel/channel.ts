@@ -108,6 +108,12 @@ export class Channel extends EventEmitter<ChannelEvents> {
   #hello: PeerHello | undefined;
   #handshakeTimer: NodeJS.Timeout | undefined;
   #closeError: Error | undefined;
+  /**
+   * Frames that arrived behind the peer's hello in the same read, held until the application has had its
+   * turn (see #onFrames), and the end of the link if it came meanwhile.
+   */
+  #held: LinkFrame[] | undefined;
+  #heldEnd: { error: Error | undefined } | undefined;
   readonly #ready: Promise<PeerHello>;
   readonly #closed: Promise<Error | undefined>;
   #settleReady!: { resolve: (hello: PeerHello) => void; reject: (error: Error) => void };
@@ -131,7 +137,11 @@ export class Channel extends EventEmitter<ChannelEvents> {
     this.#link = openLink(
       {
         frames: (frames) => this.#onFrames(frames),
-        ended: (error) => this.destroy(error),
+        ended: (error) => {
+          // Held frames came first; the end (clean or not) is reported after them, as without holding.
+          if (this.#held !== undefined) this.#heldEnd ??= { error };
+          else this.destroy(error);
+        },
         drained: () => this.emit('drain'),
       },
       options,
@@ -320,6 +330,10 @@ export class Channel extends EventEmitter<ChannelEvents> {
   }
 
   #onFrames(frames: LinkFrame[]): void {
+    if (this.#held !== undefined) {
+      this.#held.push(...frames);
+      return;
+    }
     let listenerError: unknown;
     let index = 0;
     try {
@@ -335,11 +349,31 @@ export class Channel extends EventEmitter<ChannelEvents> {
           // A throwing listener is the application's bug; keep the channel consistent, report it after.
           listenerError ??= error;
         }
+        if (frame.type === FrameType.HELLO && index + 1 < frames.length && this.#state === 'open') {
+          // The hello just settled `ready`, but code awaiting it (connectChannel(), 'channel' listeners)
+          // runs only after this read: frames the peer sent right behind its hello would reach no listener
+          // yet ('message' lost, a socket handed off refused). Hold them for one turn of the event loop.
+          this.#held = frames.slice(index + 1);
+          index = frames.length;
+          setImmediate(() => this.#releaseHeld());
+        }
       }
     } finally {
       for (index++; index < frames.length; index++) for (const fd of frames[index]!.fds) this.#closeReceived(fd);
     }
     if (listenerError !== undefined) throw listenerError;
+  }
+
+  #releaseHeld(): void {
+    const held = this.#held!;
+    const end = this.#heldEnd;
+    this.#held = undefined;
+    this.#heldEnd = undefined;
+    try {
+      this.#onFrames(held);
+    } finally {
+      if (end !== undefined) this.destroy(end.error);
+    }
   }
 
   #dispatch(frame: LinkFrame): void {
