@@ -36,40 +36,45 @@ function start(script, pattern) {
   return { child, exited, matched };
 }
 
-const owner = start('./owner.js', /serving http:\/\/127\.0\.0\.1:(\d+)/);
-const port = Number((await owner.matched)[1]);
+// Any failure, including a child that dies early, ends in fail(): no child may outlive the demo.
+run().catch(fail);
 
-// Fresh connections back to back, the whole time: any refused or reset connection fails the demo.
-const servedBy = { owner: 0, taker: 0 };
-let takerSeen;
-const takerAnswered = new Promise((resolve) => (takerSeen = resolve));
-let running = true;
-const load = (async () => {
-  while (running) {
-    const body = await get(`http://127.0.0.1:${port}/`);
-    const who = /served by the (owner|taker)/.exec(body)?.[1];
-    if (who === undefined) throw new Error(`unexpected answer: ${body}`);
-    servedBy[who]++;
-    if (who === 'taker') takerSeen();
-  }
-})();
-load.catch(fail);
+async function run() {
+  const owner = start('./owner.js', /serving http:\/\/127\.0\.0\.1:(\d+)/);
+  const port = Number((await owner.matched)[1]);
 
-await new Promise((resolve) => setTimeout(resolve, 200)); // let the owner serve a few first
-const taker = start('./taker.js', /taker: pid (\d+) serving/);
-await taker.matched;
-await takerAnswered;
-const ownerExit = await owner.exited;
-if (ownerExit.code !== 0) fail(new Error(`owner exited with ${ownerExit.signal ?? ownerExit.code}`));
-await new Promise((resolve) => setTimeout(resolve, 200)); // the taker alone now
-running = false;
-await load;
+  // Fresh connections back to back, the whole time: any refused or reset connection fails the demo.
+  const servedBy = { owner: 0, taker: 0 };
+  let takerSeen;
+  const takerAnswered = new Promise((resolve) => (takerSeen = resolve));
+  let running = true;
+  const load = (async () => {
+    while (running) {
+      const body = await get(`http://127.0.0.1:${port}/`);
+      const who = /served by the (owner|taker)/.exec(body)?.[1];
+      if (who === undefined) throw new Error(`unexpected answer: ${body}`);
+      servedBy[who]++;
+      if (who === 'taker') takerSeen();
+    }
+  })();
+  load.catch(fail);
 
-taker.child.kill('SIGTERM');
-const takerExit = await taker.exited;
-if (takerExit.code !== 0) fail(new Error(`taker exited with ${takerExit.signal ?? takerExit.code}`));
-fs.rmSync(directory, { recursive: true, force: true });
-console.log(`demo: ${servedBy.owner + servedBy.taker} requests, ${servedBy.owner} served by the owner, ${servedBy.taker} by the taker, none failed`);
+  await new Promise((resolve) => setTimeout(resolve, 200)); // let the owner serve a few first
+  const taker = start('./taker.js', /taker: pid (\d+) serving/);
+  await taker.matched;
+  await takerAnswered;
+  const ownerExit = await owner.exited;
+  if (ownerExit.code !== 0) fail(new Error(`owner exited with ${ownerExit.signal ?? ownerExit.code}`));
+  await new Promise((resolve) => setTimeout(resolve, 200)); // the taker alone now
+  running = false;
+  await load;
+
+  taker.child.kill('SIGTERM');
+  const takerExit = await taker.exited;
+  if (takerExit.code !== 0) fail(new Error(`taker exited with ${takerExit.signal ?? takerExit.code}`));
+  fs.rmSync(directory, { recursive: true, force: true });
+  console.log(`demo: ${servedBy.owner + servedBy.taker} requests, ${servedBy.owner} served by the owner, ${servedBy.taker} by the taker, none failed`);
+}
 
 function get(url) {
   return new Promise((resolve, reject) => {
