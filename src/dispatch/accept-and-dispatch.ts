@@ -296,6 +296,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     handoff.then(
       (result) => {
         worker.inFlight--;
+        worker.handedOff++;
         this.#counters.inFlight--;
         this.#counters.handedOff++;
         this.emit('handoff', { worker, id: result.id });

@@ -22,6 +22,8 @@ export interface AdoptConnectionsOptions {
   exitOnDrain?: boolean;
   /** While draining, how often idle keep-alive connections are closed, in ms. Default 100. */
   idleCloseIntervalMs?: number;
+  /** Shortest interval between two reports of the open-connection count to the master, in ms. Default 100. */
+  loadReportIntervalMs?: number;
 }
 
 /** Events of {@link WorkerConnections}, with their listener arguments. */
@@ -42,7 +44,10 @@ export class WorkerConnections extends EventEmitter<WorkerEvents> {
   #open = 0;
   #adopted = 0;
   #draining = false;
-  #loadScheduled = false;
+  #loadTimer: NodeJS.Timeout | undefined;
+  #lastLoadReport = 0;
+  #reportedLoad = 0;
+  readonly #loadReportIntervalMs: number;
   #idleTimer: NodeJS.Timeout | undefined;
 
   /** @internal Use `adoptConnections()`. */
@@ -52,6 +57,7 @@ export class WorkerConnections extends EventEmitter<WorkerEvents> {
     this.#channel = channel;
     this.#exitOnDrain = options.exitOnDrain ?? true;
     this.#idleCloseIntervalMs = options.idleCloseIntervalMs ?? 100;
+    this.#loadReportIntervalMs = options.loadReportIntervalMs ?? 100;
     channel.on('transport', this.#onTransport);
     channel.handle(WorkerFrame.DRAIN, () => this.drain('master'));
     channel.once('close', () => this.drain('channel-closed'));
@@ -109,19 +115,28 @@ export class WorkerConnections extends EventEmitter<WorkerEvents> {
     this.#scheduleLoad();
   }
 
-  /** One LOAD frame per tick at most, carrying the latest count. */
+  /**
+   * Reports the open count without waking the master for every connection: the first change after a quiet
+   * period goes out at once (next loop turn), later ones at most every `loadReportIntervalMs`, carrying
+   * the latest count. The master sees handoffs itself, so only the closing side of the count lags.
+   */
   #scheduleLoad(): void {
-    if (this.#loadScheduled || this.#channel.isClosed) return;
-    this.#loadScheduled = true;
-    setImmediate(() => {
-      this.#loadScheduled = false;
-      if (!this.#channel.isClosed) this.#channel.writeFrame(WorkerFrame.LOAD, encodeLoad(this.#open), []);
-    });
+    if (this.#loadTimer !== undefined || this.#channel.isClosed) return;
+    const wait = Math.max(0, this.#lastLoadReport + this.#loadReportIntervalMs - Date.now());
+    this.#loadTimer = setTimeout(() => {
+      this.#loadTimer = undefined;
+      if (this.#channel.isClosed || this.#open === this.#reportedLoad) return;
+      this.#lastLoadReport = Date.now();
+      this.#reportedLoad = this.#open;
+      this.#channel.writeFrame(WorkerFrame.LOAD, encodeLoad(this.#open), []);
+    }, wait);
+    this.#loadTimer.unref();
   }
 
   #checkDrained(): void {
     if (!this.#draining || this.#open > 0) return;
     clearInterval(this.#idleTimer);
+    clearTimeout(this.#loadTimer);
     this.emit('drained');
     if (this.#exitOnDrain) {
       void this.#channel.close().finally(() => process.exit(0));

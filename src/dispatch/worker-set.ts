@@ -15,6 +15,8 @@ export interface DispatchWorker {
   readonly load: number;
   /** Handoffs sent to this worker and not yet acknowledged; maintained by the dispatcher. */
   inFlight: number;
+  /** Handoffs this worker acknowledged; maintained by the dispatcher (the set uses it to tell busy from idle). */
+  handedOff: number;
 }
 
 /** Events a {@link WorkerSet} emits. */

@@ -43,6 +43,9 @@ export class PoolWorker implements DispatchWorker {
   state: WorkerState = 'starting';
   load = 0;
   inFlight = 0;
+  handedOff = 0;
+  /** `handedOff` when the pool last looked: a change means the worker was busy meanwhile. */
+  handedOffSeen = 0;
   /** When it last had nothing open or in flight (undefined while busy). */
   idleSince: number | undefined;
   readonly #timers = new Set<NodeJS.Timeout>();

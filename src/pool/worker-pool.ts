@@ -281,7 +281,11 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
     const ready = active.filter((w) => w.state === 'ready');
     const starting = active.length - ready.length;
     for (const worker of ready) {
-      if (worker.load > 0 || worker.inFlight > 0) worker.idleSince = undefined;
+      // Load reports are rate-limited, so short connections can come and go between two of them: a
+      // handoff since the last look counts as activity too.
+      const busy = worker.load > 0 || worker.inFlight > 0 || worker.handedOff !== worker.handedOffSeen;
+      worker.handedOffSeen = worker.handedOff;
+      if (busy) worker.idleSince = undefined;
       else worker.idleSince ??= now;
     }
     const canSpawn = now >= this.#backoffUntil && active.length < this.#options.max;
