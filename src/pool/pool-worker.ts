@@ -11,6 +11,9 @@ import { decodeLoad, WorkerFrame } from '../dispatch/worker-protocol.js';
 import type { DispatchWorker } from '../dispatch/worker-set.js';
 import type { ResolvedPoolOptions } from './options.js';
 
+/** How long a draining worker may live on after closing its channel. */
+const LINGER_AFTER_CLOSE_MS = 5_000;
+
 /** starting: spawned, not ready yet; ready: takes connections; draining: finishing; exited: gone. */
 export type WorkerState = 'starting' | 'ready' | 'draining' | 'exited';
 
@@ -97,9 +100,12 @@ export class PoolWorker implements DispatchWorker {
     };
     this.child.once('exit', report);
     this.child.once('error', () => report(null, null));
-    // A worker that closes its channel but lingers cannot be reached any more: end it.
+    // A worker that closes its channel but lingers cannot be reached any more: end it. A draining worker
+    // closes its channel just before it exits: give it a moment to do so by itself.
     channel.once('close', () => {
-      if (!this.#exitReported) this.kill('SIGKILL');
+      if (this.#exitReported) return;
+      if (this.state === 'draining') this.after(LINGER_AFTER_CLOSE_MS, () => this.kill('SIGKILL'));
+      else this.kill('SIGKILL');
     });
   }
 
