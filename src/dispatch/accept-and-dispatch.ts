@@ -135,6 +135,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   readonly #maxPending: number;
   readonly #maxAttempts: number;
   readonly #pending: PendingConnection[] = [];
+  /** Groups last told that connections wait for them (demand > 0). */
+  readonly #demanded = new Set<WorkerSet>();
   #accepting = false;
   #closed = false;
   #idleWaiters: Array<() => void> = [];
@@ -270,7 +272,15 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     for (const group of blocked) {
       let waiting = 0;
       for (const connection of this.#pending) if (connection.group === group) waiting++;
+      this.#demanded.add(group);
       group.demand(waiting);
+    }
+    // A group whose waiting connections all went out is told so once: a pool left believing connections
+    // still wait would keep spawning workers for them (and, at min 0, respawn each one that retires).
+    for (const group of this.#demanded) {
+      if (blocked.has(group)) continue;
+      this.#demanded.delete(group);
+      group.demand(0);
     }
     if (this.#pending.length >= this.#maxPending) this.#pauseAccepting();
     else this.#resumeAccepting();
