@@ -138,6 +138,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   /** Groups last told that connections wait for them (demand > 0). */
   readonly #demanded = new Set<WorkerSet>();
   #accepting = false;
+  /** The acceptor's current limit per loop turn. */
+  #acceptBatch = 0;
   #closed = false;
   #idleWaiters: Array<() => void> = [];
   readonly #counters = { accepted: 0, handedOff: 0, inFlight: 0, redispatched: 0, refused: 0, dropped: 0, acceptErrors: 0 };
@@ -349,10 +351,17 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.#acceptor.stop();
   }
 
+  /**
+   * Accepts again, at most as many connections per loop turn as the queue has room for: one burst (the
+   * acceptor takes up to 128 by default) must not overfill `maxPending`.
+   */
   #resumeAccepting(): void {
-    if (this.#accepting || this.#closed || this.#pending.length >= this.#maxPending) return;
+    const room = this.#maxPending - this.#pending.length;
+    if (this.#closed || room <= 0 || (this.#accepting && room === this.#acceptBatch)) return;
+    // On a running acceptor, start() only updates the batch limit.
+    this.#acceptor.start(room);
+    this.#acceptBatch = room;
     this.#accepting = true;
-    this.#acceptor.start();
   }
 
   #checkIdle(): void {
