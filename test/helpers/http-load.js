@@ -38,14 +38,14 @@ export function nextEvent(emitter, event, what, ms = 10_000, filter = () => true
 
 /**
  * One request. `agent: false` (the default) opens a fresh connection and asks for `Connection: close`;
- * pass an http.Agent for keep-alive. Resolves with { status, worker, generation, body, json }; rejects on
+ * pass an http.Agent for keep-alive, an AbortSignal as `signal` to give up. Resolves with { status, worker, generation, body, json }; rejects on
  * any error or when nothing happened on the socket for `timeoutMs`.
  */
 export function request(port, options = {}) {
-  const { path = '/', method = 'GET', agent = false, headers = {}, body, timeoutMs = 10_000, localAddress } = options;
+  const { path = '/', method = 'GET', agent = false, headers = {}, body, timeoutMs = 10_000, localAddress, signal } = options;
   return new Promise((resolve, reject) => {
     const allHeaders = agent === false ? { connection: 'close', ...headers } : { ...headers };
-    const req = http.request({ host: '127.0.0.1', port, path, method, agent, headers: allHeaders, localAddress }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method, agent, headers: allHeaders, localAddress, signal }, (res) => {
       const chunks = [];
       res.on('data', (chunk) => chunks.push(chunk));
       res.on('error', reject);
