@@ -1,6 +1,10 @@
 // Export table of the portunus native addon. Each entry lives in its own file under native/unix.
 #include <napi.h>
 
+#ifndef _WIN32
+#include <dlfcn.h>
+#endif
+
 #include "unix/acceptor.h"
 #include "unix/endpoint.h"
 #include "unix/fd-ops.h"
@@ -9,7 +13,35 @@
 
 namespace portunus {
 
+namespace {
+
+// Node unloads (dlclose) an addon loaded by a worker thread when that worker's environment is torn down,
+// and only afterwards runs the worker's loop a last time: the uv_close callbacks that the endpoint's and
+// the acceptor's cleanup hooks scheduled would then jump into unmapped code (SIGSEGV when no other thread
+// had loaded the addon). One extra reference to this library, never released, keeps it mapped for the
+// life of the process. Thread-safe: a function-local static is initialised once.
+void PinLibrary() {
+#ifndef _WIN32
+  static const bool pinned = [] {
+    Dl_info info;
+    if (dladdr(reinterpret_cast<void*>(&PinLibrary), &info) == 0 || info.dli_fname == nullptr) return false;
+    int flags = RTLD_LAZY;
+#ifdef RTLD_NOLOAD
+    flags |= RTLD_NOLOAD;  // only take a reference to the copy already loaded
+#endif
+#ifdef RTLD_NODELETE
+    flags |= RTLD_NODELETE;
+#endif
+    return dlopen(info.dli_fname, flags) != nullptr;
+  }();
+  (void)pinned;
+#endif
+}
+
+}  // namespace
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  PinLibrary();
   exports.Set("Endpoint", Endpoint::Define(env));
   exports.Set("Acceptor", Acceptor::Define(env));
   exports.Set("socketPair", Napi::Function::New(env, SocketPair, "socketPair"));

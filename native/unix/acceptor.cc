@@ -18,6 +18,7 @@
 
 #include <vector>
 
+#include "../common/js-callback.h"
 #include "../common/system-error.h"
 #include "fd-ops.h"
 
@@ -168,15 +169,22 @@ void Acceptor::AcceptBatch(int status) {
   }
   if (fds.empty() && result == 0) return;
   Napi::HandleScope scope(env_);
-  Napi::Value list = env_.Undefined();
-  if (!fds.empty()) {
-    Napi::Int32Array array = Napi::Int32Array::New(env_, fds.size());
-    for (size_t i = 0; i < fds.size(); i++) array[i] = fds[i];
-    list = array;
+  napi_value argv[2];
+  napi_status js_status = NewInt32ArrayOrUndefined(env_, fds.data(), fds.size(), &argv[0]);
+  if (js_status == napi_ok) js_status = napi_create_int32(env_, result, &argv[1]);
+  if (js_status == napi_ok && CallBack(env_, Value(), on_accept_, 2, argv)) return;
+  // The batch reached no JavaScript: nobody will ever own these connections.
+  for (int fd : fds) close(fd);
+  if (js_status != napi_ok && !JsUnreachable(env_, js_status)) {
+    // Out of memory for the batch: report it like an exception thrown by a callback.
+    napi_value exception;
+    if (napi_get_and_clear_last_exception(env_, &exception) == napi_ok) napi_fatal_exception(env_, exception);
+    return;
   }
-  on_accept_.MakeCallback(Value(), {list, Napi::Number::New(env_, result)});
-  if (env_.IsExceptionPending()) {
-    napi_fatal_exception(env_, env_.GetAndClearPendingException().Value());
+  // JavaScript is gone (environment teardown): stop accepting; the cleanup hook releases the watcher.
+  if (active_) {
+    uv_poll_stop(poll_);
+    active_ = false;
   }
 }
 

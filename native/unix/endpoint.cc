@@ -26,6 +26,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "../common/js-callback.h"
 #include "../common/system-error.h"
 #include "fd-ops.h"
 
@@ -59,6 +60,15 @@ void CloseReceivedFds(msghdr* msg) {
       memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
       close(fd);
     }
+  }
+}
+
+// Closes every descriptor listed in a read batch's marks (layout in endpoint.h).
+void CloseMarkedFds(const std::vector<int32_t>& marks) {
+  for (size_t i = 0; i + 4 <= marks.size();) {
+    size_t count = static_cast<size_t>(marks[i + 2]);
+    for (size_t j = 0; j < count && i + 4 + j < marks.size(); j++) close(marks[i + 4 + j]);
+    i += 4 + count;
   }
 }
 
@@ -353,10 +363,7 @@ void Endpoint::HandleWritable() {
   want_writable_ = false;
   UpdatePoll();
   Napi::HandleScope scope(env_);
-  on_writable_.MakeCallback(Value(), {});
-  if (env_.IsExceptionPending()) {
-    napi_fatal_exception(env_, env_.GetAndClearPendingException().Value());
-  }
+  if (!CallBack(env_, Value(), on_writable_, 0, nullptr)) StopForTeardown();
 }
 
 void Endpoint::Deliver(Napi::Env env, std::vector<char>& data, std::vector<int32_t>& marks, int status) {
@@ -366,17 +373,27 @@ void Endpoint::Deliver(Napi::Env env, std::vector<char>& data, std::vector<int32
     want_writable_ = false;
     UpdatePoll();
   }
-  Napi::Value buffer = data.empty() ? env.Undefined() : Napi::Buffer<char>::Copy(env, data.data(), data.size()).As<Napi::Value>();
-  Napi::Value fd_marks = env.Undefined();
-  if (!marks.empty()) {
-    Napi::Int32Array array = Napi::Int32Array::New(env, marks.size());
-    memcpy(array.Data(), marks.data(), marks.size() * sizeof(int32_t));
-    fd_marks = array;
+  napi_value argv[3];
+  napi_status result = NewBufferOrUndefined(env, data.data(), data.size(), &argv[0]);
+  if (result == napi_ok) result = NewInt32ArrayOrUndefined(env, marks.data(), marks.size(), &argv[1]);
+  if (result == napi_ok) result = napi_create_int32(env, status, &argv[2]);
+  if (result == napi_ok && CallBack(env, Value(), on_read_, 3, argv)) return;
+  // The batch reached no JavaScript: nobody will ever own the descriptors it carried.
+  CloseMarkedFds(marks);
+  if (result != napi_ok && !JsUnreachable(env, result)) {
+    // Out of memory for the batch: report it like an exception thrown by a callback.
+    napi_value exception;
+    if (napi_get_and_clear_last_exception(env, &exception) == napi_ok) napi_fatal_exception(env, exception);
+    return;
   }
-  on_read_.MakeCallback(Value(), {buffer, fd_marks, Napi::Number::New(env, status)});
-  if (env.IsExceptionPending()) {
-    napi_fatal_exception(env, env.GetAndClearPendingException().Value());
-  }
+  StopForTeardown();
+}
+
+void Endpoint::StopForTeardown() {
+  // JavaScript is gone (environment teardown): stop watching; the cleanup hook closes the descriptor.
+  reading_ = false;
+  want_writable_ = false;
+  UpdatePoll();
 }
 
 }  // namespace portunus

@@ -58,6 +58,7 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
   void HandlePollError(int status);
   void Deliver(Napi::Env env, std::vector<char>& data, std::vector<int32_t>& marks, int status);
   void UpdatePoll();
+  void StopForTeardown();
   void CloseNow();
 
   Napi::Env env_;
