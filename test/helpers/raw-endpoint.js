@@ -79,6 +79,11 @@ export class RawEndpoint {
     this.#endpoint.readStart();
   }
 
+  /** True once close() was called. */
+  get isClosed() {
+    return this.#closed;
+  }
+
   /** Frames received so far. */
   get frames() {
     return parseFrames(this.data);
@@ -160,7 +165,14 @@ export class RawEndpoint {
         i += 4 + count;
       }
     }
-    if (status !== 0) this.status = status;
+    if (status !== 0) {
+      this.status = status;
+      // The endpoint stops watching after an end or an error: a write waiting for writability retries now
+      // and gets the error (EPIPE) instead of waiting forever.
+      const resolvers = this.#writable;
+      this.#writable = [];
+      for (const resolve of resolvers) resolve();
+    }
     for (const check of [...this.#waiters]) check();
   }
 }
