@@ -50,6 +50,10 @@ export class NodeIpcLink implements FrameLink {
     this.#maxPayload = maxPayload;
     endpoint.on('message', this.#onMessage);
     endpoint.on('disconnect', this.#onDisconnect);
+    // Node postpones 'disconnect' while a handle it sent awaits the peer's NODE_HANDLE_ACK: forever if the
+    // peer died meanwhile, which would leave every handoff in flight pending. A ChildProcess still emits
+    // 'close' once the process has exited and its IPC pipe reached EOF (after the last message).
+    endpoint.on('close', this.#onDisconnect);
   }
 
   get attachmentKind(): 'node-handle' {
@@ -105,6 +109,7 @@ export class NodeIpcLink implements FrameLink {
     this.#closed = true;
     this.#endpoint.off('message', this.#onMessage);
     this.#endpoint.off('disconnect', this.#onDisconnect);
+    this.#endpoint.off('close', this.#onDisconnect);
     for (const handle of this.#partial?.handles ?? []) releaseAttachment(handle);
     this.#partial = undefined;
     // The IPC channel itself belongs to the process objects; the channel's peer learns of the close when
