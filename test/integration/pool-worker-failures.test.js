@@ -52,7 +52,7 @@ test.serial('a worker that exits at once is respawned with a doubling delay, not
 
 test.serial('a worker that stops answering pings is killed and replaced', async (t) => {
   const before = openFdCount();
-  const serving = await servePool(t, 'worker-http.js', { min: 1, max: 1, pingIntervalMs: 200, pingTimeoutMs: 300 });
+  const serving = await servePool(t, 'worker-http.js', { min: 1, max: 1, pingIntervalMs: 200, pingTimeoutMs: 1000 });
   const { pool } = serving;
   const [stopped] = pool.workers;
   t.teardown(() => {
