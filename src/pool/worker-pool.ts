@@ -259,7 +259,12 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
       const delay = Math.min(this.#options.backoffMaxMs, this.#options.backoffInitialMs * 2 ** (this.#consecutiveCrashes - 1));
       this.#backoffUntil = Date.now() + delay;
       clearTimeout(this.#backoffTimer);
-      this.#backoffTimer = setTimeout(() => this.#scale(), delay);
+      this.#backoffTimer = setTimeout(() => {
+        // The timer measures from the loop's cached time, so it can fire a few ms before Date.now() reaches
+        // #backoffUntil: the backoff is over when it fires, or the respawn would wait for housekeeping (1 s).
+        this.#backoffUntil = 0;
+        this.#scale();
+      }, delay);
       this.#backoffTimer.unref();
     }
     this.emit('exit', worker, exit);
