@@ -88,6 +88,11 @@ export class WorkerConnections extends EventEmitter<WorkerEvents> {
     this.#draining = true;
     this.#channel.off('transport', this.#onTransport);
     this.emit('drain', reason);
+    // HTTP/1 responses from now on close their connection once sent: a keep-alive client told so opens a new
+    // connection (to a live worker) for its next request, whereas a busy connection is idle only between two
+    // requests, so closing it as idle can reset the next request already on its way (and a client that keeps
+    // it busy would hold this worker until drainTimeoutMs).
+    this.#server.prependListener('request', markClose);
     const closeIdle = (this.#server as net.Server & { closeIdleConnections?: () => void }).closeIdleConnections?.bind(this.#server);
     if (closeIdle !== undefined) {
       closeIdle();
@@ -142,6 +147,12 @@ export class WorkerConnections extends EventEmitter<WorkerEvents> {
       void this.#channel.close().finally(() => process.exit(0));
     }
   }
+}
+
+/** A 'request' listener for draining servers: HTTP/1 responses not yet started end their connection. */
+function markClose(request: { httpVersionMajor?: number }, response: { headersSent?: boolean; setHeader?: (name: string, value: string) => unknown }): void {
+  // HTTP/2 forbids the Connection header; other servers' 'request' events are left alone.
+  if (request?.httpVersionMajor === 1 && response?.headersSent === false && typeof response.setHeader === 'function') response.setHeader('connection', 'close');
 }
 
 /**
