@@ -14,7 +14,7 @@ import { encodeFrame } from './frame.js';
 import { FrameDecoder } from './frame-decoder.js';
 import type { Attachment, FrameLink, LinkHandlers, WriteCallback } from '../binding/link.js';
 
-const { EAGAIN, EWOULDBLOCK, ENOBUFS, ETOOMANYREFS } = constants.errno as Record<string, number>;
+const { EAGAIN, EWOULDBLOCK, ENOBUFS, ETOOMANYREFS, EPIPE, ECONNRESET } = constants.errno as Record<string, number>;
 /** Upper bound on one coalesced write, so a long queue of small frames is not copied in one piece. */
 const COALESCE_LIMIT = 256 * 1024;
 /**
@@ -22,6 +22,11 @@ const COALESCE_LIMIT = 256 * 1024;
  * receiver has to read first. Retry on a short timer instead.
  */
 const IN_FLIGHT_RETRY_MS = 5;
+/**
+ * After EPIPE the read side normally ends at once (the peer closed its socket). A peer that only shut down
+ * its reading side keeps ours open: end the link after this long instead of leaving sends queued forever.
+ */
+const WRITE_CLOSED_GRACE_MS = 1000;
 
 interface QueuedFrame {
   bytes: Buffer;
@@ -51,6 +56,7 @@ export class EndpointLink implements FrameLink {
   #flushScheduled = false;
   #closed = false;
   #flushWaiters: Array<() => void> = [];
+  #writeClosedTimer: NodeJS.Timeout | undefined;
 
   /** Takes ownership of fd, a connected Unix stream socket. */
   constructor(fd: number, handlers: LinkHandlers, options: EndpointLinkOptions) {
@@ -110,6 +116,7 @@ export class EndpointLink implements FrameLink {
   close(error: Error): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#writeClosedTimer);
     this.#endpoint.close();
     this.#decoder.dispose();
     const pending = this.#queue.slice(this.#head);
@@ -241,7 +248,17 @@ export class EndpointLink implements FrameLink {
       setTimeout(() => this.#onWritable(), IN_FLIGHT_RETRY_MS).unref();
       return;
     }
-    this.#handlers.ended(systemError(negativeErrno, 'sendmsg', getSystemErrorName(negativeErrno)));
+    const error = systemError(negativeErrno, 'sendmsg', getSystemErrorName(negativeErrno));
+    if (negativeErrno === -EPIPE || negativeErrno === -ECONNRESET) {
+      // The peer is gone, but what it sent before it closed may still wait in our receive buffer: a peer that
+      // sends a message and exits before this side's hello goes out is the common case. Ending now would drop
+      // that message. Stop writing (queued frames fail when the link closes) and let the read side deliver
+      // what is left and report the end of stream or the reset that follows it.
+      this.#waiting = true;
+      this.#writeClosedTimer = setTimeout(() => this.#handlers.ended(error), WRITE_CLOSED_GRACE_MS).unref();
+      return;
+    }
+    this.#handlers.ended(error);
   }
 
   #resolveFlushWaiters(): void {
