@@ -11,6 +11,7 @@ import { assertNoFdLeak, openFdCount } from '../helpers/fd-count.js';
 import { addon, within } from '../helpers/raw-endpoint.js';
 
 const PEER = fileURLToPath(new URL('../fixtures/python-read-some-then-wait.py', import.meta.url));
+const STOP_READING = fileURLToPath(new URL('../fixtures/python-stop-reading.py', import.meta.url));
 const python = ['python3', 'python'].find((name) => spawnSync(name, ['-c', 'import socket'], { stdio: 'ignore' }).status === 0);
 const pythonTest = python !== undefined || process.env.CI === 'true' ? test.serial : test.skip;
 
@@ -108,5 +109,30 @@ test.serial('a peer channel destroyed with frames queued for it: the sender clos
   checkEnd(t, error, await within(settled, 'every send to settle'));
   t.is(await sigpipesSoFar(), start, 'no SIGPIPE');
   for (const fd of fds) addon.close(fd);
+  await assertNoFdLeak(t, before);
+});
+
+pythonTest('a peer that shuts down its reading side but stays connected: sends fail with EPIPE and the channel ends, no hang', async (t) => {
+  const before = openFdCount();
+  const start = await sigpipesSoFar();
+  const { channel, childFd, closeChildFd } = socketPairForChild();
+  const child = spawn(python, [STOP_READING, '3'], { stdio: ['ignore', 'pipe', 'inherit', childFd] });
+  closeChildFd();
+  t.teardown(() => child.kill('SIGKILL'));
+  const exited = new Promise((resolve) => child.once('close', (code) => resolve(code)));
+  const lines = readline.createInterface({ input: child.stdout });
+  const stopped = within(new Promise((resolve) => lines.once('line', resolve)), 'the peer to stop reading');
+  await within(channel.ready, "the peer's hello");
+  t.like(JSON.parse(await stopped), { event: 'stopped-reading' });
+
+  const sent = channel.send('nobody reads this').then(
+    () => 'sent',
+    (error) => error.code,
+  );
+  const error = await within(channel.closed, 'the channel to end');
+  t.is(error?.code, 'EPIPE');
+  t.is(await sent, 'ERR_PORTUNUS_CHANNEL_CLOSED');
+  t.is(await within(exited, 'the peer to see the close'), 0);
+  t.is(await sigpipesSoFar(), start, 'no SIGPIPE');
   await assertNoFdLeak(t, before);
 });
