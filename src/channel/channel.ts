@@ -187,7 +187,9 @@ export class Channel extends EventEmitter<ChannelEvents> {
 
   /**
    * Credentials of the peer process as the kernel recorded them when it connected (SO_PEERCRED), or
-   * undefined once closed or where the backend cannot tell.
+   * undefined once closed or where the backend cannot tell. For a socketpair (`channelPair()`,
+   * `socketPairForChild()`) the kernel records the process that created the pair, so a child's channel
+   * reports its parent here and the parent's reports itself.
    */
   peerCredentials(): PeerCredentials | undefined {
     return this.#state === 'closed' ? undefined : this.#link.peerCredentials();
