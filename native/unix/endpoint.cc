@@ -1,7 +1,8 @@
 // Non-blocking sendmsg/recvmsg with SCM_RIGHTS on a uv_poll_t watcher.
 //
 // Receive side, following libuv's uv__read (src/unix/stream.c): the control buffer is sized with
-// CMSG_SPACE for the most descriptors a peer may send in one message, every received descriptor gets
+// CMSG_SPACE for the most descriptors a peer may send in one message (plus room for credentials a socket
+// with SO_PASSCRED receives unasked), every received descriptor gets
 // close-on-exec atomically (MSG_CMSG_CLOEXEC) or right after (fcntl, checked), control messages are walked
 // with CMSG_FIRSTHDR/CMSG_NXTHDR (which bound the walk by msg_controllen, not by a cmsg_len that macOS
 // may report larger than what arrived), and when the kernel sets MSG_CTRUNC every descriptor that did
@@ -35,6 +36,11 @@ namespace portunus {
 namespace {
 
 constexpr size_t kReadChunk = 64 * 1024;
+// Room in the receive control buffer for ancillary data that comes without being asked for. A socket handed
+// to us with SO_PASSCRED set (systemd's PassCredentials=, a peer that set it before passing the socket) gets
+// SCM_CREDENTIALS with every read, placed before SCM_RIGHTS: without this room a full chunk of descriptors
+// would not fit and the kernel would truncate it (MSG_CTRUNC). 256 bytes also hold BSD's struct cmsgcred.
+constexpr size_t kOtherControlSpace = CMSG_SPACE(256);
 constexpr int kMaxReadsPerTick = 64;
 constexpr size_t kMaxBytesPerTick = 1024 * 1024;
 
@@ -279,7 +285,7 @@ void Endpoint::HandleReadable() {
   std::vector<char> data;
   std::vector<int32_t> marks;
   int status = 0;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFdsPerRead)];
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFdsPerRead) + kOtherControlSpace];
   // recvmsg goes into one reused, uninitialised chunk and only the bytes that arrived are appended to
   // `data`: growing `data` by a chunk per read zero-filled 64 KiB (and reallocated on the second read) for
   // what is usually a few dozen bytes of acknowledgements.
