@@ -12,11 +12,17 @@ import { NodeIpcLink, type IpcEndpoint } from '../binding/node-ipc-link.js';
 /**
  * Opens a channel on `fd`, a connected Unix stream socket. The channel owns `fd` from then on and closes
  * it when it closes; the descriptor is made close-on-exec so it does not leak into programs this process
- * spawns later.
+ * spawns later. Any other kind of descriptor is refused (ERR_INVALID_ARG_VALUE) and left open.
  */
 export function channelFromFd(fd: number, options: ChannelOptions = {}): Channel {
   if (!Number.isInteger(fd) || fd < 0) throw invalidArgument('fd', 'a file descriptor', fd);
   const resolved = resolveChannelOptions(options);
+  const { kind, listening } = fdBackend.socketKind(fd);
+  if (kind !== 'unix-stream' || listening) {
+    // A seqpacket or datagram socket cuts the stream at message boundaries: a frame larger than one read
+    // would lose its tail (MSG_TRUNC) and the channel would wait for it forever. A listener carries nothing.
+    throw invalidArgument('fd', 'a connected Unix stream socket', listening ? `a listening ${kind} socket` : kind, 'value');
+  }
   fdBackend.setInheritable(fd, false);
   return new Channel(
     (handlers, linkOptions) => new EndpointLink(fd, handlers, { maxPayload: linkOptions.maxPayloadBytes, highWaterMark: linkOptions.highWaterMark }),
