@@ -1,4 +1,5 @@
 // Export table of the portunus native addon. Each entry lives in its own file under native/unix.
+#include <errno.h>
 #include <napi.h>
 
 #ifndef _WIN32
@@ -53,6 +54,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("describeSocket", Napi::Function::New(env, DescribeSocket, "describeSocket"));
   exports.Set("socketKind", Napi::Function::New(env, SocketKind, "socketKind"));
   exports.Set("maxFdsPerMessage", Napi::Number::New(env, kMaxFdsPerMessage));
+  // Node's os.constants.errno has no ETOOMANYREFS (and its value differs between platforms), yet sendmsg
+  // returns it when too many descriptors are in flight: JavaScript learns the number from here.
+  exports.Set("ETOOMANYREFS", Napi::Number::New(env, ETOOMANYREFS));
   return exports;
 }
 

@@ -15,6 +15,11 @@ export interface FdBackend {
   readonly name: string;
   /** Most descriptors one message of the underlying syscall can carry. */
   readonly maxFdsPerMessage: number;
+  /**
+   * The errno sendmsg returns when the sending user has too many descriptors in flight (ETOOMANYREFS):
+   * missing from os.constants.errno, different between platforms. 0 where it does not apply.
+   */
+  readonly tooManyRefsErrno: number;
   socketPair(type?: 'stream' | 'seqpacket' | 'dgram'): [number, number];
   /** Duplicates fd; the copy has close-on-exec set. */
   dup(fd: number): number;

@@ -80,6 +80,8 @@ export interface NativeAddon {
   /** describeSocket(fd).kind, with ':listening' appended for a listening socket. */
   socketKind(fd: number): string;
   maxFdsPerMessage: number;
+  /** This platform's ETOOMANYREFS, which os.constants.errno lacks. */
+  ETOOMANYREFS: number;
 }
 
 const require = createRequire(import.meta.url);

@@ -12,6 +12,7 @@ export function unixBackend(): FdBackend {
   return {
     name: 'unix',
     maxFdsPerMessage: addon.maxFdsPerMessage,
+    tooManyRefsErrno: addon.ETOOMANYREFS,
     socketPair: (type) => addon.socketPair(type),
     dup: (fd) => addon.dup(fd),
     close: (fd) => addon.close(fd),

@@ -13,6 +13,7 @@ function unsupported(operation: string): never {
 export const unsupportedBackend: FdBackend = {
   name: 'unsupported',
   maxFdsPerMessage: 0,
+  tooManyRefsErrno: 0,
   socketPair: () => unsupported('socketpair'),
   dup: () => unsupported('dup'),
   close: () => unsupported('close'),

@@ -14,7 +14,7 @@ import { encodeFrame } from './frame.js';
 import { FrameDecoder } from './frame-decoder.js';
 import type { Attachment, FrameLink, LinkHandlers, WriteCallback } from '../binding/link.js';
 
-const { EAGAIN, EWOULDBLOCK, ENOBUFS, ETOOMANYREFS, EPIPE, ECONNRESET } = constants.errno as Record<string, number>;
+const { EAGAIN, EWOULDBLOCK, ENOBUFS, EPIPE, ECONNRESET } = constants.errno as Record<string, number>;
 /** Upper bound on one coalesced write, so a long queue of small frames is not copied in one piece. */
 const COALESCE_LIMIT = 256 * 1024;
 /**
@@ -243,7 +243,7 @@ export class EndpointLink implements FrameLink {
       this.#endpoint.awaitWritable();
       return;
     }
-    if (negativeErrno === -ETOOMANYREFS) {
+    if (negativeErrno === -fdBackend.tooManyRefsErrno) {
       this.#waiting = true;
       setTimeout(() => this.#onWritable(), IN_FLIGHT_RETRY_MS).unref();
       return;
