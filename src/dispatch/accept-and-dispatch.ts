@@ -36,9 +36,15 @@ export interface AcceptAndDispatchOptions {
    * read travel with the socket, so the worker sees the connection from its first byte.
    */
   route?: (preview: RoutePreview) => RouteTarget | Promise<RouteTarget>;
-  /** How much `route()` may read: default { maxBytes: 4096, timeoutMs: 5000 }. */
+  /**
+   * How much `route()` may read: default { maxBytes: 4096, timeoutMs: 5000, complete: () => true } (route on
+   * the first bytes that arrive; give `complete` to wait for more, e.g. a whole HTTP request head).
+   */
   preRead?: Partial<PreviewOptions>;
-  /** Accepted connections held while no worker has room, before accepting stops. Default 128. */
+  /**
+   * Accepted connections held while no worker has room (queued, or being read for `route()`), before
+   * accepting stops. Default 128.
+   */
   maxPending?: number;
   /**
    * Times workers may refuse one connection (fail to adopt it) before it is closed. A worker dying with the
@@ -135,6 +141,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   readonly #maxPending: number;
   readonly #maxAttempts: number;
   readonly #pending: PendingConnection[] = [];
+  /** Connections being read for route(); they count against maxPending like queued ones. */
+  #routing = 0;
   /** Groups last told that connections wait for them (demand > 0). */
   readonly #demanded = new Set<WorkerSet>();
   #accepting = false;
@@ -156,7 +164,11 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       group.on('capacity', () => this.#pump());
     }
     this.#route = options.route;
-    this.#preview = { maxBytes: options.preRead?.maxBytes ?? 4096, timeoutMs: options.preRead?.timeoutMs ?? 5000 };
+    this.#preview = {
+      maxBytes: options.preRead?.maxBytes ?? 4096,
+      timeoutMs: options.preRead?.timeoutMs ?? 5000,
+      complete: options.preRead?.complete ?? (() => true),
+    };
     this.#maxPending = options.maxPending ?? 128;
     this.#maxAttempts = options.maxAttempts ?? 3;
     this.#acceptor = fdBackend.createAcceptor(fd, (fds, status) => this.#onAccept(fds, status));
@@ -228,7 +240,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       this.#drop(error as Error);
       return;
     }
-    this.#counters.inFlight++;
+    this.#routing++;
     readPreview(socket, this.#preview)
       .then(async (preview) => {
         const target = await this.#route!(preview);
@@ -239,12 +251,12 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       })
       .then(
         ({ preview, group, worker }) => {
-          this.#counters.inFlight--;
+          this.#routing--;
           this.#enqueue({ fd, socket, preRead: preview.bytes, group, worker, remoteAddress: preview.remoteAddress, attempts: 0 });
           this.#pump();
         },
         (error: Error) => {
-          this.#counters.inFlight--;
+          this.#routing--;
           socket.destroy();
           this.#drop(error);
           this.#checkIdle();
@@ -284,7 +296,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       this.#demanded.delete(group);
       group.demand(0);
     }
-    if (this.#pending.length >= this.#maxPending) this.#pauseAccepting();
+    if (this.#held() >= this.#maxPending) this.#pauseAccepting();
     else this.#resumeAccepting();
     this.#checkIdle();
   }
@@ -356,7 +368,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
    * acceptor takes up to 128 by default) must not overfill `maxPending`.
    */
   #resumeAccepting(): void {
-    const room = this.#maxPending - this.#pending.length;
+    const room = this.#maxPending - this.#held();
     if (this.#closed || room <= 0 || (this.#accepting && room === this.#acceptBatch)) return;
     // On a running acceptor, start() only updates the batch limit.
     this.#acceptor.start(room);
@@ -364,8 +376,13 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.#accepting = true;
   }
 
+  /** Accepted connections this process holds that no worker has: queued, or being read for route(). */
+  #held(): number {
+    return this.#pending.length + this.#routing;
+  }
+
   #checkIdle(): void {
-    if (this.#pending.length > 0 || this.#counters.inFlight > 0) return;
+    if (this.#held() > 0 || this.#counters.inFlight > 0) return;
     for (const resolve of this.#idleWaiters.splice(0)) resolve();
   }
 }

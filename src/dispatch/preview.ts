@@ -1,6 +1,6 @@
 /**
- * Reading the first bytes of a connection so that `route()` can look at them: a bounded prefix, a bounded
- * wait. Slow or silent clients are routed with what they sent by the deadline (possibly nothing); nothing a
+ * Reading the first bytes of a connection so that `route()` can look at them: until `complete()` says
+ * enough (by default, the first bytes that arrive), within a bounded prefix and a bounded wait. Slow or silent clients are routed with what they sent by the deadline (possibly nothing); nothing a
  * client sends can make the master buffer more than one read past `maxBytes`.
  * @module
  */
@@ -12,6 +12,11 @@ export interface PreviewOptions {
   maxBytes: number;
   /** Stop waiting after this many milliseconds. */
   timeoutMs: number;
+  /**
+   * Says whether the bytes so far are enough to route (for HTTP: the head is complete). Called after each
+   * read; reading stops when it returns true. Default: any bytes are enough.
+   */
+  complete: (bytes: Buffer) => boolean;
 }
 
 /** What `route()` sees of a connection. */
@@ -44,7 +49,7 @@ export function readPreview(socket: net.Socket, options: PreviewOptions): Promis
     const onData = (chunk: Buffer) => {
       chunks.push(chunk);
       length += chunk.length;
-      if (length >= options.maxBytes) finish(false, false);
+      if (length >= options.maxBytes || options.complete(chunks.length === 1 ? chunk : Buffer.concat(chunks, length))) finish(false, false);
     };
     const onEnd = () => finish(false, true);
     const onError = (error: Error) => {

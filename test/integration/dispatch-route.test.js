@@ -41,8 +41,9 @@ async function serveRouted(t, preRead, seen) {
 test.serial('a Host-based route sends each request to its pool, and the worker sees the whole request', async (t) => {
   const before = openFdCount();
   const previews = [];
-  const serving = await serveRouted(t, { maxBytes: 256, timeoutMs: 10_000 }, (preview) => previews.push(preview));
-  // Bodies longer than maxBytes: the pre-read stops at maxBytes, well before its deadline.
+  const serving = await serveRouted(t, { maxBytes: 256, timeoutMs: 10_000, complete: () => false }, (preview) => previews.push(preview));
+  // complete() never satisfied and bodies longer than maxBytes: the pre-read stops at maxBytes, well before
+  // its deadline.
   const body = (seed) => Array.from({ length: 200 }, (_, i) => `${seed}:${i};`).join('');
   const asks = [];
   for (let i = 0; i < 20; i++) {
@@ -98,5 +99,25 @@ test.serial('a client that sends nothing until after the pre-read deadline is ro
   t.is(short.json.pool, 'api');
   await stopServing({ dispatcher: serving.dispatcher, pool: serving.api });
   await within(serving.web.close(), 'the web pool to close', 15_000);
+  await assertNoFdLeak(t, before);
+});
+
+test.serial('by default route() runs on the first bytes: a short GET is routed long before the pre-read deadline', async (t) => {
+  const before = openFdCount();
+  const previews = [];
+  // A 60 s deadline: were route() to wait for maxBytes or the deadline, these requests would time out below.
+  const serving = await serveRouted(t, { maxBytes: 4096, timeoutMs: 60_000 }, (preview) => previews.push(preview));
+  const answers = await within(
+    Promise.all([request(serving.port, { path: '/a', headers: { host: 'api.example.test' } }), request(serving.port, { path: '/b', headers: { host: 'www.example.test' } })]),
+    'short requests to be routed and answered',
+    15_000,
+  );
+  t.deepEqual(
+    answers.map((answer) => answer.json.pool),
+    ['api', 'web'],
+  );
+  t.true(previews.every((p) => !p.timedOut && p.bytes.length > 0 && p.bytes.length < 4096));
+  await stopServing({ dispatcher: serving.dispatcher, pool: serving.api });
+  await serving.web.close();
   await assertNoFdLeak(t, before);
 });
