@@ -388,8 +388,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
 }
 
 /**
- * Accepts connections on `options.listen` and hands each to a worker of `options.pool`. Starts the pool(s)
- * and resolves once listening. The dispatcher owns its listening socket; `close()` releases it.
+ * Accepts connections on `options.listen` and hands each to a worker of `options.pool`. Opens the listening
+ * socket, then starts the pool(s), and resolves once both are done. The dispatcher owns its listening socket; `close()` releases it.
  */
 export async function acceptAndDispatch(options: AcceptAndDispatchOptions): Promise<Dispatcher> {
   if (typeof options !== 'object' || options === null) throw invalidArgument('options', 'an object', options);
@@ -403,8 +403,15 @@ export async function acceptAndDispatch(options: AcceptAndDispatchOptions): Prom
   }
   if (options.route !== undefined && typeof options.route !== 'function') throw invalidArgument('options.route', 'a function', options.route);
   resolveStrategy(options.strategy);
-  await Promise.all([...groups.values()].map((group) => group.start()));
+  // Listen first: a port that cannot be had must not leave workers running. Connections that arrive while
+  // the pools start wait in the backlog.
   const { fd, address } = await openListeningSocket(options.listen);
+  try {
+    await Promise.all([...groups.values()].map((group) => group.start()));
+  } catch (error) {
+    fdBackend.close(fd);
+    throw error;
+  }
   return new Dispatcher(fd, address, groups, options);
 }
 
