@@ -9,15 +9,18 @@ export function openFdCount() {
 }
 
 /**
- * Asserts that the count returns to `before`. Closing is asynchronous in Node (a destroyed socket closes its
+ * Asserts that the count returns to `before` (or below). Closing is asynchronous in Node (a destroyed socket closes its
  * descriptor on a later tick), so the count is polled for up to `timeoutMs` before the assertion is made.
  */
 export async function assertNoFdLeak(t, before, timeoutMs = 2000) {
   const deadline = Date.now() + timeoutMs;
   let now = openFdCount();
-  while (now !== before && Date.now() < deadline) {
+  while (now > before && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 20));
     now = openFdCount();
   }
-  t.is(now, before, `open descriptors: ${before} before, ${now} after`);
+  // Fewer than before is no leak: a descriptor the process already had when the test began (seen once under
+  // Node 22, in the first test of a file) was closed meanwhile.
+  if (now < before) t.log(`open descriptors: ${before} before, ${now} after (one held before the test was closed)`);
+  t.true(now <= before, `open descriptors: ${before} before, ${now} after`);
 }
