@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "portunus",
-      "sources": ["native/addon.cc", "native/common/system-error.cc"],
+      "sources": ["native/addon.cc", "native/common/system-error.cc", "native/common/poll-handle.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter"],

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "../common/js-callback.h"
+#include "../common/poll-handle.h"
 #include "../common/system-error.h"
 #include "fd-ops.h"
 
@@ -63,20 +64,8 @@ Acceptor::Acceptor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Acceptor>(
     ThrowInvalidArg(env, "new Acceptor(fd, onAccept)");
     return;
   }
-  uv_loop_t* loop = nullptr;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
-    Napi::Error::New(env, "no libuv loop for this environment").ThrowAsJavaScriptException();
-    return;
-  }
-  poll_ = new uv_poll_t;
-  int err = uv_poll_init(loop, poll_, fd);
-  if (err != 0) {
-    delete poll_;
-    poll_ = nullptr;
-    ThrowSystemError(env, -err, "uv_poll_init");
-    return;
-  }
-  poll_->data = this;
+  poll_ = NewPollHandle(env, fd, this);
+  if (poll_ == nullptr) return;
   fd_ = fd;
   on_accept_ = Napi::Persistent(info[1].As<Napi::Function>());
   Napi::ObjectWrap<Acceptor>::Ref();
@@ -92,10 +81,7 @@ void Acceptor::CloseNow() {
   closed_ = true;
   active_ = false;
   if (poll_ != nullptr) {
-    uv_poll_stop(poll_);
-    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* handle) {
-      delete reinterpret_cast<uv_poll_t*>(handle);
-    });
+    ClosePollHandle(poll_);
     poll_ = nullptr;
   }
 }

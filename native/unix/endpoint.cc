@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "../common/js-callback.h"
+#include "../common/poll-handle.h"
 #include "../common/system-error.h"
 #include "fd-ops.h"
 
@@ -101,25 +102,12 @@ Endpoint::Endpoint(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Endpoint>(
     ThrowInvalidArg(env, "new Endpoint(fd, onRead, onWritable)");
     return;
   }
-  uv_loop_t* loop = nullptr;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
-    Napi::Error::New(env, "no libuv loop for this environment").ThrowAsJavaScriptException();
-    return;
-  }
 #if !defined(MSG_NOSIGNAL) && defined(SO_NOSIGPIPE)
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
 #endif
-  poll_ = new uv_poll_t;
-  // uv_poll_init puts the descriptor in non-blocking mode.
-  int err = uv_poll_init(loop, poll_, fd);
-  if (err != 0) {
-    delete poll_;
-    poll_ = nullptr;
-    ThrowSystemError(env, -err, "uv_poll_init");
-    return;
-  }
-  poll_->data = this;
+  poll_ = NewPollHandle(env, fd, this);
+  if (poll_ == nullptr) return;
   fd_ = fd;
   on_read_ = Napi::Persistent(info[1].As<Napi::Function>());
   on_writable_ = Napi::Persistent(info[2].As<Napi::Function>());
@@ -145,10 +133,7 @@ void Endpoint::CloseNow() {
   if (closed_) return;
   closed_ = true;
   if (poll_ != nullptr) {
-    uv_poll_stop(poll_);
-    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* handle) {
-      delete reinterpret_cast<uv_poll_t*>(handle);
-    });
+    ClosePollHandle(poll_);
     poll_ = nullptr;
   }
   if (fd_ >= 0) {
