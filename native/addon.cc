@@ -49,7 +49,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("dup", Napi::Function::New(env, Dup, "dup"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
   exports.Set("setInheritable", Napi::Function::New(env, SetInheritable, "setInheritable"));
-  exports.Set("setNonBlocking", Napi::Function::New(env, SetNonBlocking, "setNonBlocking"));
   exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials, "peerCredentials"));
   exports.Set("describeSocket", Napi::Function::New(env, DescribeSocket, "describeSocket"));
   exports.Set("socketKind", Napi::Function::New(env, SocketKind, "socketKind"));

@@ -18,7 +18,7 @@ int SetCloexec(int fd) {
   return 0;
 }
 
-static int SetFlag(int fd, int flag, bool on) {
+[[maybe_unused]] static int SetFlag(int fd, int flag, bool on) {
   int flags = fcntl(fd, F_GETFL);
   if (flags == -1) return errno;
   int wanted = on ? (flags | flag) : (flags & ~flag);
@@ -90,12 +90,5 @@ Napi::Value SetInheritable(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value SetNonBlocking(const Napi::CallbackInfo& info) {
-  int fd = FdArgument(info, 0);
-  if (fd < 0) return info.Env().Undefined();
-  int err = SetFlag(fd, O_NONBLOCK, info.Length() > 1 && info[1].ToBoolean().Value());
-  if (err != 0) return ThrowSystemError(info.Env(), err, "fcntl");
-  return info.Env().Undefined();
-}
 
 }  // namespace portunus

@@ -14,9 +14,6 @@ Napi::Value Dup(const Napi::CallbackInfo& info);
 Napi::Value Close(const Napi::CallbackInfo& info);
 // setInheritable(fd, bool): clears or sets FD_CLOEXEC (used before handing an fd to a spawned child).
 Napi::Value SetInheritable(const Napi::CallbackInfo& info);
-// setNonBlocking(fd, bool): O_NONBLOCK lives on the open file description, shared by every process that
-// holds the socket, so callers only set it on descriptors nobody else uses yet.
-Napi::Value SetNonBlocking(const Napi::CallbackInfo& info);
 
 // Sets FD_CLOEXEC on fd; returns 0 or an errno value.
 int SetCloexec(int fd);

@@ -74,7 +74,6 @@ export interface NativeAddon {
   dup(fd: number): number;
   close(fd: number): void;
   setInheritable(fd: number, inheritable: boolean): void;
-  setNonBlocking(fd: number, nonBlocking: boolean): void;
   peerCredentials(fd: number): PeerCredentials;
   describeSocket(fd: number): SocketDescription;
   /** describeSocket(fd).kind, with ':listening' appended for a listening socket. */

@@ -42,7 +42,10 @@ export async function openListeningSocket(listen: net.ListenOptions | net.Server
     server.close();
     throw new PortunusError('ERR_PORTUNUS_UNSUPPORTED', 'acceptAndDispatch needs a TCP listening socket');
   }
-  const fd = fdBackend.dup(serverFd(server));
-  server.close();
-  return { fd, address };
+  // Node's object is closed whether or not the duplicate could be made: nothing else will close it.
+  try {
+    return { fd: fdBackend.dup(serverFd(server)), address };
+  } finally {
+    server.close();
+  }
 }
