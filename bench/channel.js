@@ -23,6 +23,7 @@ import net from 'node:net';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { processCpuNs } from './lib/server-cpu.js';
+import { integerEnv, median } from './lib/stats.js';
 
 const self = fileURLToPath(import.meta.url);
 const role = process.argv[2];
@@ -95,19 +96,12 @@ function nodeReceiver() {
   process.on('disconnect', () => process.exit(0));
 }
 
-function env(name, fallback) {
-  const value = process.env[name];
-  if (value === undefined || value === '') return fallback;
-  const number = Number(value);
-  if (!Number.isInteger(number) || number <= 0) throw new Error(`${name} must be a positive integer, not ${JSON.stringify(value)}`);
-  return number;
-}
 
 async function main() {
-  const ROUNDS = env('ROUNDS', 5);
-  const DURATION_MS = env('DURATION_MS', 2000);
-  const WARMUP_MS = env('WARMUP_MS', 500);
-  const IN_FLIGHT = env('IN_FLIGHT', 2048);
+  const ROUNDS = integerEnv('ROUNDS', 5);
+  const DURATION_MS = integerEnv('DURATION_MS', 2000);
+  const WARMUP_MS = integerEnv('WARMUP_MS', 500);
+  const IN_FLIGHT = integerEnv('IN_FLIGHT', 2048);
 
   const portunus = await import('../dist/index.js');
   const tcp = await connectedSocket();
@@ -157,11 +151,6 @@ async function main() {
     }
   }
 
-  const median = (values) => {
-    const sorted = [...values].sort((x, y) => x - y);
-    const middle = Math.floor(sorted.length / 2);
-    return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-  };
   const med = (setup, key) => median(results.get(setup).map((result) => result[key]));
   // Ratios within each round, then their median: drift between rounds cancels out.
   const ratio = (setup) => median(results.get(setup).map((result, i) => result.fdsPerSecond / results.get(baseline)[i].fdsPerSecond));

@@ -23,22 +23,16 @@ import { measureFirstResponse, prepareLatencyClient } from './lib/first-response
 import { foreignCpuPercent, foreignSnapshot } from './lib/foreign-cpu.js';
 import { schedstatAvailable, serverCpuNs } from './lib/server-cpu.js';
 import { sleep, startServer, stopServer } from './lib/server-process.js';
+import { integerEnv, median } from './lib/stats.js';
 import { runWrk, wrkVersion } from './lib/wrk-load.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const env = (name, fallback) => {
-  const value = process.env[name];
-  if (value === undefined || value === '') return fallback;
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 0) throw new Error(`${name} must be a non-negative integer, not ${JSON.stringify(value)}`);
-  return number;
-};
-const REPS = Math.max(1, env('REPS', 3));
-const DUR = Math.max(1, env('DUR', 5));
-const CONNS = Math.max(1, env('CONNS', 50));
-const LAT_N = env('LAT_N', 5000);
-const LAT_WARMUP = env('LAT_WARMUP', 200);
-const BASE_PORT = env('PORT', 18300);
+const REPS = Math.max(1, integerEnv('REPS', 3, 0));
+const DUR = Math.max(1, integerEnv('DUR', 5, 0));
+const CONNS = Math.max(1, integerEnv('CONNS', 50, 0));
+const LAT_N = integerEnv('LAT_N', 5000, 0);
+const LAT_WARMUP = integerEnv('LAT_WARMUP', 200, 0);
+const BASE_PORT = integerEnv('PORT', 18300, 0);
 
 const ALL_SETUPS = [
   { id: 'portunus', name: 'portunus acceptAndDispatch', script: 'servers/portunus-master.js', env: {} },
@@ -144,12 +138,6 @@ async function measureSetup(setup) {
   }
 }
 
-function median(values) {
-  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
 
 /** Median over repetitions of `value(run)` for one setup; with `against`, of the ratio to that setup's run of the same repetition. */
 function statistic(runs, setup, value, against) {

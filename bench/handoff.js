@@ -20,6 +20,7 @@ import net from 'node:net';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { processCpuNs } from './lib/server-cpu.js';
+import { integerEnv, median } from './lib/stats.js';
 
 const self = fileURLToPath(import.meta.url);
 const role = process.argv[2];
@@ -41,19 +42,12 @@ if (role === '--adopter-portunus') {
   await main();
 }
 
-function env(name, fallback) {
-  const value = process.env[name];
-  if (value === undefined || value === '') return fallback;
-  const number = Number(value);
-  if (!Number.isInteger(number) || number <= 0) throw new Error(`${name} must be a positive integer, not ${JSON.stringify(value)}`);
-  return number;
-}
 
 async function main() {
-  const ROUNDS = env('ROUNDS', 5);
-  const N = env('N', 1000);
-  const WINDOW = env('WINDOW', 32);
-  const WARMUP = env('WARMUP', 300);
+  const ROUNDS = integerEnv('ROUNDS', 5);
+  const N = integerEnv('N', 1000);
+  const WINDOW = integerEnv('WINDOW', 32);
+  const WARMUP = integerEnv('WARMUP', 300);
   // Never let a stuck child hang a terminal or a CI job.
   const watchdog = setTimeout(() => {
     console.error('bench:handoff: not done within 120 s');
@@ -91,7 +85,6 @@ async function main() {
   }
 
   const [a, b] = setups.map((setup) => setup.name);
-  const median = (values) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)];
   console.log(`\nmedians over ${ROUNDS} rounds`);
   console.log(
     `${''.padEnd(10)}${'p50 µs'.padStart(10)}${'p99 µs'.padStart(10)}${'seq /s'.padStart(10)}${'sender cpu µs'.padStart(15)}${'adopter cpu µs'.padStart(16)}${'pipelined /s'.padStart(14)}`,
