@@ -271,7 +271,7 @@ const CHECKED_FIELDS = ['family', 'localAddress', 'localPort', 'remoteAddress', 
  */
 export function verifyArrival(envelope: Envelope, attachment: Attachment): void {
   if (typeof attachment !== 'number') {
-    const expected = envelope.kind === 'tcp' ? net.Socket : envelope.kind === 'tcp-server' ? net.Server : envelope.kind === 'udp' ? dgram.Socket : undefined;
+    const expected = KINDS[envelope.kind].nodeIpcClass;
     if (expected === undefined || !(attachment instanceof expected)) throw mismatch(envelope, `a ${attachment.constructor.name} arrived`);
     return;
   }
@@ -312,26 +312,7 @@ function envelopeFields(envelope: Envelope): SocketFields {
 export async function adoptArrival(envelope: Envelope, attachment: Attachment, preRead: Buffer): Promise<Adopted> {
   const base = { id: envelope.id, metadata: envelope.metadata, preRead, ...envelopeFields(envelope) };
   try {
-    switch (envelope.kind) {
-      case 'tcp':
-      case 'unix': {
-        const socket = typeof attachment === 'number' ? new net.Socket({ fd: attachment, readable: true, writable: true }) : (attachment as net.Socket);
-        // Bytes read before the handoff go in front of everything the kernel still holds for this socket.
-        if (preRead.length > 0) socket.unshift(preRead);
-        return { ...base, kind: envelope.kind, socket };
-      }
-      case 'tcp-server':
-      case 'unix-server': {
-        const server = typeof attachment === 'number' ? await listenOnFd(attachment) : (attachment as net.Server);
-        return { ...base, kind: envelope.kind, server };
-      }
-      case 'udp': {
-        const socket = typeof attachment === 'number' ? await bindDgramOnFd(attachment, envelope.family) : (attachment as dgram.Socket);
-        return { ...base, kind: 'udp', dgram: socket };
-      }
-      case 'fd':
-        return { ...base, kind: 'fd', fd: attachment as number };
-    }
+    return { ...base, ...(await KINDS[envelope.kind].adopt(attachment, envelope, preRead)) } as Adopted;
   } catch (cause) {
     releaseQuietly(attachment);
     throw new PortunusError('ERR_PORTUNUS_ADOPT_FAILED', `could not adopt transport ${envelope.id} (${envelope.kind}): ${(cause as Error).message}`, { cause, id: envelope.id });
@@ -371,20 +352,50 @@ export function releaseQuietly(attachment: Attachment): void {
 
 /** Closes an adopted transport (its Node object, or the raw descriptor). */
 export function releaseAdopted(adopted: Adopted): void {
-  switch (adopted.kind) {
-    case 'tcp':
-    case 'unix':
-      adopted.socket.destroy();
-      break;
-    case 'tcp-server':
-    case 'unix-server':
-      adopted.server.close();
-      break;
-    case 'udp':
-      adopted.dgram.close();
-      break;
-    case 'fd':
-      fdBackend.close(adopted.fd);
-      break;
-  }
+  KINDS[adopted.kind].release(adopted);
 }
+
+/** What the adopted transport of a kind carries besides the common fields. */
+type AdoptedPart = Pick<AdoptedSocket, 'kind' | 'socket'> | Pick<AdoptedServer, 'kind' | 'server'> | Pick<AdoptedDgram, 'kind' | 'dgram'> | Pick<AdoptedFd, 'kind' | 'fd'>;
+
+interface KindEntry {
+  /** The Node object Node's IPC delivers for this kind (node-ipc backend); undefined where it cannot travel. */
+  nodeIpcClass: typeof net.Socket | typeof net.Server | typeof dgram.Socket | undefined;
+  /** Builds the Node object on an arriving descriptor (or takes the Node object itself). */
+  adopt(attachment: Attachment, envelope: Envelope, preRead: Buffer): AdoptedPart | Promise<AdoptedPart>;
+  /** Closes an adopted transport of this kind. */
+  release(adopted: Adopted): void;
+}
+
+function adoptSocket(kind: 'tcp' | 'unix'): KindEntry['adopt'] {
+  return (attachment, _envelope, preRead) => {
+    const socket = typeof attachment === 'number' ? new net.Socket({ fd: attachment, readable: true, writable: true }) : (attachment as net.Socket);
+    // Bytes read before the handoff go in front of everything the kernel still holds for this socket.
+    if (preRead.length > 0) socket.unshift(preRead);
+    return { kind, socket };
+  };
+}
+
+function adoptServer(kind: 'tcp-server' | 'unix-server'): KindEntry['adopt'] {
+  return async (attachment) => ({ kind, server: typeof attachment === 'number' ? await listenOnFd(attachment) : (attachment as net.Server) });
+}
+
+const destroySocket = (adopted: Adopted) => (adopted as AdoptedSocket).socket.destroy();
+const closeServer = (adopted: Adopted) => (adopted as AdoptedServer).server.close();
+
+/** The receiving half of the transport table: one row per kind (the sending half is prepareTransport). */
+const KINDS: Record<TransportKind, KindEntry> = {
+  tcp: { nodeIpcClass: net.Socket, adopt: adoptSocket('tcp'), release: destroySocket },
+  unix: { nodeIpcClass: undefined, adopt: adoptSocket('unix'), release: destroySocket },
+  'tcp-server': { nodeIpcClass: net.Server, adopt: adoptServer('tcp-server'), release: closeServer },
+  'unix-server': { nodeIpcClass: undefined, adopt: adoptServer('unix-server'), release: closeServer },
+  udp: {
+    nodeIpcClass: dgram.Socket,
+    adopt: async (attachment, envelope) => ({
+      kind: 'udp',
+      dgram: typeof attachment === 'number' ? await bindDgramOnFd(attachment, envelope.family) : (attachment as dgram.Socket),
+    }),
+    release: (adopted) => (adopted as AdoptedDgram).dgram.close(),
+  },
+  fd: { nodeIpcClass: undefined, adopt: (attachment) => ({ kind: 'fd', fd: attachment as number }), release: (adopted) => fdBackend.close((adopted as AdoptedFd).fd) },
+};
