@@ -6,8 +6,8 @@
 // close-on-exec atomically (MSG_CMSG_CLOEXEC) or right after (fcntl, checked), control messages are walked
 // with CMSG_FIRSTHDR/CMSG_NXTHDR (which bound the walk by msg_controllen, not by a cmsg_len that macOS
 // may report larger than what arrived), and when the kernel sets MSG_CTRUNC every descriptor that did
-// arrive is closed and the read is marked truncated. A readable event drains until EAGAIN but yields after
-// kMaxReadsPerTick reads so one busy peer cannot starve the loop.
+// arrive is closed and the read is marked truncated. A readable event drains until EAGAIN (or a short read
+// without descriptors) but yields after kMaxReadsPerTick reads so one busy peer cannot starve the loop.
 //
 // Send side: MSG_NOSIGNAL (SO_NOSIGPIPE where that flag does not exist) so a dead peer is EPIPE, not a
 // signal; EINTR is retried; EAGAIN and every other errno go back to JavaScript, which queues and asks for
@@ -303,7 +303,13 @@ void Endpoint::HandleReadable() {
       break;
     }
     data.insert(data.end(), chunk, chunk + n);
-    if (msg.msg_controllen == 0) continue;
+    if (msg.msg_controllen == 0) {
+      // A short read without descriptors emptied the queue (the kernel only ends a read early after a
+      // message that carried descriptors): like uv__read, wait for the next readable event instead of
+      // paying a recvmsg for its EAGAIN. The poll is level-triggered, so nothing can be missed.
+      if (static_cast<size_t>(n) < kReadChunk) break;
+      continue;
+    }
 
     if (msg.msg_flags & MSG_CTRUNC) {
       // Some descriptors were discarded by the kernel (buffer too small or RLIMIT_NOFILE reached). Those
