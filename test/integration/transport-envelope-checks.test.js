@@ -89,6 +89,16 @@ for (const backend of BACKENDS) {
     t.is(udp.address().port > 0, true, 'the UDP socket is still bound here');
     udp.close();
 
+    // Address-less envelopes (the dispatcher's) are checked by kind alone, with the cheap check: a
+    // listening TCP socket or a UDP socket passed off as a connection is still caught.
+    const kindOnly = (kind) => (item) => ({ id: item.id, kind, preRead: item.preRead });
+    await assertMismatchRefused(t, peer, server, kindOnly('tcp'));
+    t.true(server.listening, 'the listener is still listening here');
+    const udp2 = dgram.createSocket('udp4');
+    await new Promise((resolve) => udp2.bind(0, '127.0.0.1', resolve));
+    await assertMismatchRefused(t, peer, udp2, kindOnly('tcp'));
+    udp2.close();
+
     // Told the truth, the same socket is adopted: the refusals left it intact.
     const handoff = await within(distributeTransport(peer.channel, accepted, { metadata: { mode: 'echo' } }), 'the ACK');
     await peer.take('adopted', (report) => report.id === handoff.id);
