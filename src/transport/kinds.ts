@@ -12,7 +12,7 @@ import { fdBackend, type SocketDescription, type SocketKind } from '../binding/i
 import { releaseAttachment, type Attachment } from '../binding/link.js';
 import { PortunusError, invalidArgument } from '../errors.js';
 import type { Envelope, TransportKind } from './envelope.js';
-import { detachReads, dgramFd, serverFd, socketFd } from './node-internals.js';
+import { detachReads, dgramFd, serverFd, socketFd, tcpSocketFromFd } from './node-internals.js';
 
 /** What can be handed off: a connected socket, a listening server, a bound UDP socket, or a raw descriptor. */
 export type Transport =
@@ -369,7 +369,12 @@ interface KindEntry {
 
 function adoptSocket(kind: 'tcp' | 'unix'): KindEntry['adopt'] {
   return (attachment, _envelope, preRead) => {
-    const socket = typeof attachment === 'number' ? new net.Socket({ fd: attachment, readable: true, writable: true }) : (attachment as net.Socket);
+    const socket =
+      typeof attachment !== 'number'
+        ? (attachment as net.Socket)
+        : kind === 'tcp'
+          ? tcpSocketFromFd(attachment)
+          : new net.Socket({ fd: attachment, readable: true, writable: true });
     // Bytes read before the handoff go in front of everything the kernel still holds for this socket.
     if (preRead.length > 0) socket.unshift(preRead);
     return { kind, socket };

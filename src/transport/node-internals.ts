@@ -1,11 +1,12 @@
 /**
  * Every place portunus reaches into Node's objects, in one file: the descriptor under a net.Socket,
- * net.Server or dgram.Socket, and stopping a socket's reads so that bytes Node already buffered can travel
- * with it. These fields are not public API; the test suite runs on Node 20, 22 and 24 to catch changes.
+ * net.Server or dgram.Socket, stopping a socket's reads so that bytes Node already buffered can travel
+ * with it, and building a socket on a descriptor already known to be TCP. These fields are not public API;
+ * the test suite runs on Node 20, 22 and 24 to catch changes.
  * @module
  */
 import type dgram from 'node:dgram';
-import type net from 'node:net';
+import net from 'node:net';
 import { PortunusError } from '../errors.js';
 
 interface StreamHandle {
@@ -89,4 +90,52 @@ export function detachReads(socket: net.Socket): DetachedReads {
       }
     },
   };
+}
+
+interface TcpHandle {
+  open(fd: number): number;
+  close(): void;
+}
+
+interface TcpWrapBinding {
+  TCP: new (type: number) => TcpHandle;
+  constants: { SOCKET: number };
+}
+
+let tcpWrap: TcpWrapBinding | null | undefined;
+
+/**
+ * Node's own TCP handle class, the one `net` wraps, or null where it cannot be had quietly. process.binding
+ * is deprecated (DEP0111, documentation-only): under --pending-deprecation it would warn, so it is not used.
+ */
+function tcpWrapBinding(): TcpWrapBinding | null {
+  if (tcpWrap !== undefined) return tcpWrap;
+  tcpWrap = null;
+  const pending = process.execArgv.includes('--pending-deprecation') || /--pending-deprecation/.test(process.env.NODE_OPTIONS ?? '') || process.env.NODE_PENDING_DEPRECATION === '1';
+  const binding = (process as unknown as { binding?: (name: string) => unknown }).binding;
+  if (pending || typeof binding !== 'function') return tcpWrap;
+  try {
+    const candidate = binding.call(process, 'tcp_wrap') as Partial<TcpWrapBinding> | undefined;
+    if (typeof candidate?.TCP === 'function' && typeof candidate.constants?.SOCKET === 'number') tcpWrap = candidate as TcpWrapBinding;
+  } catch {
+    // Not available in this Node (or forbidden by policy): `new net.Socket({ fd })` it is.
+  }
+  return tcpWrap;
+}
+
+/**
+ * A net.Socket on a connected TCP descriptor the caller has already checked (socketKind). Takes ownership
+ * of fd once it returns. `new net.Socket({ fd })` would ask the kernel again what fd is (isatty, fstat,
+ * getsockname, getsockopt: four system calls per adopted connection); opening Node's TCP handle on it
+ * directly skips that, and falls back to `{ fd }` wherever the handle class is not reachable.
+ */
+export function tcpSocketFromFd(fd: number): net.Socket {
+  const binding = tcpWrapBinding();
+  if (binding !== null) {
+    const handle = new binding.TCP(binding.constants.SOCKET);
+    if (handle.open(fd) === 0) return new net.Socket({ handle, readable: true, writable: true } as net.SocketConstructorOpts);
+    // The handle did not take fd (it stays ours): let the general path try, and report, as before.
+    handle.close();
+  }
+  return new net.Socket({ fd, readable: true, writable: true });
 }

@@ -20,11 +20,11 @@ const BACKEND_ENV = 'PORTUNUS_TEST_BACKEND';
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
 
 /**
- * Starts the fixture test/fixtures/<name>.js connected by `backend` and waits for its 'ready' report. The
- * child is SIGKILLed at teardown if a test left it running.
+ * Starts the fixture test/fixtures/<name>.js connected by `backend` (with `extraEnv` added to its
+ * environment) and waits for its 'ready' report. The child is SIGKILLed at teardown if a test left it running.
  */
-export async function startPeer(t, backend, name, args = []) {
-  const env = { [BACKEND_ENV]: backend };
+export async function startPeer(t, backend, name, args = [], extraEnv = {}) {
+  const env = { ...extraEnv, [BACKEND_ENV]: backend };
   let peer;
   if (backend === 'unix') {
     const { channel, child, exited, reports } = spawnFixture(t, name, { args, env });
