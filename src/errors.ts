@@ -30,7 +30,8 @@ export type PortunusErrorCode =
   | 'ERR_PORTUNUS_WORKER_EXITED'
   | 'ERR_PORTUNUS_READY_TIMEOUT'
   | 'ERR_PORTUNUS_NO_CHANNEL'
-  | 'ERR_PORTUNUS_POOL_CLOSED';
+  | 'ERR_PORTUNUS_POOL_CLOSED'
+  | 'ERR_PORTUNUS_CLOSE_TIMEOUT';
 
 /** Properties an error may carry besides its code and message. */
 export interface PortunusErrorDetails {

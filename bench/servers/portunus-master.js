@@ -20,7 +20,7 @@ for (const signal of ['SIGTERM', 'SIGINT']) {
     stopping = true;
     setTimeout(() => process.exit(0), 3000).unref();
     const stats = dispatcher.stats();
-    await dispatcher.close();
+    await dispatcher.close({ timeoutMs: 2000 });
     await pool.close();
     console.error(`dispatcher: accepted=${stats.accepted} handedOff=${stats.handedOff} redispatched=${stats.redispatched} dropped=${stats.dropped}`);
     process.exit(0);

@@ -43,7 +43,8 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
     stopping = true;
     console.log(`[master] ${signal}: draining`);
     clearInterval(status);
-    await dispatcher.close();
+    // Accepted connections still reach a worker; after 10 s those no worker took are closed.
+    await dispatcher.close({ timeoutMs: 10_000 });
     await pool.close();
     process.exit(0);
   });

@@ -53,6 +53,16 @@ export interface AcceptAndDispatchOptions {
   maxAttempts?: number;
 }
 
+/** Options of `Dispatcher.close()`. */
+export interface DispatcherCloseOptions {
+  /**
+   * How long accepted connections may still wait for a worker, in ms. When it passes, those still waiting
+   * (queued, or being read for `route()`) are closed and dropped with ERR_PORTUNUS_CLOSE_TIMEOUT, and
+   * `close()` resolves. Default: no limit.
+   */
+  timeoutMs?: number;
+}
+
 /** A snapshot of a dispatcher's counters, from `Dispatcher.stats()`. */
 export interface DispatchStats {
   /** Connections accepted. */
@@ -142,13 +152,15 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   readonly #maxAttempts: number;
   readonly #pending: PendingConnection[] = [];
   /** Connections being read for route(); they count against maxPending like queued ones. */
-  #routing = 0;
+  readonly #routing = new Set<net.Socket>();
   /** Groups last told that connections wait for them (demand > 0). */
   readonly #demanded = new Set<WorkerSet>();
   #accepting = false;
   /** The acceptor's current limit per loop turn. */
   #acceptBatch = 0;
   #closed = false;
+  /** Set when close() stopped waiting: connections that would wait from now on are closed at once. */
+  #abandoned: PortunusError | undefined;
   #idleWaiters: Array<() => void> = [];
   readonly #counters = { accepted: 0, handedOff: 0, inFlight: 0, redispatched: 0, refused: 0, dropped: 0, acceptErrors: 0 };
 
@@ -188,15 +200,31 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
 
   /**
    * Stops accepting and closes the listening socket; connections already accepted still go to workers.
-   * Resolves once none is pending or in flight. Idempotent. The worker sets are not closed.
+   * Resolves once none is pending or in flight, or, with `timeoutMs`, once that time has passed and the
+   * connections still waiting for a worker were closed (handoffs already sent stay with their workers'
+   * channels, which settle them). Connections waiting for a closed pool are closed at once. Idempotent.
+   * The worker sets are not closed.
    */
-  async close(): Promise<void> {
+  async close(options: DispatcherCloseOptions = {}): Promise<void> {
+    const timeoutMs = options?.timeoutMs;
+    if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || timeoutMs < 0)) throw invalidArgument('options.timeoutMs', 'a non-negative integer', timeoutMs, 'value');
     if (!this.#closed) {
       this.#closed = true;
       this.#acceptor.close();
       fdBackend.close(this.#fd);
     }
-    if (this.#pending.length > 0 || this.#counters.inFlight > 0) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+    if (this.#held() === 0 && this.#counters.inFlight === 0) return;
+    const idle = new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+    if (timeoutMs === undefined) return idle;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([idle.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs)))]);
+    clearTimeout(timer);
+    if (timedOut) {
+      this.#abandoned ??= new PortunusError('ERR_PORTUNUS_CLOSE_TIMEOUT', `no worker took this connection within the ${timeoutMs} ms dispatcher.close() allowed`);
+      // A connection still being read for route() ends its read with this error and is dropped.
+      for (const socket of this.#routing) socket.destroy(this.#abandoned);
+      this.#pump();
+    }
   }
 
   #onAccept(fds: Int32Array | undefined, status: number): void {
@@ -240,7 +268,12 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       this.#drop(error as Error);
       return;
     }
-    this.#routing++;
+    if (this.#abandoned !== undefined) {
+      socket.destroy();
+      this.#drop(this.#abandoned);
+      return;
+    }
+    this.#routing.add(socket);
     readPreview(socket, this.#preview)
       .then(async (preview) => {
         const target = await this.#route!(preview);
@@ -251,12 +284,12 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       })
       .then(
         ({ preview, group, worker }) => {
-          this.#routing--;
+          this.#routing.delete(socket);
           this.#enqueue({ fd, socket, preRead: preview.bytes, group, worker, remoteAddress: preview.remoteAddress, attempts: 0 });
           this.#pump();
         },
         (error: Error) => {
-          this.#routing--;
+          this.#routing.delete(socket);
           socket.destroy();
           this.#drop(error);
           this.#checkIdle();
@@ -266,6 +299,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
 
   /** Sends waiting connections to workers with room; stops accepting when too many wait. */
   #pump(): void {
+    this.#closeUnservable();
     let index = 0;
     const blocked = new Set<WorkerSet>();
     while (index < this.#pending.length) {
@@ -299,6 +333,21 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     if (this.#held() >= this.#maxPending) this.#pauseAccepting();
     else this.#resumeAccepting();
     this.#checkIdle();
+  }
+
+  /** Closes the waiting connections no worker will ever take: close() gave up, or their set is closed. */
+  #closeUnservable(): void {
+    for (let index = 0; index < this.#pending.length; ) {
+      const connection = this.#pending[index]!;
+      const error = this.#abandoned ?? (connection.group.closed === true ? new PortunusError('ERR_PORTUNUS_POOL_CLOSED', 'the worker pool closed before a worker took this connection') : undefined);
+      if (error === undefined) {
+        index++;
+        continue;
+      }
+      this.#pending.splice(index, 1);
+      this.#closeConnection(connection);
+      this.#drop(error);
+    }
   }
 
   #choose(connection: PendingConnection): DispatchWorker | undefined {
@@ -378,7 +427,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
 
   /** Accepted connections this process holds that no worker has: queued, or being read for route(). */
   #held(): number {
-    return this.#pending.length + this.#routing;
+    return this.#pending.length + this.#routing.size;
   }
 
   #checkIdle(): void {

@@ -105,6 +105,11 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
     return this.#options.maxInFlight;
   }
 
+  /** True once `close()` was called: the pool offers no worker any more. */
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
   /** The generation that takes connections now (increases with each restart). */
   get generation(): number {
     return this.#generation;
