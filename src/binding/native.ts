@@ -17,6 +17,8 @@ export interface SocketDescription {
   type?: 'stream' | 'dgram' | 'seqpacket' | 'other';
   /** True for a socket in the listening state. */
   listening?: boolean;
+  /** The accept queue's length limit (listen()'s backlog, capped by somaxconn), for a listening TCP socket on Linux. */
+  backlog?: number;
   /** Local IP address (getsockname), for IP sockets. */
   localAddress?: string;
   /** Local port, for IP sockets. */

@@ -320,10 +320,19 @@ export async function adoptArrival(envelope: Envelope, attachment: Attachment, p
 }
 
 function listenOnFd(fd: number): Promise<net.Server> {
+  // Node calls listen() again on the descriptor, with 511 unless told otherwise: keep the accept queue the
+  // socket already has (where the kernel says what it is), or an adopted listener would shrink it.
+  let backlog: number | undefined;
+  try {
+    backlog = fdBackend.describeSocket(fd).backlog;
+  } catch {
+    // listen() will report what is wrong with this descriptor.
+  }
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);
-    server.listen({ fd }, () => {
+    // With { fd }, Node takes the backlog from the argument after the options, not from the options.
+    server.listen({ fd }, backlog ?? 511, () => {
       server.off('error', reject);
       resolve(server);
     });

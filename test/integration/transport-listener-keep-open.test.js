@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { distributeTransport } from '../../dist/index.js';
+import { describeFd, distributeTransport } from '../../dist/index.js';
 import { BACKENDS, collector, listening, startPeer, within } from '../helpers/backends.js';
 import { assertNoFdLeak, openFdCount } from '../helpers/fd-count.js';
 
@@ -70,6 +70,26 @@ test.serial('keepOpen: a Unix listener is served by both processes, then by the 
   const spare = path.join(directory, 'spare.sock');
   fs.linkSync(socketPath, spare);
   await assertSharedThenChildOnly(t, peer, server, { path: spare });
+  await peer.stop();
+  await assertNoFdLeak(t, before);
+});
+
+test.serial('an adopted TCP listener keeps the backlog it had: Node listens again with 511 unless told (unix)', async (t) => {
+  const before = openFdCount();
+  const somaxconn = Number(fs.readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+  // Not 511 (what Node uses by default) and within somaxconn, so that the kernel keeps it as given.
+  const backlog = Math.min(somaxconn, 200);
+  const peer = await startPeer(t, 'unix', SERVE);
+  const server = net.createServer();
+  await new Promise((resolve) => server.listen({ host: '127.0.0.1', port: 0, backlog }, resolve));
+  t.is(describeFd(server._handle.fd).backlog, backlog);
+
+  // keepOpen: the sender still holds the same listening socket, so it sees the child's listen() call.
+  const handoff = await within(distributeTransport(peer.channel, server, { keepOpen: true }), 'the ACK');
+  await peer.take('adopted', (report) => report.id === handoff.id);
+  t.is(describeFd(server._handle.fd).backlog, backlog, 'the child listened with the same backlog');
+
+  await new Promise((resolve) => server.close(resolve));
   await peer.stop();
   await assertNoFdLeak(t, before);
 });
