@@ -25,7 +25,7 @@ export type { Handoff } from './transport/session.js';
 export type { Transport, Adopted, AdoptedSocket, AdoptedServer, AdoptedDgram, AdoptedFd, SocketFields } from './transport/kinds.js';
 export type { TransportKind, Envelope } from './transport/envelope.js';
 export { acceptAndDispatch, Dispatcher } from './dispatch/accept-and-dispatch.js';
-export type { AcceptAndDispatchOptions, DispatchStats, DispatcherEvents, RouteTarget } from './dispatch/accept-and-dispatch.js';
+export type { AcceptAndDispatchOptions, DispatchStats, DispatcherCloseOptions, DispatcherEvents, RouteTarget } from './dispatch/accept-and-dispatch.js';
 export type { RoutePreview, PreviewOptions } from './dispatch/preview.js';
 export type { Strategy, StrategyFunction, ConnectionInfo } from './dispatch/strategies.js';
 export type { DispatchWorker, WorkerSet, WorkerSetEvents } from './dispatch/worker-set.js';
