@@ -210,7 +210,6 @@ Napi::Value DescribeSocket(const Napi::CallbackInfo& info) {
   return out;
 }
 
-
 Napi::Value SocketKind(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = FdArgument(info, 0);

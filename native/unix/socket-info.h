@@ -5,13 +5,15 @@
 
 namespace portunus {
 
-// describeSocket(fd) -> { kind, family, type, listening, backlog (listening TCP, Linux), localAddress,
-// localPort, remoteAddress, remotePort, localPath, remotePath }. kind is 'tcp', 'udp', 'unix-stream', 'unix-dgram',
-// 'unix-seqpacket', 'socket' (any other socket), 'fifo', 'file', 'character-device' or 'other'.
+// describeSocket(fd) -> { kind, family, type, listening, backlog (a listening TCP socket, Linux),
+// localAddress, localPort, remoteAddress, remotePort, localPath, remotePath }. kind is 'tcp', 'udp',
+// 'unix-stream', 'unix-dgram', 'unix-seqpacket', 'socket' (any other socket), 'fifo', 'file',
+// 'character-device' or 'other'.
 Napi::Value DescribeSocket(const Napi::CallbackInfo& info);
 
-// socketKind(fd) -> describeSocket(fd).kind, followed by ':listening' for a listening socket. One syscall
-// for a TCP socket on Linux, otherwise two to four, and one string, for checks that need no addresses (a handed-off connection's envelope).
+// socketKind(fd) -> describeSocket(fd).kind, followed by ':listening' for a listening socket: one syscall
+// for a TCP socket on Linux, otherwise two to four, and one string. For checks that need no addresses (the
+// envelope of a handed-off connection).
 Napi::Value SocketKind(const Napi::CallbackInfo& info);
 
 }  // namespace portunus
