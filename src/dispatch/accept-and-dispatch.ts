@@ -337,6 +337,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
 
   /** Closes the waiting connections no worker will ever take: close() gave up, or their set is closed. */
   #closeUnservable(): void {
+    // Runs on every pump (each accept, each ACK): nothing to look at in the common case.
+    if (this.#pending.length === 0 || (this.#abandoned === undefined && !this.#anyGroupClosed())) return;
     for (let index = 0; index < this.#pending.length; ) {
       const connection = this.#pending[index]!;
       const error = this.#abandoned ?? (connection.group.closed === true ? new PortunusError('ERR_PORTUNUS_POOL_CLOSED', 'the worker pool closed before a worker took this connection') : undefined);
@@ -348,6 +350,11 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       this.#closeConnection(connection);
       this.#drop(error);
     }
+  }
+
+  #anyGroupClosed(): boolean {
+    for (const group of this.#groups.values()) if (group.closed === true) return true;
+    return false;
   }
 
   #choose(connection: PendingConnection): DispatchWorker | undefined {

@@ -331,11 +331,13 @@ function listenOnFd(fd: number): Promise<net.Server> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);
-    // With { fd }, Node takes the backlog from the argument after the options, not from the options.
-    server.listen({ fd }, backlog ?? 511, () => {
+    const listening = () => {
       server.off('error', reject);
       resolve(server);
-    });
+    };
+    // With { fd }, Node takes the backlog from the argument after the options, not from the options.
+    if (backlog === undefined) server.listen({ fd }, listening);
+    else server.listen({ fd }, backlog, listening);
   });
 }
 
