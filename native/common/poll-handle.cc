@@ -15,7 +15,7 @@ uv_poll_t* NewPollHandle(Napi::Env env, int fd, void* data) {
   int err = uv_poll_init(loop, handle, fd);
   if (err != 0) {
     delete handle;
-    ThrowSystemError(env, -err, "uv_poll_init");
+    ThrowSystemError(env, -err, "uv_poll_init", fd);
     return nullptr;
   }
   handle->data = data;

@@ -8,18 +8,21 @@
 
 namespace portunus {
 
-Napi::Error MakeSystemError(Napi::Env env, int err, const char* syscall) {
+Napi::Error MakeSystemError(Napi::Env env, int err, const char* syscall, int fd) {
   const char* code = uv_err_name(-err);
-  std::string message = std::string(syscall) + " " + code + ": " + uv_strerror(-err);
+  std::string message = std::string(syscall) + " " + code;
+  if (fd >= 0) message += " (fd " + std::to_string(fd) + ")";
+  message += std::string(": ") + uv_strerror(-err);
   Napi::Error error = Napi::Error::New(env, message);
   error.Set("code", Napi::String::New(env, code));
   error.Set("errno", Napi::Number::New(env, -err));
   error.Set("syscall", Napi::String::New(env, syscall));
+  if (fd >= 0) error.Set("fd", Napi::Number::New(env, fd));
   return error;
 }
 
-Napi::Value ThrowSystemError(Napi::Env env, int err, const char* syscall) {
-  MakeSystemError(env, err, syscall).ThrowAsJavaScriptException();
+Napi::Value ThrowSystemError(Napi::Env env, int err, const char* syscall, int fd) {
+  MakeSystemError(env, err, syscall, fd).ThrowAsJavaScriptException();
   return env.Undefined();
 }
 

@@ -94,7 +94,7 @@ Napi::Value Acceptor::Start(const Napi::CallbackInfo& info) {
   }
   if (!active_) {
     int err = uv_poll_start(poll_, UV_READABLE, OnPoll);
-    if (err != 0) return ThrowSystemError(info.Env(), -err, "uv_poll_start");
+    if (err != 0) return ThrowSystemError(info.Env(), -err, "uv_poll_start", fd_);
     active_ = true;
   }
   return info.Env().Undefined();

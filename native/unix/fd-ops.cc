@@ -54,7 +54,7 @@ Napi::Value SocketPair(const Napi::CallbackInfo& info) {
     if (err != 0) {
       close(fds[0]);
       close(fds[1]);
-      return ThrowSystemError(env, err, "fcntl");
+      return ThrowSystemError(env, err, "fcntl", fd);
     }
   }
 #endif
@@ -68,14 +68,14 @@ Napi::Value Dup(const Napi::CallbackInfo& info) {
   int fd = FdArgument(info, 0);
   if (fd < 0) return info.Env().Undefined();
   int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (copy == -1) return ThrowSystemError(info.Env(), errno, "dup");
+  if (copy == -1) return ThrowSystemError(info.Env(), errno, "dup", fd);
   return Napi::Number::New(info.Env(), copy);
 }
 
 Napi::Value Close(const Napi::CallbackInfo& info) {
   int fd = FdArgument(info, 0);
   if (fd < 0) return info.Env().Undefined();
-  if (close(fd) == -1 && errno != EINTR) return ThrowSystemError(info.Env(), errno, "close");
+  if (close(fd) == -1 && errno != EINTR) return ThrowSystemError(info.Env(), errno, "close", fd);
   return info.Env().Undefined();
 }
 
@@ -84,9 +84,9 @@ Napi::Value SetInheritable(const Napi::CallbackInfo& info) {
   if (fd < 0) return info.Env().Undefined();
   bool inheritable = info.Length() > 1 && info[1].ToBoolean().Value();
   int flags = fcntl(fd, F_GETFD);
-  if (flags == -1) return ThrowSystemError(info.Env(), errno, "fcntl");
+  if (flags == -1) return ThrowSystemError(info.Env(), errno, "fcntl", fd);
   int wanted = inheritable ? (flags & ~FD_CLOEXEC) : (flags | FD_CLOEXEC);
-  if (fcntl(fd, F_SETFD, wanted) == -1) return ThrowSystemError(info.Env(), errno, "fcntl");
+  if (fcntl(fd, F_SETFD, wanted) == -1) return ThrowSystemError(info.Env(), errno, "fcntl", fd);
   return info.Env().Undefined();
 }
 

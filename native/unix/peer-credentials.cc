@@ -29,7 +29,7 @@ Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
   struct ucred cred;
   socklen_t len = sizeof(cred);
   if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
-    return ThrowSystemError(env, errno, "getsockopt");
+    return ThrowSystemError(env, errno, "getsockopt", fd);
   }
   pid = cred.pid;
   uid = cred.uid;
@@ -37,7 +37,7 @@ Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
 #else
   uid_t euid;
   gid_t egid;
-  if (getpeereid(fd, &euid, &egid) == -1) return ThrowSystemError(env, errno, "getpeereid");
+  if (getpeereid(fd, &euid, &egid) == -1) return ThrowSystemError(env, errno, "getpeereid", fd);
   uid = euid;
   gid = egid;
 #ifdef LOCAL_PEERPID

@@ -184,7 +184,7 @@ Napi::Value DescribeSocket(const Napi::CallbackInfo& info) {
   socklen_t local_len = sizeof(local);
   const char* syscall = "";
   int err = Classify(fd, &what, &local, &local_len, &syscall);
-  if (err != 0) return ThrowSystemError(env, err, syscall);
+  if (err != 0) return ThrowSystemError(env, err, syscall, fd);
   out.Set("kind", Napi::String::New(env, what.kind));
   if (!what.is_socket) return out;
 
@@ -205,7 +205,7 @@ Napi::Value DescribeSocket(const Napi::CallbackInfo& info) {
   if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) == 0) {
     SetAddress(env, out, "remote", peer, peer_len);
   } else if (errno != ENOTCONN) {
-    return ThrowSystemError(env, errno, "getpeername");
+    return ThrowSystemError(env, errno, "getpeername", fd);
   }
   return out;
 }
@@ -220,7 +220,7 @@ Napi::Value SocketKind(const Napi::CallbackInfo& info) {
   Classification what;
   const char* syscall = "";
   int err = Classify(fd, &what, nullptr, nullptr, &syscall);
-  if (err != 0) return ThrowSystemError(env, err, syscall);
+  if (err != 0) return ThrowSystemError(env, err, syscall, fd);
   if (!what.listening) return Napi::String::New(env, what.kind);
   std::string kind(what.kind);
   kind += ":listening";
