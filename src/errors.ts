@@ -4,6 +4,7 @@
  * `syscall`) so they can be handled exactly like errors from `node:net`.
  * @module
  */
+import { inspect } from 'node:util';
 
 /** Every code a {@link PortunusError} can carry. */
 export type PortunusErrorCode =
@@ -64,6 +65,8 @@ export interface SystemError extends Error {
   errno: number;
   /** The system call that failed, such as `sendmsg` or `recvmsg`. */
   syscall: string;
+  /** The descriptor the call was made on, when it was made on one (also named in the message). */
+  fd?: number;
 }
 
 /** True when `error` has the SystemError shape (an errno-bearing error from the OS). */
@@ -71,20 +74,67 @@ export function isSystemError(error: unknown): error is SystemError {
   return error instanceof Error && typeof (error as SystemError).syscall === 'string' && typeof (error as SystemError).errno === 'number';
 }
 
-/** Builds a SystemError like Node's from a negative errno returned by the native layer. */
-export function systemError(negativeErrno: number, syscall: string, codeName: string): SystemError {
-  const error = new Error(`${syscall} ${codeName}`) as SystemError;
+/**
+ * Builds a SystemError like Node's from a negative errno reported by the native layer. A call made on a
+ * descriptor passes it as `fd`, so that the message says which one ('sendmsg EPIPE (fd 12)'), as the native
+ * layer's own errors do.
+ */
+export function systemError(negativeErrno: number, syscall: string, codeName: string, fd?: number): SystemError {
+  const error = new Error(fd === undefined ? `${syscall} ${codeName}` : `${syscall} ${codeName} (fd ${fd})`) as SystemError;
   error.code = codeName;
   error.errno = negativeErrno;
   error.syscall = syscall;
+  if (fd !== undefined) error.fd = fd;
   return error;
 }
 
-/** Throws ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE the way Node's own validators do. */
+/**
+ * Creates the ERR_INVALID_ARG_TYPE (TypeError: not even the right kind of thing) or ERR_INVALID_ARG_VALUE
+ * (RangeError: the right kind, a wrong value) error for an argument or option, worded as Node's own
+ * validators word theirs: `The "options.maxPending" property must be an integer >= 1. Received NaN`.
+ * Public entry points check their arguments with the validators in ./validate.ts, which use this.
+ */
 export function invalidArgument(name: string, expected: string, actual: unknown, kind: 'type' | 'value' = 'type'): TypeError | RangeError {
-  const shown = typeof actual === 'object' ? (actual === null ? 'null' : 'an object') : JSON.stringify(actual) ?? String(actual);
-  const message = `The "${name}" argument must be ${expected}. Received ${shown}`;
+  const what = name.includes('.') ? 'property' : 'argument';
+  const message = `The "${name}" ${what} must be ${expected}. Received ${describeReceived(actual, kind)}`;
   const error = kind === 'type' ? new TypeError(message) : new RangeError(message);
   (error as Error & { code: string }).code = kind === 'type' ? 'ERR_INVALID_ARG_TYPE' : 'ERR_INVALID_ARG_VALUE';
   return error;
+}
+
+/** Longest string shown whole in an argument error; longer ones are cut, as Node cuts them. */
+const SHOWN_STRING_LENGTH = 28;
+
+/**
+ * How an argument error shows the value it received. A wrong type shows the type with the value, as
+ * Node's ERR_INVALID_ARG_TYPE does (`type string ('8080')`, `type number (NaN)`, `an instance of Socket`,
+ * `function onData`); a wrong value of the right type shows the value alone (`NaN`, `-0`, `12n`, `'abc'`).
+ * JSON.stringify, used before, turned NaN and Infinity into `null` and objects into nothing useful.
+ */
+function describeReceived(value: unknown, kind: 'type' | 'value' = 'type'): string {
+  if (value === null || value === undefined) return String(value);
+  switch (typeof value) {
+    case 'number': {
+      const shown = Object.is(value, -0) ? '-0' : String(value);
+      return kind === 'value' ? shown : `type number (${shown})`;
+    }
+    case 'bigint':
+      return kind === 'value' ? `${value}n` : `type bigint (${value}n)`;
+    case 'boolean':
+      return kind === 'value' ? String(value) : `type boolean (${value})`;
+    case 'string': {
+      const cut = value.length > SHOWN_STRING_LENGTH ? `${value.slice(0, SHOWN_STRING_LENGTH - 3)}...` : value;
+      const quoted = cut.includes("'") ? JSON.stringify(cut) : `'${cut}'`;
+      return kind === 'value' ? quoted : `type string (${quoted})`;
+    }
+    case 'symbol':
+      return `type symbol (${String(value)})`;
+    case 'function':
+      return `function ${value.name === '' ? '<anonymous>' : value.name}`;
+    default: {
+      const constructorName = (value as { constructor?: { name?: unknown } }).constructor?.name;
+      if (typeof constructorName === 'string' && constructorName !== '') return `an instance of ${constructorName}`;
+      return inspect(value, { depth: -1 });
+    }
+  }
 }

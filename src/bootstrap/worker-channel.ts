@@ -4,7 +4,7 @@
  * worker spawns do not mistake the number for a channel of their own.
  * @module
  */
-import type { Channel, ChannelOptions } from '../channel/channel.js';
+import { resolveChannelOptions, type Channel, type ChannelOptions } from '../channel/channel.js';
 import { channelFromFd } from '../channel/open.js';
 import { PortunusError } from '../errors.js';
 
@@ -17,7 +17,9 @@ let inherited: Channel | undefined;
  * The channel this process inherited from its master. Opened on first call and returned again after; the
  * channel owns the descriptor. Throws ERR_PORTUNUS_NO_CHANNEL when the process was not started with one.
  */
-export function inheritedChannel(options: ChannelOptions = {}): Channel {
+export function inheritedChannel(options?: ChannelOptions): Channel {
+  // Checked before the variable is consumed: bad options must not cost the process its channel.
+  resolveChannelOptions(options);
   if (inherited !== undefined && !inherited.isClosed) return inherited;
   const value = process.env[CHANNEL_FD_ENV];
   const fd = value === undefined ? NaN : Number(value);

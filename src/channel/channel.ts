@@ -8,11 +8,12 @@
 import { EventEmitter } from 'eventemitter3';
 import type { PeerCredentials } from '../binding/index.js';
 import { PortunusError, invalidArgument } from '../errors.js';
+import { validateFunction, validateInteger, validateOptions, validateTimeout } from '../validate.js';
 import { DEFAULT_MAX_PAYLOAD, FIRST_APPLICATION_TYPE, FrameType, MAX_FDS_PER_FRAME, PROTOCOL_VERSION } from './frame.js';
 import { releaseAttachment, type Attachment, type FrameLink, type LinkFrame, type LinkHandlers } from '../binding/link.js';
 import { ReceivedMessage } from './received-message.js';
 
-/** Options shared by every way of opening a channel. */
+/** Options shared by every way of opening a channel. Each is a positive integer. */
 export interface ChannelOptions {
   /** Largest payload accepted from the peer, in bytes. Default 16 MiB. */
   maxPayloadBytes?: number;
@@ -20,7 +21,7 @@ export interface ChannelOptions {
   highWaterMark?: number;
   /** Queued bytes above which `send()` rejects with ERR_PORTUNUS_QUEUE_FULL. Default 64 MiB. */
   maxQueuedBytes?: number;
-  /** Time the peer has to send its hello, in milliseconds. Default 10 000. */
+  /** Time the peer has to send its hello, in milliseconds, at most 2^31 - 1. Default 10 000. */
   handshakeTimeoutMs?: number;
 }
 
@@ -64,15 +65,19 @@ const DEFAULTS = {
 /** Resolved options, as the channel and its link use them. */
 export type ResolvedChannelOptions = typeof DEFAULTS;
 
-/** Validates channel options and fills in defaults. */
-export function resolveChannelOptions(options: ChannelOptions = {}): ResolvedChannelOptions {
+/**
+ * Validates channel options and fills in defaults. Every way of opening a channel calls it before it
+ * creates or takes a descriptor, so bad options throw with nothing to clean up.
+ */
+export function resolveChannelOptions(options: ChannelOptions | undefined): ResolvedChannelOptions {
+  const given = validateOptions(options);
   const resolved = { ...DEFAULTS };
   for (const key of Object.keys(DEFAULTS) as Array<keyof ResolvedChannelOptions>) {
-    const value = options[key];
+    const value = given[key];
     if (value === undefined) continue;
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-      throw invalidArgument(`options.${key}`, 'a positive number', value, 'value');
-    }
+    // A longer handshake timeout would make setTimeout fire at once.
+    if (key === 'handshakeTimeoutMs') validateTimeout(value, `options.${key}`);
+    else validateInteger(value, `options.${key}`, 1);
     resolved[key] = value;
   }
   return resolved;
@@ -232,6 +237,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
     if (!Array.isArray(fds) || !fds.every((fd) => (Number.isInteger(fd) && (fd as number) >= 0) || (typeof fd === 'object' && fd !== null))) {
       throw invalidArgument('fds', 'an array of file descriptors', fds);
     }
+    if (done !== undefined) validateFunction(done, 'done');
     let failure: PortunusError | undefined;
     if (this.#state !== 'open') {
       failure = new PortunusError('ERR_PORTUNUS_CHANNEL_CLOSED', 'channel is closed', { cause: this.#closeError });
@@ -254,9 +260,8 @@ export class Channel extends EventEmitter<ChannelEvents> {
    * refused: their descriptors are closed and the peer is told. Returns a function that unregisters.
    */
   handle(type: number, handler: FrameHandler): () => void {
-    if (!Number.isInteger(type) || type < FIRST_APPLICATION_TYPE || type > 0xff) {
-      throw invalidArgument('type', `an integer from ${FIRST_APPLICATION_TYPE} to 255`, type, 'value');
-    }
+    validateInteger(type, 'type', FIRST_APPLICATION_TYPE, 0xff);
+    validateFunction(handler, 'handler');
     if (this.#handlers.has(type)) throw invalidArgument('type', 'a frame type without a handler', type, 'value');
     this.#handlers.set(type, handler);
     return () => {
@@ -264,8 +269,12 @@ export class Channel extends EventEmitter<ChannelEvents> {
     };
   }
 
-  /** Round trip to the peer and back, in milliseconds. Rejects with ERR_PORTUNUS_PING_TIMEOUT. */
+  /**
+   * Round trip to the peer and back, in milliseconds. Rejects with ERR_PORTUNUS_PING_TIMEOUT when no answer
+   * comes within `timeoutMs` (an integer from 1 to 2^31 - 1).
+   */
   ping(timeoutMs = 5000): Promise<number> {
+    validateTimeout(timeoutMs, 'timeoutMs');
     return new Promise((resolve, reject) => {
       if (this.#state !== 'open') {
         reject(new PortunusError('ERR_PORTUNUS_CHANNEL_CLOSED', 'channel is closed', { cause: this.#closeError }));

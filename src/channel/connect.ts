@@ -4,9 +4,10 @@
  * @module
  */
 import net from 'node:net';
-import { fdBackend } from '../binding/index.js';
-import { PortunusError, invalidArgument } from '../errors.js';
-import type { Channel, ChannelOptions } from './channel.js';
+import { fdBackend, type PeerCredentials } from '../binding/index.js';
+import { PortunusError } from '../errors.js';
+import { validateOptions, validateString } from '../validate.js';
+import { resolveChannelOptions, type Channel, type ChannelOptions } from './channel.js';
 import { channelFromFd } from './open.js';
 import { peerPolicy, type PeerAllow } from './peer-policy.js';
 
@@ -20,9 +21,14 @@ export interface ConnectChannelOptions extends ChannelOptions {
  * its hello. Resolves with a channel the caller owns (close it with `close()` or `destroy()`). Rejects with
  * the connect error (ENOENT, ECONNREFUSED…), ERR_PORTUNUS_PEER_REFUSED, or a handshake error.
  */
-export async function connectChannel(socketPath: string, options: ConnectChannelOptions = {}): Promise<Channel> {
-  if (typeof socketPath !== 'string' || socketPath.length === 0) throw invalidArgument('socketPath', 'a non-empty string', socketPath);
-  const allowed = peerPolicy(options.allow);
+export function connectChannel(socketPath: string, options: ConnectChannelOptions = {}): Promise<Channel> {
+  // Bad arguments throw here, before the promise exists and before anything is connected.
+  validateString(socketPath, 'socketPath', { nonEmpty: true });
+  resolveChannelOptions(validateOptions(options));
+  return connectAllowed(socketPath, options, peerPolicy(options.allow));
+}
+
+async function connectAllowed(socketPath: string, options: ConnectChannelOptions, allowed: (credentials: PeerCredentials) => boolean): Promise<Channel> {
   const fd = await connectedDescriptor(socketPath);
   let credentials;
   try {

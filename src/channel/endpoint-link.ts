@@ -155,7 +155,7 @@ export class EndpointLink implements FrameLink {
         this.#decoder.inFrame ? new PortunusError('ERR_PORTUNUS_BAD_FRAME', 'peer closed the channel in the middle of a frame') : undefined,
       );
     } else {
-      this.#handlers.ended(systemError(status, 'recvmsg', getSystemErrorName(status)));
+      this.#handlers.ended(systemError(status, 'recvmsg', getSystemErrorName(status), this.#fd));
     }
   }
 
@@ -248,7 +248,7 @@ export class EndpointLink implements FrameLink {
       setTimeout(() => this.#onWritable(), IN_FLIGHT_RETRY_MS).unref();
       return;
     }
-    const error = systemError(negativeErrno, 'sendmsg', getSystemErrorName(negativeErrno));
+    const error = systemError(negativeErrno, 'sendmsg', getSystemErrorName(negativeErrno), this.#fd);
     if (negativeErrno === -EPIPE || negativeErrno === -ECONNRESET) {
       // The peer is gone, but what it sent before it closed may still wait in our receive buffer: a peer that
       // sends a message and exits before this side's hello goes out is the common case. Ending now would drop

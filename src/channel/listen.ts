@@ -8,8 +8,9 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import { EventEmitter } from 'eventemitter3';
 import { fdBackend, type PeerCredentials } from '../binding/index.js';
-import { PortunusError, invalidArgument } from '../errors.js';
-import type { Channel, ChannelOptions } from './channel.js';
+import { PortunusError } from '../errors.js';
+import { validateOptions, validateString } from '../validate.js';
+import { resolveChannelOptions, type Channel, type ChannelOptions } from './channel.js';
 import { handleFd } from './connect.js';
 import { channelFromFd } from './open.js';
 import { peerPolicy, type PeerAllow } from './peer-policy.js';
@@ -130,9 +131,15 @@ export class ChannelServer extends EventEmitter<ChannelServerEvents> {
  * A filesystem socket is created 0600 inside a 0700 directory owned by this user (created if missing); a
  * stale socket file left by a dead process is replaced. Resolves once listening.
  */
-export async function listenChannel(socketPath: string, options: ListenChannelOptions = {}): Promise<ChannelServer> {
-  if (typeof socketPath !== 'string' || socketPath.length === 0) throw invalidArgument('socketPath', 'a non-empty string', socketPath);
-  const allowed = peerPolicy(options.allow);
+export function listenChannel(socketPath: string, options: ListenChannelOptions = {}): Promise<ChannelServer> {
+  // Bad arguments throw here, before the promise exists; channel options are checked now rather than when
+  // the first peer connects.
+  validateString(socketPath, 'socketPath', { nonEmpty: true });
+  resolveChannelOptions(validateOptions(options));
+  return listenAllowed(socketPath, options, peerPolicy(options.allow));
+}
+
+async function listenAllowed(socketPath: string, options: ListenChannelOptions, allowed: (credentials: PeerCredentials) => boolean): Promise<ChannelServer> {
   const abstract = isAbstractName(socketPath);
   if (!abstract) {
     await ensurePrivateDirectory(socketPath);

@@ -3,8 +3,10 @@
  * (or two halves in one process), and `channelFromFd()` for a descriptor a process inherited.
  * @module
  */
+import { ChildProcess } from 'node:child_process';
 import { fdBackend } from '../binding/index.js';
 import { invalidArgument } from '../errors.js';
+import { validateFd } from '../validate.js';
 import { Channel, resolveChannelOptions, type ChannelOptions } from './channel.js';
 import { EndpointLink } from './endpoint-link.js';
 import { NodeIpcLink, type IpcEndpoint } from '../binding/node-ipc-link.js';
@@ -14,14 +16,15 @@ import { NodeIpcLink, type IpcEndpoint } from '../binding/node-ipc-link.js';
  * it when it closes; the descriptor is made close-on-exec so it does not leak into programs this process
  * spawns later. Any other kind of descriptor is refused (ERR_INVALID_ARG_VALUE) and left open.
  */
-export function channelFromFd(fd: number, options: ChannelOptions = {}): Channel {
-  if (!Number.isInteger(fd) || fd < 0) throw invalidArgument('fd', 'a file descriptor', fd);
+export function channelFromFd(fd: number, options?: ChannelOptions): Channel {
+  validateFd(fd);
   const resolved = resolveChannelOptions(options);
   const { kind, listening } = fdBackend.socketKind(fd);
   if (kind !== 'unix-stream' || listening) {
     // A seqpacket or datagram socket cuts the stream at message boundaries: a frame larger than one read
     // would lose its tail (MSG_TRUNC) and the channel would wait for it forever. A listener carries nothing.
-    throw invalidArgument('fd', 'a connected Unix stream socket', listening ? `a listening ${kind} socket` : kind, 'value');
+    // The kind is named the way describeFd() names it.
+    throw invalidArgument('fd', `a connected Unix stream socket, not a ${listening ? 'listening ' : ''}'${kind}' descriptor`, fd, 'value');
   }
   fdBackend.setInheritable(fd, false);
   return new Channel(
@@ -34,7 +37,7 @@ export function channelFromFd(fd: number, options: ChannelOptions = {}): Channel
  * Creates both ends of a channel over a socketpair(2). Each channel owns its descriptor. To give one end to
  * a child process, use `socketPairForChild()` instead.
  */
-export function channelPair(options: ChannelOptions = {}): [Channel, Channel] {
+export function channelPair(options?: ChannelOptions): [Channel, Channel] {
   resolveChannelOptions(options);
   const [a, b] = fdBackend.socketPair('stream');
   let first: Channel;
@@ -59,7 +62,7 @@ export function channelPair(options: ChannelOptions = {}): [Channel, Channel] {
  * descriptor of the child's end, to be passed in `spawn(..., { stdio: [..., childFd] })`. The caller owns
  * `childFd` and closes it once the child is spawned (`closeChildFd()`).
  */
-export function socketPairForChild(options: ChannelOptions = {}): {
+export function socketPairForChild(options?: ChannelOptions): {
   /** This process's end, already a channel. */
   channel: Channel;
   /** The child's end, a raw descriptor owned by the caller: pass it in spawn()'s `stdio` (close-on-exec here; spawn dup2s it). */
@@ -67,6 +70,7 @@ export function socketPairForChild(options: ChannelOptions = {}): {
   /** Closes this process's copy of `childFd`; call it once the child is spawned. Idempotent. */
   closeChildFd: () => void;
 } {
+  resolveChannelOptions(options);
   const [mine, theirs] = fdBackend.socketPair('stream');
   let channel: Channel;
   try {
@@ -93,7 +97,8 @@ export function socketPairForChild(options: ChannelOptions = {}): {
  * included) for parent and child only; it carries TCP sockets, TCP servers and UDP sockets, not raw
  * descriptors. Closing the channel disconnects the IPC channel.
  */
-export function nodeIpcChannel(endpoint: IpcEndpoint, options: ChannelOptions = {}): Channel {
+export function nodeIpcChannel(endpoint: IpcEndpoint, options?: ChannelOptions): Channel {
+  if (!(endpoint instanceof ChildProcess) && endpoint !== process) throw invalidArgument('endpoint', 'a ChildProcess from fork(), or process', endpoint);
   const resolved = resolveChannelOptions(options);
   return new Channel((handlers, linkOptions) => new NodeIpcLink(endpoint, handlers, linkOptions.maxPayloadBytes), resolved);
 }

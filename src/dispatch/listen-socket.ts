@@ -8,6 +8,7 @@ import net from 'node:net';
 import { fdBackend } from '../binding/index.js';
 import { PortunusError } from '../errors.js';
 import { serverFd } from '../transport/node-internals.js';
+import { validateInteger, validateObject } from '../validate.js';
 
 export interface ListeningSocket {
   /** The dispatcher's own descriptor of the listening socket. */
@@ -16,31 +17,58 @@ export interface ListeningSocket {
 }
 
 /**
+ * Checks the dispatcher's `listen` option: TCP listen options or a listening net.Server. Throws
+ * ERR_INVALID_ARG_TYPE naming `options.listen` for anything else (a missing option included) and
+ * `options.listen.port` for a port that is missing or not an integer from 0 to 65535,
+ * ERR_PORTUNUS_UNSUPPORTED for a Unix path or a server that does not listen on TCP. The other listen options
+ * (host, ipv6Only…) are checked by Node's own `server.listen()`, which openListeningSocket calls synchronously.
+ */
+export function validateListenOption(listen: unknown): asserts listen is net.ListenOptions | net.Server {
+  if (listen instanceof net.Server) {
+    if (!listen.listening) throw new PortunusError('ERR_PORTUNUS_UNSUPPORTED', 'the server given to acceptAndDispatch must be listening');
+    if (typeof listen.address() !== 'object') throw notTcp();
+    return;
+  }
+  validateObject(listen, 'options.listen', 'TCP listen options ({ host, port }) or a listening net.Server');
+  const { path, port } = listen as net.ListenOptions;
+  if (path !== undefined) {
+    throw new PortunusError('ERR_PORTUNUS_UNSUPPORTED', 'acceptAndDispatch listens on TCP; Unix socket paths are not supported by the dispatcher yet');
+  }
+  // Checked here rather than left to server.listen(), whose errors would name `options` and `options.port`.
+  validateInteger(port, 'options.listen.port', 0, 65535);
+}
+
+/**
  * Opens (or takes over) a TCP listening socket. A given net.Server must be listening on TCP; it is closed
  * after its descriptor was duplicated (the socket itself keeps listening, and its backlog is kept).
+ * Argument errors, Node's own included (ERR_SOCKET_BAD_PORT…), are thrown synchronously; failing to bind
+ * (EADDRINUSE…) rejects.
  */
-export async function openListeningSocket(listen: net.ListenOptions | net.Server): Promise<ListeningSocket> {
-  let server: net.Server;
-  if (listen instanceof net.Server) {
-    server = listen;
-    if (!server.listening) throw new PortunusError('ERR_PORTUNUS_UNSUPPORTED', 'the server given to acceptAndDispatch must be listening');
-  } else {
-    if (listen.path !== undefined) {
-      throw new PortunusError('ERR_PORTUNUS_UNSUPPORTED', 'acceptAndDispatch listens on TCP; Unix socket paths are not supported by the dispatcher yet');
-    }
-    server = net.createServer();
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(listen, () => {
-        server.off('error', reject);
-        resolve();
-      });
+export function openListeningSocket(listen: net.ListenOptions | net.Server): Promise<ListeningSocket> {
+  validateListenOption(listen);
+  // From here on failures reject (inside a promise callback): they are the system's, not the caller's.
+  if (listen instanceof net.Server) return Promise.resolve(listen).then(takeListeningSocket);
+  const server = net.createServer();
+  const listening = new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.once('listening', () => {
+      server.off('error', reject);
+      resolve();
     });
-  }
+  });
+  // Outside the promise, so that Node's checks of the options throw to the caller; the server is not
+  // bound yet when they throw, and nothing else holds it.
+  server.listen(listen);
+  return listening.then(() => takeListeningSocket(server));
+}
+
+/** Duplicates the descriptor of a listening server for the dispatcher and closes Node's object. */
+function takeListeningSocket(server: net.Server): ListeningSocket {
   const address = server.address();
   if (address === null || typeof address === 'string') {
+    // Listen options can name a descriptor ({ fd }) that turns out to be a Unix socket.
     server.close();
-    throw new PortunusError('ERR_PORTUNUS_UNSUPPORTED', 'acceptAndDispatch needs a TCP listening socket');
+    throw notTcp();
   }
   // Node's object is closed whether or not the duplicate could be made: nothing else will close it.
   try {
@@ -48,4 +76,8 @@ export async function openListeningSocket(listen: net.ListenOptions | net.Server
   } finally {
     server.close();
   }
+}
+
+function notTcp(): PortunusError {
+  return new PortunusError('ERR_PORTUNUS_UNSUPPORTED', 'acceptAndDispatch needs a TCP listening socket');
 }

@@ -3,7 +3,8 @@
  * `channel.on('transport', adopted => …)`.
  * @module
  */
-import type { Channel } from '../channel/channel.js';
+import { Channel } from '../channel/channel.js';
+import { validateInstance } from '../validate.js';
 import type { Adopted } from './kinds.js';
 import { sessionOf } from './session.js';
 
@@ -14,5 +15,6 @@ import { sessionOf } from './session.js';
  * ERR_PORTUNUS_CHANNEL_CLOSED if the channel closes first.
  */
 export function adoptTransport(channel: Channel): Promise<Adopted> {
+  validateInstance(channel, 'channel', Channel, 'a Channel');
   return sessionOf(channel).nextAdopted();
 }

@@ -3,9 +3,10 @@
  * channel.
  * @module
  */
-import type { Channel } from '../channel/channel.js';
+import { Channel } from '../channel/channel.js';
 import { invalidArgument } from '../errors.js';
-import { prepareTransport, type Transport } from './kinds.js';
+import { validateBoolean, validateBytes, validateInstance, validateOptions } from '../validate.js';
+import { prepareTransport, validateTransport, type Transport } from './kinds.js';
 import { sessionOf, type Handoff } from './session.js';
 
 /** Options of `distributeTransport()`. */
@@ -17,7 +18,7 @@ export interface DistributeOptions {
    * consumed to route the connection, say). Bytes Node buffered but nobody read are added after them
    * automatically.
    */
-  preRead?: Buffer;
+  preRead?: Uint8Array;
   /**
    * Keep this process's copy open after the peer adopts it. Default false: the copy is closed (never shut
    * down) once the peer acknowledges. With true, a listener is served by both processes.
@@ -37,9 +38,27 @@ export interface DistributeOptions {
  * Sockets accepted with `pauseOnConnect: true` have read nothing: that is the fast path. A socket with
  * writes still queued in Node is handed off once they have reached the kernel.
  */
-export async function distributeTransport(channel: Channel, transport: Transport, options: DistributeOptions = {}): Promise<Handoff> {
-  if (options.preRead !== undefined && !Buffer.isBuffer(options.preRead)) throw invalidArgument('options.preRead', 'a Buffer', options.preRead);
-  if (options.metadata !== undefined) JSON.stringify(options.metadata);
+export function distributeTransport(channel: Channel, transport: Transport, options?: DistributeOptions): Promise<Handoff> {
+  // Bad arguments throw here, synchronously, with the transport untouched.
+  validateInstance(channel, 'channel', Channel, 'a Channel');
+  validateTransport(transport);
+  const { metadata, preRead, keepOpen } = validateOptions(options);
+  if (preRead !== undefined) validateBytes(preRead, 'options.preRead');
+  if (keepOpen !== undefined) validateBoolean(keepOpen, 'options.keepOpen');
+  if (metadata !== undefined) {
+    try {
+      JSON.stringify(metadata);
+    } catch (cause) {
+      // A cycle or a BigInt: the envelope could not be encoded.
+      throw Object.assign(invalidArgument('options.metadata', 'JSON-serialisable', metadata, 'value'), { cause });
+    }
+  }
+  // The session writes pre-read bytes with Buffer methods: view a plain Uint8Array as a Buffer (no copy).
+  const bytes = preRead === undefined || Buffer.isBuffer(preRead) ? preRead : Buffer.from(preRead.buffer, preRead.byteOffset, preRead.byteLength);
+  return handOff(channel, transport, { metadata, preRead: bytes, keepOpen });
+}
+
+async function handOff(channel: Channel, transport: Transport, options: { metadata: unknown; preRead: Buffer | undefined; keepOpen: boolean | undefined }): Promise<Handoff> {
   const pendingWrites = (transport as { writableLength?: number }).writableLength;
   if (typeof pendingWrites === 'number' && pendingWrites > 0) {
     await new Promise<void>((resolve) => {

@@ -11,6 +11,7 @@ import net from 'node:net';
 import { fdBackend, type SocketDescription, type SocketKind } from '../binding/index.js';
 import { releaseAttachment, type Attachment } from '../binding/link.js';
 import { PortunusError, invalidArgument } from '../errors.js';
+import { validateFd } from '../validate.js';
 import type { Envelope, TransportKind } from './envelope.js';
 import { detachReads, dgramFd, serverFd, socketFd, tcpSocketFromFd } from './node-internals.js';
 
@@ -136,8 +137,14 @@ function fieldsOfNodeObject(transport: net.Socket | net.Server | dgram.Socket): 
   return { family: address.family === 'IPv6' ? 'IPv6' : 'IPv4', localAddress: address.address, localPort: address.port };
 }
 
-function isRawFd(transport: Transport): transport is { fd: number } {
-  return !(transport instanceof net.Socket) && !(transport instanceof net.Server) && !(transport instanceof dgram.Socket) && typeof (transport as { fd?: unknown }).fd === 'number';
+/** Throws ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE unless `transport` is something that can be handed off. */
+export function validateTransport(transport: unknown): asserts transport is Transport {
+  if (transport instanceof net.Socket || transport instanceof net.Server || transport instanceof dgram.Socket) return;
+  if (typeof transport === 'object' && transport !== null && 'fd' in transport) {
+    validateFd(transport.fd, 'transport.fd');
+    return;
+  }
+  throw invalidArgument('transport', 'a net.Socket, net.Server, dgram.Socket or { fd }', transport);
 }
 
 function unsupportedOnNodeIpc(kind: TransportKind): never {
@@ -145,26 +152,25 @@ function unsupportedOnNodeIpc(kind: TransportKind): never {
 }
 
 /**
- * Prepares a transport for sending over a channel of the given backend. Throws ERR_INVALID_ARG_TYPE for
- * something that is not a transport, ERR_PORTUNUS_UNSUPPORTED for a kind the backend cannot carry.
+ * Prepares a transport, already checked by validateTransport(), for sending over a channel of the given
+ * backend. Throws ERR_PORTUNUS_UNSUPPORTED for a kind the backend cannot carry.
  */
 export function prepareTransport(transport: Transport, backend: 'unix' | 'node-ipc'): PreparedTransport {
-  if (isRawFd(transport)) {
-    if (backend === 'node-ipc') unsupportedOnNodeIpc('fd');
-    const fd = transport.fd;
-    if (!Number.isInteger(fd) || fd < 0) throw invalidArgument('transport.fd', 'a file descriptor', fd);
-    let fields: SocketFields = {};
-    try {
-      fields = fieldsOfDescription(fdBackend.describeSocket(fd));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EBADF') throw error;
-    }
-    return { kind: 'fd', attachment: fd, fields, buffered: undefined, restore() {}, release: () => fdBackend.close(fd) };
-  }
   if (transport instanceof net.Socket) return prepareSocket(transport, backend);
   if (transport instanceof net.Server) return prepareServer(transport, backend);
   if (transport instanceof dgram.Socket) return prepareDgram(transport, backend);
-  throw invalidArgument('transport', 'a net.Socket, net.Server, dgram.Socket or { fd }', transport);
+  return prepareRawFd(transport.fd, backend);
+}
+
+function prepareRawFd(fd: number, backend: 'unix' | 'node-ipc'): PreparedTransport {
+  if (backend === 'node-ipc') unsupportedOnNodeIpc('fd');
+  let fields: SocketFields = {};
+  try {
+    fields = fieldsOfDescription(fdBackend.describeSocket(fd));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EBADF') throw error;
+  }
+  return { kind: 'fd', attachment: fd, fields, buffered: undefined, restore() {}, release: () => fdBackend.close(fd) };
 }
 
 /**

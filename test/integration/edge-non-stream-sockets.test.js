@@ -34,7 +34,7 @@ test.serial('a listening Unix socket is refused', async (t) => {
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'portunus-edge-'));
   const server = net.createServer();
   await new Promise((resolve) => server.listen(path.join(directory, 'listener.sock'), resolve));
-  expectRefused(t, server._handle.fd, 'listening unix-stream');
+  expectRefused(t, server._handle.fd, "listening 'unix-stream'");
   await new Promise((resolve) => server.close(resolve));
   fs.rmSync(directory, { recursive: true, force: true });
   await assertNoFdLeak(t, before);
