@@ -5,8 +5,23 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { WorkerPool, acceptAndDispatch } from '../../dist/index.js';
 
-const port = Number(process.env.PORT ?? 8080);
-const max = Number(process.env.WORKERS ?? os.availableParallelism());
+/**
+ * An integer from the environment, or `fallback` when the variable is unset or empty. Anything else stops
+ * the master with a message naming the variable: `WORKERS=abc` must not reach the pool as NaN.
+ */
+function integerFromEnv(name, fallback, min, max) {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    console.error(`${name} must be an integer from ${min} to ${max}, not ${JSON.stringify(text)}`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const port = integerFromEnv('PORT', 8080, 0, 65535);
+const max = integerFromEnv('WORKERS', os.availableParallelism(), 1, 4096);
 const pool = new WorkerPool({
   args: [fileURLToPath(new URL('./worker.js', import.meta.url))],
   min: 1,
