@@ -1,0 +1,59 @@
+/**
+ * The types of `require('portunus')`, for TypeScript projects that compile to CommonJS.
+ *
+ * At run time require() loads the same ES module files as import (Node 20.19+ and 22.12+ can require() an
+ * ES module that has no top-level await) and returns their namespace object: there is one copy of the
+ * module state, so an error from either side is `instanceof PortunusError` on both. This file only tells
+ * TypeScript so. Under `module: node16` TypeScript refuses to let a CommonJS file import an ES module's
+ * declarations (TS1479) even where Node allows the require(), but it does allow type-only references with
+ * `resolution-mode: import`. So every type comes from the ES module's own declarations (one set of types,
+ * whichever way a project loads portunus), and each value is declared here as having the type of the ES
+ * module's export. test/integration/require-entry.test.js checks that every runtime export is declared.
+ */
+import type * as portunus from './dist/index.js' with { 'resolution-mode': 'import' };
+
+export type * from './dist/index.js' with { 'resolution-mode': 'import' };
+
+// Classes: the value (constructor) and the instance type.
+export declare const PortunusError: typeof portunus.PortunusError;
+export type PortunusError = portunus.PortunusError;
+export declare const Channel: typeof portunus.Channel;
+export type Channel = portunus.Channel;
+export declare const ReceivedMessage: typeof portunus.ReceivedMessage;
+export type ReceivedMessage = portunus.ReceivedMessage;
+export declare const ChannelServer: typeof portunus.ChannelServer;
+export type ChannelServer = portunus.ChannelServer;
+export declare const Dispatcher: typeof portunus.Dispatcher;
+export type Dispatcher = portunus.Dispatcher;
+export declare const WorkerConnections: typeof portunus.WorkerConnections;
+export type WorkerConnections = portunus.WorkerConnections;
+export declare const WorkerPool: typeof portunus.WorkerPool;
+export type WorkerPool = portunus.WorkerPool;
+export declare const PoolWorker: typeof portunus.PoolWorker;
+export type PoolWorker = portunus.PoolWorker;
+
+// Functions.
+export declare const isSystemError: typeof portunus.isSystemError;
+export declare const channelPair: typeof portunus.channelPair;
+export declare const channelFromFd: typeof portunus.channelFromFd;
+export declare const socketPairForChild: typeof portunus.socketPairForChild;
+export declare const nodeIpcChannel: typeof portunus.nodeIpcChannel;
+export declare const connectChannel: typeof portunus.connectChannel;
+export declare const listenChannel: typeof portunus.listenChannel;
+export declare const describeFd: typeof portunus.describeFd;
+export declare const closeFd: typeof portunus.closeFd;
+export declare const dupFd: typeof portunus.dupFd;
+export declare const peerCredentialsOf: typeof portunus.peerCredentialsOf;
+export declare const distributeTransport: typeof portunus.distributeTransport;
+export declare const adoptTransport: typeof portunus.adoptTransport;
+export declare const acceptAndDispatch: typeof portunus.acceptAndDispatch;
+export declare const adoptConnections: typeof portunus.adoptConnections;
+export declare const inheritedChannel: typeof portunus.inheritedChannel;
+
+// Constants.
+export declare const FrameType: typeof portunus.FrameType;
+export declare const MAX_FDS_PER_FRAME: typeof portunus.MAX_FDS_PER_FRAME;
+export declare const PROTOCOL_VERSION: typeof portunus.PROTOCOL_VERSION;
+export declare const HEADER_SIZE: typeof portunus.HEADER_SIZE;
+export declare const maxFdsPerMessage: typeof portunus.maxFdsPerMessage;
+export declare const CHANNEL_FD_ENV: typeof portunus.CHANNEL_FD_ENV;
