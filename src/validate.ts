@@ -9,7 +9,7 @@
 import { invalidArgument } from './errors.js';
 
 /** Longest delay setTimeout honours (2^31 - 1 ms); a longer one fires at once, with a warning. */
-export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /** Largest descriptor number: descriptors are C ints, and the addon reads them as int32. */
 const MAX_FD = 2 ** 31 - 1;
