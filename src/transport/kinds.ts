@@ -46,7 +46,12 @@ interface Adoption {
   id: number;
   /** The sender's `metadata` option, parsed from JSON (undefined when none was given). */
   metadata: unknown;
-  /** Bytes that were read before the handoff and have been put back in front of the stream. */
+  /**
+   * The bytes read before the handoff that came along with it: the sender's `preRead` option, then bytes
+   * Node had buffered that nobody read. A Buffer of its own, empty when nothing came along. A connection
+   * (`socket`) reads them first, they are back in front of its stream already; for the other kinds they are
+   * not put back anywhere.
+   */
   preRead: Buffer;
 }
 
@@ -62,7 +67,11 @@ export interface AdoptedSocket extends Adoption, SocketFields {
 export interface AdoptedServer extends Adoption, SocketFields {
   /** A TCP or a Unix stream listener. */
   kind: 'tcp-server' | 'unix-server';
-  /** Listening already, on the same socket as the sender's (Node re-applies its default backlog, 511, on adoption). */
+  /**
+   * Listening already, on the same socket as the sender's. A TCP listener keeps the accept queue limit the
+   * sender gave it (read with TCP_INFO, on Linux); elsewhere, and for a Unix listener, Node's default backlog
+   * (511) applies again when Node listens on the adopted descriptor.
+   */
   server: net.Server;
 }
 
