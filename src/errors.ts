@@ -31,7 +31,9 @@ export type PortunusErrorCode =
   | 'ERR_PORTUNUS_READY_TIMEOUT'
   | 'ERR_PORTUNUS_NO_CHANNEL'
   | 'ERR_PORTUNUS_POOL_CLOSED'
-  | 'ERR_PORTUNUS_CLOSE_TIMEOUT';
+  | 'ERR_PORTUNUS_CLOSE_TIMEOUT'
+  | 'ERR_PORTUNUS_ACK_TIMEOUT'
+  | 'ERR_PORTUNUS_QUEUE_TIMEOUT';
 
 /** Properties an error may carry besides its code and message. */
 export interface PortunusErrorDetails {
