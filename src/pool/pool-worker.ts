@@ -55,15 +55,15 @@ export class PoolWorker implements DispatchWorker {
   handedOffSeen = 0;
   /** When it last had nothing open or in flight (undefined while busy). */
   idleSince: number | undefined;
-  /** It became ready at least once. */
+  /** @internal It became ready at least once. */
   wasReady = false;
-  /** The pool killed it for not becoming ready in time; the TCP addresses it listened on then. */
+  /** @internal The pool killed it for not becoming ready in time; the TCP addresses it listened on then. */
   readyTimeout: { listening: string[] } | undefined;
-  /** Why it ended, when it ended without being asked to; set by the pool before 'exit' is emitted. */
+  /** @internal Why it ended, when it ended without being asked to; set by the pool before 'exit' is emitted. */
   failure: PortunusError | undefined;
-  /** The end of what it wrote to stderr. */
+  /** @internal The end of what it wrote to stderr. */
   readonly stderr: StderrTail | undefined;
-  /** Why spawning it failed (ENOENT for a missing command…), if it did. */
+  /** @internal Why spawning it failed (ENOENT for a missing command…), if it did. */
   spawnError: Error | undefined;
   readonly #timers = new Set<NodeJS.Timeout>();
   #exitReported = false;
