@@ -321,7 +321,8 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
   }
 
   #markUnhealthy(worker: PoolWorker, error: Error): void {
-    if (worker.state !== 'ready') return;
+    // A draining worker that stopped acknowledging is as stuck as a ready one; one starting holds nothing.
+    if (worker.state !== 'ready' && worker.state !== 'draining') return;
     this.emit('unhealthy', worker, error);
     worker.kill('SIGKILL');
   }
