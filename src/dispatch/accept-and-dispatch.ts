@@ -272,7 +272,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       .then(async (preview) => {
         const target = await this.#options.route!(preview);
         const group = typeof target === 'string' ? this.#groups.get(target) : this.#defaultGroup;
-        if (group === undefined) throw new PortunusError('ERR_PORTUNUS_NO_WORKER', `route() chose an unknown group ${JSON.stringify(target)}`);
+        if (group === undefined) throw new PortunusError('ERR_PORTUNUS_UNKNOWN_GROUP', `route() chose an unknown group ${JSON.stringify(target)}`, { group: target });
         const worker = typeof target === 'object' ? target : undefined;
         return { preview, group, worker };
       })
@@ -335,7 +335,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     if (this.#pending.length === 0 || (this.#abandoned === undefined && !this.#anyGroupClosed())) return;
     for (let index = 0; index < this.#pending.length; ) {
       const connection = this.#pending[index]!;
-      const error = this.#abandoned ?? (connection.group.closed === true ? new PortunusError('ERR_PORTUNUS_POOL_CLOSED', 'the worker pool closed before a worker took this connection') : undefined);
+      const error = this.#abandoned ?? (connection.group.isClosed === true ? new PortunusError('ERR_PORTUNUS_POOL_CLOSED', 'the worker pool closed before a worker took this connection') : undefined);
       if (error === undefined) {
         index++;
         continue;
@@ -347,7 +347,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   }
 
   #anyGroupClosed(): boolean {
-    for (const group of this.#groups.values()) if (group.closed === true) return true;
+    for (const group of this.#groups.values()) if (group.isClosed === true) return true;
     return false;
   }
 

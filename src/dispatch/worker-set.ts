@@ -35,7 +35,7 @@ export interface WorkerSet {
    * True once the set will never offer a worker again (it was closed). Connections waiting for such a set
    * are closed by the dispatcher instead of waiting forever; emit 'capacity' when this becomes true.
    */
-  readonly closed?: boolean;
+  readonly isClosed?: boolean;
   /** Starts the set (spawns its minimum); resolves when those are ready. Idempotent. */
   start(): Promise<void>;
   /** Workers that take new connections now, in a stable order. */

@@ -124,7 +124,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
   }
 
   /** True once `close()` was called: the pool offers no worker any more. */
-  get closed(): boolean {
+  get isClosed(): boolean {
     return this.#closing !== undefined;
   }
 

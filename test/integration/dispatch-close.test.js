@@ -38,7 +38,7 @@ async function startEmpty(t, options = {}) {
   const drops = [];
   dispatcher.on('drop', ({ error }) => drops.push(error.code));
   t.teardown(() => {
-    set.closed = true;
+    set.isClosed = true;
     set.emit('capacity');
     return dispatcher.close({ timeoutMs: 0 });
   });
@@ -57,7 +57,7 @@ test.serial('connections waiting for a pool that closes are closed and dropped; 
   t.false(closed, 'close() waits while the pool may still take them');
   t.is(dispatcher.stats().pending, 3);
 
-  set.closed = true;
+  set.isClosed = true;
   set.emit('capacity');
   await within(closing, 'close() to resolve once the pool is closed');
   await within(Promise.all(clients.map((client) => client.ended)), 'every client to see its connection end');

@@ -14,7 +14,7 @@ async function failedStart(t, poolOptions) {
   t.teardown(() => within(pool.close(), 'the pool to close', 15_000).catch(() => {}));
   const error = await within(t.throwsAsync(acceptAndDispatch({ listen: { host: '127.0.0.1', port: 0 }, pool })), 'acceptAndDispatch() to reject', 20_000);
   // The dispatcher closed the pool it started: no worker is left running or being respawned.
-  t.true(pool.closed);
+  t.true(pool.isClosed);
   t.deepEqual(pool.workers, []);
   return error;
 }
