@@ -49,6 +49,7 @@ export declare const adoptTransport: typeof portunus.adoptTransport;
 export declare const acceptAndDispatch: typeof portunus.acceptAndDispatch;
 export declare const adoptConnections: typeof portunus.adoptConnections;
 export declare const inheritedChannel: typeof portunus.inheritedChannel;
+export declare const shutdownOnSignals: typeof portunus.shutdownOnSignals;
 
 // Constants.
 export declare const FrameType: typeof portunus.FrameType;

@@ -27,12 +27,14 @@ export type PortunusErrorCode =
   | 'ERR_PORTUNUS_BAD_ENVELOPE'
   | 'ERR_PORTUNUS_HANDOFF_REFUSED'
   | 'ERR_PORTUNUS_ADOPT_FAILED'
-  | 'ERR_PORTUNUS_NO_WORKER'
+  | 'ERR_PORTUNUS_UNKNOWN_GROUP'
   | 'ERR_PORTUNUS_WORKER_EXITED'
   | 'ERR_PORTUNUS_READY_TIMEOUT'
   | 'ERR_PORTUNUS_NO_CHANNEL'
   | 'ERR_PORTUNUS_POOL_CLOSED'
-  | 'ERR_PORTUNUS_CLOSE_TIMEOUT';
+  | 'ERR_PORTUNUS_CLOSE_TIMEOUT'
+  | 'ERR_PORTUNUS_ACK_TIMEOUT'
+  | 'ERR_PORTUNUS_QUEUE_TIMEOUT';
 
 /** Properties an error may carry besides its code and message. */
 export interface PortunusErrorDetails {
@@ -42,13 +44,28 @@ export interface PortunusErrorDetails {
   [key: string]: unknown;
 }
 
-/** Base class of every error portunus creates itself. */
+/**
+ * Marks every PortunusError, whichever copy of portunus made it: two installed copies (a dependency of a
+ * dependency) have two classes, and `instanceof` must still recognise both. `Symbol.for` is shared by the
+ * whole process.
+ */
+const BRAND = Symbol.for('portunus.error');
+
+/**
+ * Base class of every error portunus creates itself. `error instanceof PortunusError` holds for errors of any
+ * installed copy of portunus (the check is a brand, as undici does, not the prototype chain).
+ */
 export class PortunusError extends Error {
   /** Stable, documented identifier of the failure. */
   readonly code: PortunusErrorCode;
 
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  }
+
   constructor(code: PortunusErrorCode, message: string, details: PortunusErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    Object.defineProperty(this, BRAND, { value: true });
     this.name = 'PortunusError';
     this.code = code;
     for (const [key, value] of Object.entries(details)) {

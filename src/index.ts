@@ -36,4 +36,6 @@ export { WorkerPool } from './pool/worker-pool.js';
 export type { PoolEvents, PoolStats } from './pool/worker-pool.js';
 export type { WorkerPoolOptions } from './pool/options.js';
 export { PoolWorker } from './pool/pool-worker.js';
+export { shutdownOnSignals } from './pool/shutdown-on-signals.js';
+export type { Closable, ShutdownOptions } from './pool/shutdown-on-signals.js';
 export type { WorkerState, WorkerExit } from './pool/pool-worker.js';

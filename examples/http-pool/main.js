@@ -3,7 +3,7 @@
 // status line every few seconds. SIGHUP restarts the workers with zero downtime; SIGINT/SIGTERM drain and stop.
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { WorkerPool, acceptAndDispatch } from '../../dist/index.js';
+import { WorkerPool, acceptAndDispatch, shutdownOnSignals } from '../../dist/index.js';
 
 /**
  * An integer from the environment, or `fallback` when the variable is unset or empty. Anything else stops
@@ -31,6 +31,7 @@ const pool = new WorkerPool({
 pool.on('spawn', (worker) => console.log(`[pool] spawned worker ${worker.id} (pid ${worker.pid})`));
 pool.on('exit', (worker, exit) => console.log(`[pool] worker ${worker.id} exited (code ${exit.code}, signal ${exit.signal}${exit.expected ? '' : ', unexpected'})`));
 pool.on('scale', (event) => console.log(`[pool] scaled ${event.direction} to ${event.workers} (${event.reason})`));
+pool.on('crash', ({ error, respawnInMs }) => console.error(`[pool] ${error.message}\n[pool] next worker in ${respawnInMs} ms`));
 
 const dispatcher = await acceptAndDispatch({ listen: { host: '127.0.0.1', port }, pool });
 const { address, port: actualPort } = dispatcher.address();
@@ -51,16 +52,13 @@ process.on('SIGHUP', () => {
   );
 });
 
-let stopping = false;
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, async () => {
-    if (stopping) return;
-    stopping = true;
+// Ctrl-C or kill -TERM: stop accepting, hand what was accepted to workers (giving up on connections still
+// waiting after 10 s), drain the workers, exit. The workers run in process groups of their own, so the
+// terminal's Ctrl-C reaches only this process. A second Ctrl-C exits at once.
+shutdownOnSignals([dispatcher, pool], {
+  timeoutMs: 10_000,
+  onSignal: (signal) => {
     console.log(`[master] ${signal}: draining`);
     clearInterval(status);
-    // Accepted connections still reach a worker; after 10 s those no worker took are closed.
-    await dispatcher.close({ timeoutMs: 10_000 });
-    await pool.close();
-    process.exit(0);
-  });
-}
+  },
+});

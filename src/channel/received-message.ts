@@ -43,7 +43,7 @@ export class ReceivedMessage {
   /**
    * Takes every descriptor not taken yet. The caller owns them from now on and must close them (or hand
    * them to something that will, such as `new net.Socket({ fd })`). Node handles (node-ipc backend) are
-   * not descriptors and stay in the message: see `takeAttachments()`.
+   * not descriptors and stay in the message: see `takeAttachment()`.
    */
   takeFds(): number[] {
     const taken: number[] = [];

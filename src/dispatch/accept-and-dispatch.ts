@@ -15,43 +15,13 @@ import { PortunusError, invalidArgument, systemError } from '../errors.js';
 import { distributeTransport } from '../transport/distribute.js';
 import { prepareAcceptedFd } from '../transport/kinds.js';
 import { sessionOf, type Handoff } from '../transport/session.js';
+import { resolveDispatchOptions, type AcceptAndDispatchOptions, type ResolvedDispatchOptions } from './dispatch-options.js';
 import { openListeningSocket } from './listen-socket.js';
-import { readPreview, type PreviewOptions, type RoutePreview } from './preview.js';
-import { resolveStrategy, type ResolvedStrategy, type Strategy } from './strategies.js';
+import { readPreview } from './preview.js';
+import { resolveStrategy, type ResolvedStrategy } from './strategies.js';
 import type { DispatchWorker, WorkerSet } from './worker-set.js';
 
-/** Where `route()` sends a connection: a worker, the name of a group, or undefined for the default group. */
-export type RouteTarget = DispatchWorker | string | undefined;
-
-/** Options of `acceptAndDispatch()`. */
-export interface AcceptAndDispatchOptions {
-  /** TCP listen options (port 0 for any), or a listening TCP net.Server to take over. */
-  listen: net.ListenOptions | net.Server;
-  /** The workers: one set, or named groups (the first is the default group). */
-  pool: WorkerSet | Record<string, WorkerSet>;
-  /** How to pick a worker within a group. Default 'round-robin'. */
-  strategy?: Strategy;
-  /**
-   * Chooses a worker or a group after reading a bounded prefix of the connection (`preRead`). The bytes
-   * read travel with the socket, so the worker sees the connection from its first byte.
-   */
-  route?: (preview: RoutePreview) => RouteTarget | Promise<RouteTarget>;
-  /**
-   * How much `route()` may read: default { maxBytes: 4096, timeoutMs: 5000, complete: () => true } (route on
-   * the first bytes that arrive; give `complete` to wait for more, e.g. a whole HTTP request head).
-   */
-  preRead?: Partial<PreviewOptions>;
-  /**
-   * Accepted connections held while no worker has room (queued, or being read for `route()`), before
-   * accepting stops. Default 128.
-   */
-  maxPending?: number;
-  /**
-   * Times workers may refuse one connection (fail to adopt it) before it is closed. A worker dying with the
-   * connection in flight does not count. Default 3.
-   */
-  maxAttempts?: number;
-}
+export type { AcceptAndDispatchOptions, RouteTarget } from './dispatch-options.js';
 
 /** Options of `Dispatcher.close()`. */
 export interface DispatcherCloseOptions {
@@ -81,6 +51,8 @@ export interface DispatchStats {
   pending: number;
   /** accept() failures (EMFILE…), each followed by a short pause. */
   acceptErrors: number;
+  /** Handoffs a worker did not acknowledge within `ackTimeoutMs` (each marks its worker unhealthy). */
+  ackTimeouts: number;
   /** Per worker: id, reported load, handoffs in flight. */
   workers: Array<{
     /** Worker id. */
@@ -121,6 +93,18 @@ export interface DispatcherEvents {
       error: Error;
     },
   ];
+  /**
+   * A worker did not acknowledge a handoff within `ackTimeoutMs`: it gets no more connections and its set is
+   * asked to end it; what it had not acknowledged goes to other workers once its channel closes.
+   */
+  unhealthy: [
+    event: {
+      /** The worker that is not adopting. */
+      worker: DispatchWorker;
+      /** ERR_PORTUNUS_ACK_TIMEOUT. */
+      error: PortunusError;
+    },
+  ];
   /** accept() failed (out of descriptors, say); accepting resumes shortly. */
   error: [error: Error];
 }
@@ -133,6 +117,8 @@ interface PendingConnection {
   worker: DispatchWorker | undefined;
   remoteAddress: string | undefined;
   attempts: number;
+  /** When it last started waiting for a worker, or was sent to one (Date.now()). */
+  since: number;
 }
 
 /** Pause before accepting again after EMFILE and friends. */
@@ -146,11 +132,14 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   readonly #groups: Map<string, WorkerSet>;
   readonly #defaultGroup: WorkerSet;
   readonly #strategies = new Map<WorkerSet, ResolvedStrategy>();
-  readonly #route: AcceptAndDispatchOptions['route'];
-  readonly #preview: PreviewOptions;
-  readonly #maxPending: number;
-  readonly #maxAttempts: number;
+  readonly #options: ResolvedDispatchOptions;
   readonly #pending: PendingConnection[] = [];
+  /** Connections sent to a worker and not yet acknowledged, oldest first (for the acknowledgement deadline). */
+  readonly #sent = new Set<PendingConnection>();
+  /** Workers that missed an acknowledgement deadline: they get nothing more. */
+  readonly #unhealthy = new WeakSet<DispatchWorker>();
+  /** Enforces `ackTimeoutMs` and `queueTimeoutMs`; one timer for all connections. */
+  readonly #deadlines: NodeJS.Timeout;
   /** Connections being read for route(); they count against maxPending like queued ones. */
   readonly #routing = new Set<net.Socket>();
   /** Groups last told that connections wait for them (demand > 0). */
@@ -162,27 +151,24 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   /** Set when close() stopped waiting: connections that would wait from now on are closed at once. */
   #abandoned: PortunusError | undefined;
   #idleWaiters: Array<() => void> = [];
-  readonly #counters = { accepted: 0, handedOff: 0, inFlight: 0, redispatched: 0, refused: 0, dropped: 0, acceptErrors: 0 };
+  readonly #counters = { accepted: 0, handedOff: 0, inFlight: 0, redispatched: 0, refused: 0, dropped: 0, acceptErrors: 0, ackTimeouts: 0 };
 
   /** @internal Use `acceptAndDispatch()`. */
-  constructor(fd: number, address: net.AddressInfo, groups: Map<string, WorkerSet>, options: AcceptAndDispatchOptions) {
+  constructor(fd: number, address: net.AddressInfo, options: ResolvedDispatchOptions) {
     super();
     this.#fd = fd;
     this.#address = address;
-    this.#groups = groups;
-    this.#defaultGroup = groups.values().next().value!;
-    for (const group of groups.values()) {
+    this.#options = options;
+    this.#groups = options.groups;
+    this.#defaultGroup = this.#groups.values().next().value!;
+    for (const group of this.#groups.values()) {
       this.#strategies.set(group, resolveStrategy(options.strategy));
       group.on('capacity', () => this.#pump());
     }
-    this.#route = options.route;
-    this.#preview = {
-      maxBytes: options.preRead?.maxBytes ?? 4096,
-      timeoutMs: options.preRead?.timeoutMs ?? 5000,
-      complete: options.preRead?.complete ?? (() => true),
-    };
-    this.#maxPending = options.maxPending ?? 128;
-    this.#maxAttempts = options.maxAttempts ?? 3;
+    // A quarter of the shorter deadline: a connection is noticed at most 25% late, for one cheap timer.
+    const sweepMs = Math.max(10, Math.floor(Math.min(options.ackTimeoutMs, options.queueTimeoutMs) / 4));
+    this.#deadlines = setInterval(() => this.#enforceDeadlines(), sweepMs);
+    this.#deadlines.unref();
     this.#acceptor = fdBackend.createAcceptor(fd, (fds, status) => this.#onAccept(fds, status));
     this.#resumeAccepting();
   }
@@ -205,15 +191,22 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
    * channels, which settle them). Connections waiting for a closed pool are closed at once. Idempotent.
    * The worker sets are not closed.
    */
-  async close(options: DispatcherCloseOptions = {}): Promise<void> {
+  close(options: DispatcherCloseOptions = {}): Promise<void> {
     const timeoutMs = options?.timeoutMs;
     if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || timeoutMs < 0)) throw invalidArgument('options.timeoutMs', 'a non-negative integer', timeoutMs, 'value');
+    return this.#close(timeoutMs);
+  }
+
+  async #close(timeoutMs: number | undefined): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
       this.#acceptor.close();
       fdBackend.close(this.#fd);
     }
-    if (this.#held() === 0 && this.#counters.inFlight === 0) return;
+    if (this.#held() === 0 && this.#counters.inFlight === 0) {
+      clearInterval(this.#deadlines);
+      return;
+    }
     const idle = new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
     if (timeoutMs === undefined) return idle;
     let timer: NodeJS.Timeout | undefined;
@@ -231,8 +224,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     if (fds !== undefined) {
       this.#counters.accepted += fds.length;
       for (const fd of fds) {
-        if (this.#route !== undefined) this.#previewAndRoute(fd);
-        else this.#enqueue({ fd, socket: undefined, preRead: undefined, group: this.#defaultGroup, worker: undefined, remoteAddress: undefined, attempts: 0 });
+        if (this.#options.route !== undefined) this.#previewAndRoute(fd);
+        else this.#enqueue({ fd, socket: undefined, preRead: undefined, group: this.#defaultGroup, worker: undefined, remoteAddress: undefined, attempts: 0, since: 0 });
       }
       this.#pump();
     }
@@ -245,6 +238,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   }
 
   #enqueue(connection: PendingConnection): void {
+    connection.since = Date.now();
     if (connection.remoteAddress === undefined && this.#strategies.get(connection.group)!.needsAddress) {
       try {
         connection.remoteAddress = fdBackend.describeSocket(connection.fd).remoteAddress;
@@ -274,18 +268,18 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       return;
     }
     this.#routing.add(socket);
-    readPreview(socket, this.#preview)
+    readPreview(socket, this.#options.preview)
       .then(async (preview) => {
-        const target = await this.#route!(preview);
+        const target = await this.#options.route!(preview);
         const group = typeof target === 'string' ? this.#groups.get(target) : this.#defaultGroup;
-        if (group === undefined) throw new PortunusError('ERR_PORTUNUS_NO_WORKER', `route() chose an unknown group ${JSON.stringify(target)}`);
+        if (group === undefined) throw new PortunusError('ERR_PORTUNUS_UNKNOWN_GROUP', `route() chose an unknown group ${JSON.stringify(target)}`, { group: target });
         const worker = typeof target === 'object' ? target : undefined;
         return { preview, group, worker };
       })
       .then(
         ({ preview, group, worker }) => {
           this.#routing.delete(socket);
-          this.#enqueue({ fd, socket, preRead: preview.bytes, group, worker, remoteAddress: preview.remoteAddress, attempts: 0 });
+          this.#enqueue({ fd, socket, preRead: preview.bytes, group, worker, remoteAddress: preview.remoteAddress, attempts: 0, since: 0 });
           this.#pump();
         },
         (error: Error) => {
@@ -330,7 +324,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       this.#demanded.delete(group);
       group.demand(0);
     }
-    if (this.#held() >= this.#maxPending) this.#pauseAccepting();
+    if (this.#held() >= this.#options.maxPending) this.#pauseAccepting();
     else this.#resumeAccepting();
     this.#checkIdle();
   }
@@ -341,7 +335,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     if (this.#pending.length === 0 || (this.#abandoned === undefined && !this.#anyGroupClosed())) return;
     for (let index = 0; index < this.#pending.length; ) {
       const connection = this.#pending[index]!;
-      const error = this.#abandoned ?? (connection.group.closed === true ? new PortunusError('ERR_PORTUNUS_POOL_CLOSED', 'the worker pool closed before a worker took this connection') : undefined);
+      const error = this.#abandoned ?? (connection.group.isClosed === true ? new PortunusError('ERR_PORTUNUS_POOL_CLOSED', 'the worker pool closed before a worker took this connection') : undefined);
       if (error === undefined) {
         index++;
         continue;
@@ -353,14 +347,14 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   }
 
   #anyGroupClosed(): boolean {
-    for (const group of this.#groups.values()) if (group.closed === true) return true;
+    for (const group of this.#groups.values()) if (group.isClosed === true) return true;
     return false;
   }
 
   #choose(connection: PendingConnection): DispatchWorker | undefined {
     const group = connection.group;
     const max = group.maxInFlight;
-    const open = group.available().filter((worker) => worker.inFlight < max);
+    const open = group.available().filter((worker) => worker.inFlight < max && !this.#unhealthy.has(worker));
     if (connection.worker !== undefined) return open.includes(connection.worker) ? connection.worker : undefined;
     return this.#strategies.get(group)!.pick(open, { remoteAddress: connection.remoteAddress });
   }
@@ -369,12 +363,16 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     worker.inFlight++;
     this.#counters.inFlight++;
     connection.attempts++;
+    connection.worker = worker;
+    connection.since = Date.now();
+    this.#sent.add(connection);
     const handoff: Promise<Handoff> =
       connection.socket === undefined
         ? sessionOf(worker.channel).send(prepareAcceptedFd(connection.fd, 'tcp'), {})
         : distributeTransport(worker.channel, connection.socket, connection.preRead === undefined ? {} : { preRead: connection.preRead });
     handoff.then(
       (result) => {
+        this.#sent.delete(connection);
         worker.inFlight--;
         worker.handedOff++;
         this.#counters.inFlight--;
@@ -383,12 +381,13 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
         this.#pump();
       },
       (error: Error) => {
+        this.#sent.delete(connection);
         worker.inFlight--;
         this.#counters.inFlight--;
         // A worker that went away says nothing about the connection: only refusals count as attempts.
         if ((error as PortunusError).code === 'ERR_PORTUNUS_CHANNEL_CLOSED') connection.attempts--;
         else this.#counters.refused++;
-        if (connection.attempts >= this.#maxAttempts) {
+        if (connection.attempts >= this.#options.maxAttempts) {
           this.#closeConnection(connection);
           this.#drop(error);
         } else {
@@ -424,7 +423,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
    * acceptor takes up to 128 by default) must not overfill `maxPending`.
    */
   #resumeAccepting(): void {
-    const room = this.#maxPending - this.#held();
+    const room = this.#options.maxPending - this.#held();
     if (this.#closed || room <= 0 || (this.#accepting && room === this.#acceptBatch)) return;
     // On a running acceptor, start() only updates the batch limit.
     this.#acceptor.start(room);
@@ -439,39 +438,71 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
 
   #checkIdle(): void {
     if (this.#held() > 0 || this.#counters.inFlight > 0) return;
+    if (this.#closed) clearInterval(this.#deadlines);
     for (const resolve of this.#idleWaiters.splice(0)) resolve();
+  }
+
+  /**
+   * Closes connections that waited too long for a worker, and gives up on workers that hold a handoff past
+   * `ackTimeoutMs`. Such a worker still has its copy of every descriptor it was sent, and no message can take
+   * one back: sending the connection to another worker while it lives could let two processes read one
+   * stream. So its set is asked to end it, and its handoffs come back (and go elsewhere) when its channel
+   * closes, as with any worker that dies.
+   */
+  #enforceDeadlines(): void {
+    const now = Date.now();
+    const { ackTimeoutMs, queueTimeoutMs } = this.#options;
+    for (const connection of this.#sent) {
+      // Oldest first: the first one within its deadline ends the scan.
+      if (now - connection.since < ackTimeoutMs) break;
+      const worker = connection.worker!;
+      if (this.#unhealthy.has(worker)) continue;
+      this.#unhealthy.add(worker);
+      this.#counters.ackTimeouts++;
+      const error = new PortunusError('ERR_PORTUNUS_ACK_TIMEOUT', `worker ${worker.id} did not acknowledge a handoff within ${ackTimeoutMs} ms: it is not adopting connections`, { workerId: worker.id });
+      this.emit('unhealthy', { worker, error });
+      connection.group.reportUnhealthy?.(worker, error);
+    }
+    let expired = false;
+    for (let index = 0; index < this.#pending.length; ) {
+      const connection = this.#pending[index]!;
+      if (now - connection.since < queueTimeoutMs) {
+        index++;
+        continue;
+      }
+      this.#pending.splice(index, 1);
+      this.#closeConnection(connection);
+      this.#drop(new PortunusError('ERR_PORTUNUS_QUEUE_TIMEOUT', `no worker took this connection within ${queueTimeoutMs} ms`));
+      expired = true;
+    }
+    if (expired) this.#pump();
   }
 }
 
 /**
- * Accepts connections on `options.listen` and hands each to a worker of `options.pool`. Opens the listening
- * socket, then starts the pool(s), and resolves once both are done. The dispatcher owns its listening socket; `close()` releases it.
+ * Accepts connections on `options.listen` and hands each to a worker of `options.pool`. Options are checked
+ * synchronously (invalid ones throw); then the listening socket is opened, the pool(s) started, and the
+ * promise resolves once both are done. It rejects when the port cannot be had or when no worker of a pool's
+ * first generation can start (with the reason: exit code, signal, the end of its stderr); the pools it
+ * started are then closed again. The dispatcher owns its listening socket; `close()` releases it.
  */
-export async function acceptAndDispatch(options: AcceptAndDispatchOptions): Promise<Dispatcher> {
-  if (typeof options !== 'object' || options === null) throw invalidArgument('options', 'an object', options);
-  const groups = new Map<string, WorkerSet>();
-  if (isWorkerSet(options.pool)) groups.set('default', options.pool);
-  else if (typeof options.pool === 'object' && options.pool !== null) for (const [name, set] of Object.entries(options.pool)) groups.set(name, set);
-  if (groups.size === 0 || ![...groups.values()].every(isWorkerSet)) throw invalidArgument('options.pool', 'a WorkerPool or a record of WorkerPools', options.pool);
-  for (const key of ['maxPending', 'maxAttempts'] as const) {
-    const value = options[key];
-    if (value !== undefined && (!Number.isInteger(value) || value < 1)) throw invalidArgument(`options.${key}`, 'a positive integer', value, 'value');
-  }
-  if (options.route !== undefined && typeof options.route !== 'function') throw invalidArgument('options.route', 'a function', options.route);
-  resolveStrategy(options.strategy);
+export function acceptAndDispatch(options: AcceptAndDispatchOptions): Promise<Dispatcher> {
+  const resolved = resolveDispatchOptions(options);
+  return start(resolved);
+}
+
+async function start(options: ResolvedDispatchOptions): Promise<Dispatcher> {
   // Listen first: a port that cannot be had must not leave workers running. Connections that arrive while
   // the pools start wait in the backlog.
   const { fd, address } = await openListeningSocket(options.listen);
+  const groups = [...options.groups.values()];
   try {
-    await Promise.all([...groups.values()].map((group) => group.start()));
+    await Promise.all(groups.map((group) => group.start()));
   } catch (error) {
     fdBackend.close(fd);
+    // Nothing will use these pools: leave no worker (or respawn loop) behind.
+    await Promise.all(groups.map((group) => group.close?.()));
     throw error;
   }
-  return new Dispatcher(fd, address, groups, options);
-}
-
-function isWorkerSet(value: unknown): value is WorkerSet {
-  const candidate = value as Partial<WorkerSet> | null;
-  return typeof candidate === 'object' && candidate !== null && typeof candidate.available === 'function' && typeof candidate.demand === 'function' && typeof candidate.start === 'function';
+  return new Dispatcher(fd, address, options);
 }

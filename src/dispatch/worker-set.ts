@@ -35,11 +35,20 @@ export interface WorkerSet {
    * True once the set will never offer a worker again (it was closed). Connections waiting for such a set
    * are closed by the dispatcher instead of waiting forever; emit 'capacity' when this becomes true.
    */
-  readonly closed?: boolean;
+  readonly isClosed?: boolean;
   /** Starts the set (spawns its minimum); resolves when those are ready. Idempotent. */
   start(): Promise<void>;
   /** Workers that take new connections now, in a stable order. */
   available(): readonly DispatchWorker[];
+  /**
+   * The dispatcher found `worker` not adopting connections (`error` says how: ERR_PORTUNUS_ACK_TIMEOUT). It
+   * sends it nothing more. End the worker's process: the handoffs it holds go to other workers once its
+   * channel closes, and not before, since a live worker could still adopt them. Without this method they
+   * wait for the channel to close by itself.
+   */
+  reportUnhealthy?(worker: DispatchWorker, error: Error): void;
+  /** Stops the set; acceptAndDispatch() calls it when it fails to start. */
+  close?(): Promise<void>;
   /**
    * The dispatcher holds `waiting` connections that no worker has room for, or the load changed: grow (or
    * note the demand) if the set's policy allows.

@@ -37,8 +37,18 @@ export interface WorkerPoolOptions {
   backoffInitialMs?: number;
   /** Longest respawn delay. Default 30 000. */
   backoffMaxMs?: number;
-  /** Where the workers' stdout and stderr go. Default 'inherit'. */
+  /**
+   * The workers' stdout and stderr: this process's ('inherit') or nowhere ('ignore'). Either way stderr passes
+   * through this process, which keeps its last lines to report a worker that fails. Default 'inherit'.
+   */
   stdio?: 'inherit' | 'ignore';
+  /**
+   * Run each worker in a session and process group of its own, so that signals sent to this process's group
+   * (the terminal's Ctrl-C) reach only this process, which then drains the workers (see
+   * `shutdownOnSignals()`). Workers exit by themselves when this process's channel to them closes, even if it
+   * is killed. Default true.
+   */
+  detached?: boolean;
 }
 
 export interface ResolvedPoolOptions {
@@ -58,6 +68,7 @@ export interface ResolvedPoolOptions {
   backoffInitialMs: number;
   backoffMaxMs: number;
   stdio: 'inherit' | 'ignore';
+  detached: boolean;
 }
 
 const NUMBERS = [
@@ -93,6 +104,7 @@ export function resolvePoolOptions(options: WorkerPoolOptions): ResolvedPoolOpti
     backoffInitialMs: options.backoffInitialMs ?? 100,
     backoffMaxMs: options.backoffMaxMs ?? 30_000,
     stdio: options.stdio ?? 'inherit',
+    detached: options.detached ?? true,
   };
   if (typeof resolved.command !== 'string' || resolved.command.length === 0) throw invalidArgument('options.command', 'a non-empty string', options.command);
   if (!Array.isArray(resolved.args) || !resolved.args.every((arg) => typeof arg === 'string')) throw invalidArgument('options.args', 'an array of strings', options.args);
@@ -102,5 +114,6 @@ export function resolvePoolOptions(options: WorkerPoolOptions): ResolvedPoolOpti
   }
   if (resolved.min > resolved.max) throw invalidArgument('options.min', `at most max (${resolved.max})`, resolved.min, 'value');
   if (resolved.stdio !== 'inherit' && resolved.stdio !== 'ignore') throw invalidArgument('options.stdio', "'inherit' or 'ignore'", options.stdio, 'value');
+  if (typeof resolved.detached !== 'boolean') throw invalidArgument('options.detached', 'a boolean', options.detached);
   return resolved;
 }

@@ -9,10 +9,14 @@ import { socketPairForChild } from '../channel/open.js';
 import { CHANNEL_FD_ENV } from '../bootstrap/worker-channel.js';
 import { decodeLoad, WorkerFrame } from '../dispatch/worker-protocol.js';
 import type { DispatchWorker } from '../dispatch/worker-set.js';
+import type { PortunusError } from '../errors.js';
 import type { ResolvedPoolOptions } from './options.js';
+import { StderrTail } from './stderr-tail.js';
 
 /** How long a draining worker may live on after closing its channel. */
 const LINGER_AFTER_CLOSE_MS = 5_000;
+/** After the exit, how long the last of its stderr may take to arrive before the exit is reported. */
+const STDERR_SETTLE_MS = 200;
 
 /** starting: spawned, not ready yet; ready: takes connections; draining: finishing; exited: gone. */
 export type WorkerState = 'starting' | 'ready' | 'draining' | 'exited';
@@ -51,8 +55,20 @@ export class PoolWorker implements DispatchWorker {
   handedOffSeen = 0;
   /** When it last had nothing open or in flight (undefined while busy). */
   idleSince: number | undefined;
+  /** @internal It became ready at least once. */
+  wasReady = false;
+  /** @internal The pool killed it for not becoming ready in time; the TCP addresses it listened on then. */
+  readyTimeout: { listening: string[] } | undefined;
+  /** @internal Why it ended, when it ended without being asked to; set by the pool before 'exit' is emitted. */
+  failure: PortunusError | undefined;
+  /** @internal The end of what it wrote to stderr. */
+  readonly stderr: StderrTail | undefined;
+  /** @internal Why spawning it failed (ENOENT for a missing command…), if it did. */
+  spawnError: Error | undefined;
   readonly #timers = new Set<NodeJS.Timeout>();
   #exitReported = false;
+  #markExited!: () => void;
+  readonly #exited = new Promise<void>((resolve) => (this.#markExited = resolve));
 
   /**
    * @internal Workers are created by their WorkerPool. Spawns the process with its end of a fresh channel
@@ -67,7 +83,11 @@ export class PoolWorker implements DispatchWorker {
       this.child = spawn(options.command, [...options.args], {
         cwd: options.cwd,
         env: { ...process.env, ...options.env, [CHANNEL_FD_ENV]: '3', PORTUNUS_WORKER_ID: String(id), PORTUNUS_WORKER_GENERATION: String(generation) },
-        stdio: ['ignore', options.stdio, options.stdio, childFd],
+        // stderr always comes through us, so that a failed start can be reported with what the worker said.
+        stdio: ['ignore', options.stdio, 'pipe', childFd],
+        // In a session (and process group) of its own, the terminal's Ctrl-C reaches only the master, which
+        // drains its workers instead of watching them die mid-request.
+        detached: options.detached,
       });
     } catch (error) {
       channel.destroy(error as Error);
@@ -76,10 +96,12 @@ export class PoolWorker implements DispatchWorker {
       // The child has its copy now (or never will): ours would keep the channel open after the child died.
       closeChildFd();
     }
+    this.stderr = this.child.stderr === null ? undefined : new StderrTail(this.child.stderr, options.stdio === 'inherit');
     channel.on('error', () => {});
     channel.handle(WorkerFrame.READY, () => {
       if (this.state !== 'starting') return;
       this.state = 'ready';
+      this.wasReady = true;
       callbacks.ready(this);
     });
     channel.handle(WorkerFrame.LOAD, (message) => {
@@ -97,9 +119,17 @@ export class PoolWorker implements DispatchWorker {
       this.#timers.clear();
       channel.destroy();
       callbacks.exited(this, { code, signal, expected });
+      this.#markExited();
     };
-    this.child.once('exit', report);
-    this.child.once('error', () => report(null, null));
+    // The exit is reported once the last of its stderr is read (or a moment later): a failure report without
+    // the worker's last words is no help.
+    this.child.once('exit', (code, signal) => {
+      void (this.stderr?.settled(STDERR_SETTLE_MS) ?? Promise.resolve()).then(() => report(code, signal));
+    });
+    this.child.once('error', (error) => {
+      if (this.child.pid === undefined) this.spawnError = error;
+      report(null, null);
+    });
     // A worker that closes its channel but lingers cannot be reached any more: end it. A draining worker
     // closes its channel just before it exits: give it a moment to do so by itself.
     channel.once('close', () => {
@@ -142,10 +172,6 @@ export class PoolWorker implements DispatchWorker {
 
   /** Resolves when the process has exited. */
   exited(): Promise<void> {
-    if (this.#exitReported) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.child.once('exit', () => resolve());
-      this.child.once('error', () => resolve());
-    });
+    return this.#exited;
   }
 }

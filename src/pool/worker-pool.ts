@@ -11,6 +11,7 @@ import type { DispatchWorker, WorkerSet } from '../dispatch/worker-set.js';
 import { PortunusError } from '../errors.js';
 import { resolvePoolOptions, type ResolvedPoolOptions, type WorkerPoolOptions } from './options.js';
 import { PoolWorker, type WorkerExit, type WorkerState } from './pool-worker.js';
+import { listeningAddressesOf, workerFailure } from './worker-failure.js';
 
 /** Events of a {@link WorkerPool}, with their listener arguments. */
 export interface PoolEvents {
@@ -20,6 +21,20 @@ export interface PoolEvents {
   ready: [worker: PoolWorker];
   /** A worker process ended. */
   exit: [worker: PoolWorker, exit: WorkerExit];
+  /**
+   * A worker ended without being asked to: it crashed, failed to start, or was killed for not becoming ready
+   * or for being unhealthy. Without a listener, the error is written to stderr as a process warning.
+   */
+  crash: [
+    event: {
+      /** The worker that ended. */
+      worker: PoolWorker;
+      /** ERR_PORTUNUS_WORKER_EXITED or ERR_PORTUNUS_READY_TIMEOUT, with the exit, its stderr's last lines and a hint. */
+      error: PortunusError;
+      /** Delay before the pool starts another worker (doubling with each crash in a row). */
+      respawnInMs: number;
+    },
+  ];
   /** The pool grew or shrank by one worker. */
   scale: [
     event: {
@@ -31,7 +46,10 @@ export interface PoolEvents {
       reason: string;
     },
   ];
-  /** A worker did not answer a ping in time and is being replaced. */
+  /**
+   * A worker did not answer a ping in time (ERR_PORTUNUS_PING_TIMEOUT), or a dispatcher found it does not
+   * acknowledge handoffs (ERR_PORTUNUS_ACK_TIMEOUT): it is killed and replaced.
+   */
   unhealthy: [worker: PoolWorker, error: Error];
   /** A restart finished: `generation` serves now. */
   restart: [
@@ -106,7 +124,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
   }
 
   /** True once `close()` was called: the pool offers no worker any more. */
-  get closed(): boolean {
+  get isClosed(): boolean {
     return this.#closing !== undefined;
   }
 
@@ -120,7 +138,11 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
     return [...this.#workers];
   }
 
-  /** Spawns `min` workers and resolves once each is ready or has failed (the pool keeps trying). */
+  /**
+   * Spawns `min` workers and resolves once each is ready or has failed. Rejects when every one of them
+   * failed (with the first one's ERR_PORTUNUS_WORKER_EXITED or ERR_PORTUNUS_READY_TIMEOUT: how it ended, the
+   * last lines of its stderr, a hint); the pool keeps respawning with backoff until `close()`. Idempotent.
+   */
   start(): Promise<void> {
     this.#started ??= this.#start();
     return this.#started;
@@ -135,7 +157,9 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
       this.#pingTimer.unref();
     }
     const initial = Array.from({ length: this.#options.min }, () => this.#spawn(this.#generation, 'min'));
-    await Promise.all(initial.map((worker) => this.#readyOrGone(worker).catch(() => {})));
+    const outcomes = await Promise.allSettled(initial.map((worker) => this.#readyOrGone(worker)));
+    const failed = outcomes.filter((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+    if (initial.length > 0 && failed.length === initial.length) throw failed[0]!.reason;
   }
 
   available(): readonly DispatchWorker[] {
@@ -145,6 +169,11 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
       if (worker.state === 'ready' && worker.generation === this.#generation && !worker.channel.isClosed) ready.push(worker);
     }
     return ready;
+  }
+
+  /** Called by a dispatcher for a worker that holds handoffs past their deadline: it is killed and replaced. */
+  reportUnhealthy(worker: DispatchWorker, error: Error): void {
+    if (worker instanceof PoolWorker && this.#workers.has(worker)) this.#markUnhealthy(worker, error);
   }
 
   demand(waiting: number): void {
@@ -218,7 +247,13 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
     this.#workers.add(worker);
     this.#counters.spawned++;
     worker.after(this.#options.readyTimeoutMs, () => {
-      if (worker.state === 'starting') worker.kill('SIGKILL');
+      if (worker.state !== 'starting' || worker.pid === undefined) return;
+      // What it listens on tells a worker that calls server.listen() from one that is merely slow.
+      void listeningAddressesOf(worker.pid).then((listening) => {
+        if (worker.state !== 'starting') return;
+        worker.readyTimeout = { listening };
+        worker.kill('SIGKILL');
+      });
     });
     this.emit('spawn', worker);
     if (reason === 'high water' || reason === 'connections waiting') this.emit('scale', { direction: 'up', workers: this.#activeCount(), reason });
@@ -239,7 +274,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
         if (gone !== worker) return;
         this.off('ready', onReady);
         this.off('exit', onExit);
-        reject(new PortunusError('ERR_PORTUNUS_READY_TIMEOUT', `worker ${worker.id} exited (code ${exit.code}, signal ${exit.signal}) before it was ready`, { exit }));
+        reject(worker.failure ?? new PortunusError('ERR_PORTUNUS_WORKER_EXITED', `worker ${worker.id} was stopped (code ${exit.code}, signal ${exit.signal}) before it was ready`, { exit }));
       };
       this.on('ready', onReady);
       this.on('exit', onExit);
@@ -258,10 +293,12 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
   #onExit(worker: PoolWorker, exit: WorkerExit): void {
     this.#workers.delete(worker);
     this.#counters.exited++;
+    if (!exit.expected) worker.failure = workerFailure(worker, exit, this.#options.readyTimeoutMs);
     if (!exit.expected && this.#closing === undefined) {
       this.#counters.crashed++;
       this.#consecutiveCrashes++;
       const delay = Math.min(this.#options.backoffMaxMs, this.#options.backoffInitialMs * 2 ** (this.#consecutiveCrashes - 1));
+      this.#reportCrash(worker, worker.failure!, delay);
       this.#backoffUntil = Date.now() + delay;
       clearTimeout(this.#backoffTimer);
       this.#backoffTimer = setTimeout(() => {
@@ -275,6 +312,19 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
     this.emit('exit', worker, exit);
     this.emit('capacity');
     this.#scale();
+  }
+
+  /** A failure is never only an event nobody listens to: without a 'crash' listener it goes to stderr. */
+  #reportCrash(worker: PoolWorker, error: PortunusError, respawnInMs: number): void {
+    if (this.listenerCount('crash') > 0) this.emit('crash', { worker, error, respawnInMs });
+    else process.emitWarning(`${error.message}\n(next worker in ${respawnInMs} ms)`, { type: 'PortunusWarning', code: error.code });
+  }
+
+  #markUnhealthy(worker: PoolWorker, error: Error): void {
+    // A draining worker that stopped acknowledging is as stuck as a ready one; one starting holds nothing.
+    if (worker.state !== 'ready' && worker.state !== 'draining') return;
+    this.emit('unhealthy', worker, error);
+    worker.kill('SIGKILL');
   }
 
   #activeCount(): number {
@@ -328,11 +378,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
   #pingAll(): void {
     for (const worker of this.#workers) {
       if (worker.state !== 'ready') continue;
-      worker.channel.ping(this.#options.pingTimeoutMs).catch((error: Error) => {
-        if (worker.state !== 'ready') return;
-        this.emit('unhealthy', worker, error);
-        worker.kill('SIGKILL');
-      });
+      worker.channel.ping(this.#options.pingTimeoutMs).catch((error: Error) => this.#markUnhealthy(worker, error));
     }
   }
 }

@@ -15,9 +15,15 @@ test.serial('a worker that never calls adoptConnections is killed after readyTim
   const before = openFdCount();
   const pool = startPool(t, 'worker-never-ready.js', { min: 1, max: 1, readyTimeoutMs: 500, backoffInitialMs: 5000 });
   const exited = nextEvent(pool, 'exit', 'the first worker to exit', 10_000);
-  // start() settles once the minimum is ready or gone: here, gone.
-  await within(pool.start(), 'start() to settle', 10_000);
+  const crashed = nextEvent(pool, 'crash', 'the crash report', 10_000);
+  // start() settles once the minimum is ready or gone: here, gone, so it rejects with the reason.
+  const error = await within(t.throwsAsync(pool.start()), 'start() to settle', 10_000);
+  t.is(error.code, 'ERR_PORTUNUS_READY_TIMEOUT');
+  t.regex(error.message, /did not call adoptConnections\(\) within 500 ms/);
   const [worker, exit] = await exited;
+  const [report] = await crashed;
+  t.is(report.error, error);
+  t.is(report.worker, worker);
   t.is(worker.id, 1);
   t.is(exit.signal, 'SIGKILL');
   t.false(exit.expected);
@@ -35,7 +41,13 @@ test.serial('a worker that exits at once is respawned with a doubling delay, not
   const exits = [];
   pool.on('spawn', () => spawns.push(Date.now()));
   pool.on('exit', () => exits.push(Date.now()));
-  await within(pool.start(), 'start() to settle', 10_000);
+  const respawnDelays = [];
+  pool.on('crash', ({ error, respawnInMs }) => {
+    t.is(error.code, 'ERR_PORTUNUS_WORKER_EXITED');
+    respawnDelays.push(respawnInMs);
+  });
+  // Every worker of the first generation failed: start() says so, and the pool keeps trying with backoff.
+  await within(t.throwsAsync(pool.start(), { code: 'ERR_PORTUNUS_WORKER_EXITED', message: /exited with code 1 before it was ready/ }), 'start() to settle', 10_000);
   await waitFor(() => spawns.length >= 5, 'five spawns', 20_000);
   const crashed = pool.stats().crashed;
   await within(pool.close(), 'the pool to close', 15_000);
@@ -45,6 +57,8 @@ test.serial('a worker that exits at once is respawned with a doubling delay, not
     t.true(waited >= backoffInitialMs * 2 ** (n - 1) - 5, `spawn ${n + 1} came ${waited} ms after crash ${n}`);
   }
   t.true(crashed >= 4, `crashed ${crashed}`);
+  // Each crash is reported with the delay before the next spawn.
+  t.deepEqual(respawnDelays.slice(0, 4), [100, 200, 400, 800]);
   t.true(pool.stats().spawned <= 6, `spawned ${pool.stats().spawned}: no busy loop`);
   t.true(spawns.length <= 6);
   await assertNoFdLeak(t, before);

@@ -1,0 +1,113 @@
+/**
+ * acceptAndDispatch() options: validation and defaults in one place, checked synchronously before anything
+ * is opened or started. Times are in milliseconds.
+ * @module
+ */
+import type net from 'node:net';
+import { invalidArgument } from '../errors.js';
+import type { PreviewOptions, RoutePreview } from './preview.js';
+import { resolveStrategy, type Strategy } from './strategies.js';
+import type { DispatchWorker, WorkerSet } from './worker-set.js';
+
+/** Where `route()` sends a connection: a worker, the name of a group, or undefined for the default group. */
+export type RouteTarget = DispatchWorker | string | undefined;
+
+/** Options of `acceptAndDispatch()`. */
+export interface AcceptAndDispatchOptions {
+  /** TCP listen options (port 0 for any), or a listening TCP net.Server to take over. */
+  listen: net.ListenOptions | net.Server;
+  /** The workers: one set, or named groups (the first is the default group). */
+  pool: WorkerSet | Record<string, WorkerSet>;
+  /** How to pick a worker within a group. Default 'round-robin'. */
+  strategy?: Strategy;
+  /**
+   * Chooses a worker or a group after reading a bounded prefix of the connection (`preRead`). The bytes
+   * read travel with the socket, so the worker sees the connection from its first byte.
+   */
+  route?: (preview: RoutePreview) => RouteTarget | Promise<RouteTarget>;
+  /**
+   * How much `route()` may read: default { maxBytes: 4096, timeoutMs: 5000, complete: () => true } (route on
+   * the first bytes that arrive; give `complete` to wait for more, e.g. a whole HTTP request head).
+   */
+  preRead?: Partial<PreviewOptions>;
+  /**
+   * Accepted connections held while no worker has room (queued, or being read for `route()`), before
+   * accepting stops. Default 128.
+   */
+  maxPending?: number;
+  /**
+   * Times workers may refuse one connection (fail to adopt it) before it is closed. A worker dying with the
+   * connection in flight does not count. Default 3.
+   */
+  maxAttempts?: number;
+  /**
+   * How long a worker may take to acknowledge a handoff, in ms. A worker that misses it is not adopting
+   * connections: it is reported (`'unhealthy'`), gets no more connections, and its set is asked to end it
+   * (a WorkerPool kills and replaces it); everything it had not acknowledged then goes to another worker.
+   * Default 5000.
+   */
+  ackTimeoutMs?: number;
+  /**
+   * How long an accepted connection may wait for a worker with room, in ms. When it passes the connection is
+   * closed (`'drop'` with ERR_PORTUNUS_QUEUE_TIMEOUT), so that clients of a pool that cannot start get an
+   * answer instead of waiting forever. Default 10 000.
+   */
+  queueTimeoutMs?: number;
+}
+
+/** The options as the dispatcher uses them. */
+export interface ResolvedDispatchOptions {
+  listen: net.ListenOptions | net.Server;
+  groups: Map<string, WorkerSet>;
+  strategy: Strategy;
+  route: AcceptAndDispatchOptions['route'];
+  preview: PreviewOptions;
+  maxPending: number;
+  maxAttempts: number;
+  ackTimeoutMs: number;
+  queueTimeoutMs: number;
+}
+
+const POSITIVE_INTEGERS = ['maxPending', 'maxAttempts', 'ackTimeoutMs', 'queueTimeoutMs'] as const;
+
+/** Validates `options` (throwing ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE) and fills in the defaults. */
+export function resolveDispatchOptions(options: AcceptAndDispatchOptions): ResolvedDispatchOptions {
+  if (typeof options !== 'object' || options === null) throw invalidArgument('options', 'an object', options);
+  if (typeof options.listen !== 'object' || options.listen === null) {
+    throw invalidArgument('options.listen', 'TCP listen options or a listening net.Server', options.listen);
+  }
+  const groups = new Map<string, WorkerSet>();
+  if (isWorkerSet(options.pool)) groups.set('default', options.pool);
+  else if (typeof options.pool === 'object' && options.pool !== null) for (const [name, set] of Object.entries(options.pool)) groups.set(name, set);
+  if (groups.size === 0 || ![...groups.values()].every(isWorkerSet)) throw invalidArgument('options.pool', 'a WorkerPool or a record of WorkerPools', options.pool);
+  for (const key of POSITIVE_INTEGERS) {
+    const value = options[key];
+    if (value !== undefined && (!Number.isInteger(value) || value < 1)) throw invalidArgument(`options.${key}`, 'a positive integer', value, 'value');
+  }
+  if (options.route !== undefined && typeof options.route !== 'function') throw invalidArgument('options.route', 'a function', options.route);
+  const preRead = options.preRead ?? {};
+  if (typeof preRead !== 'object' || preRead === null) throw invalidArgument('options.preRead', 'an object', preRead);
+  for (const key of ['maxBytes', 'timeoutMs'] as const) {
+    const value = preRead[key];
+    if (value !== undefined && (!Number.isInteger(value) || value < 1)) throw invalidArgument(`options.preRead.${key}`, 'a positive integer', value, 'value');
+  }
+  if (preRead.complete !== undefined && typeof preRead.complete !== 'function') throw invalidArgument('options.preRead.complete', 'a function', preRead.complete);
+  const strategy = options.strategy ?? 'round-robin';
+  resolveStrategy(strategy);
+  return {
+    listen: options.listen,
+    groups,
+    strategy,
+    route: options.route,
+    preview: { maxBytes: preRead.maxBytes ?? 4096, timeoutMs: preRead.timeoutMs ?? 5000, complete: preRead.complete ?? (() => true) },
+    maxPending: options.maxPending ?? 128,
+    maxAttempts: options.maxAttempts ?? 3,
+    ackTimeoutMs: options.ackTimeoutMs ?? 5000,
+    queueTimeoutMs: options.queueTimeoutMs ?? 10_000,
+  };
+}
+
+function isWorkerSet(value: unknown): value is WorkerSet {
+  const candidate = value as Partial<WorkerSet> | null;
+  return typeof candidate === 'object' && candidate !== null && typeof candidate.available === 'function' && typeof candidate.demand === 'function' && typeof candidate.start === 'function';
+}
