@@ -59,6 +59,7 @@ export class PortunusError extends Error {
   /** Stable, documented identifier of the failure. */
   readonly code: PortunusErrorCode;
 
+  /** `instanceof PortunusError`: true for an error made by any installed copy of portunus (it carries the brand). */
   static override [Symbol.hasInstance](value: unknown): boolean {
     return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
   }
