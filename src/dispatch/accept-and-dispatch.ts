@@ -232,7 +232,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     if (status < 0) {
       this.#accepting = false;
       this.#counters.acceptErrors++;
-      this.emit('error', systemError(status, 'accept', getSystemErrorName(status)));
+      this.emit('error', systemError(status, 'accept', getSystemErrorName(status), this.#fd));
       setTimeout(() => this.#resumeAccepting(), ACCEPT_RETRY_MS).unref();
     }
   }

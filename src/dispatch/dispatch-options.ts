@@ -5,6 +5,8 @@
  */
 import type net from 'node:net';
 import { invalidArgument } from '../errors.js';
+import { validateFunction, validateInteger, validateObject, validateOptions, validateTimeout } from '../validate.js';
+import { validateListenOption } from './listen-socket.js';
 import type { PreviewOptions, RoutePreview } from './preview.js';
 import { resolveStrategy, type Strategy } from './strategies.js';
 import type { DispatchWorker, WorkerSet } from './worker-set.js';
@@ -68,30 +70,24 @@ export interface ResolvedDispatchOptions {
   queueTimeoutMs: number;
 }
 
-const POSITIVE_INTEGERS = ['maxPending', 'maxAttempts', 'ackTimeoutMs', 'queueTimeoutMs'] as const;
+const POSITIVE_INTEGERS = ['maxPending', 'maxAttempts'] as const;
+const TIMEOUTS = ['ackTimeoutMs', 'queueTimeoutMs'] as const;
 
 /** Validates `options` (throwing ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE) and fills in the defaults. */
 export function resolveDispatchOptions(options: AcceptAndDispatchOptions): ResolvedDispatchOptions {
-  if (typeof options !== 'object' || options === null) throw invalidArgument('options', 'an object', options);
-  if (typeof options.listen !== 'object' || options.listen === null) {
-    throw invalidArgument('options.listen', 'TCP listen options or a listening net.Server', options.listen);
-  }
+  validateObject(options, 'options');
+  validateListenOption(options.listen);
   const groups = new Map<string, WorkerSet>();
   if (isWorkerSet(options.pool)) groups.set('default', options.pool);
   else if (typeof options.pool === 'object' && options.pool !== null) for (const [name, set] of Object.entries(options.pool)) groups.set(name, set);
   if (groups.size === 0 || ![...groups.values()].every(isWorkerSet)) throw invalidArgument('options.pool', 'a WorkerPool or a record of WorkerPools', options.pool);
-  for (const key of POSITIVE_INTEGERS) {
-    const value = options[key];
-    if (value !== undefined && (!Number.isInteger(value) || value < 1)) throw invalidArgument(`options.${key}`, 'a positive integer', value, 'value');
-  }
-  if (options.route !== undefined && typeof options.route !== 'function') throw invalidArgument('options.route', 'a function', options.route);
-  const preRead = options.preRead ?? {};
-  if (typeof preRead !== 'object' || preRead === null) throw invalidArgument('options.preRead', 'an object', preRead);
-  for (const key of ['maxBytes', 'timeoutMs'] as const) {
-    const value = preRead[key];
-    if (value !== undefined && (!Number.isInteger(value) || value < 1)) throw invalidArgument(`options.preRead.${key}`, 'a positive integer', value, 'value');
-  }
-  if (preRead.complete !== undefined && typeof preRead.complete !== 'function') throw invalidArgument('options.preRead.complete', 'a function', preRead.complete);
+  for (const key of POSITIVE_INTEGERS) if (options[key] !== undefined) validateInteger(options[key], `options.${key}`, 1);
+  for (const key of TIMEOUTS) if (options[key] !== undefined) validateTimeout(options[key], `options.${key}`);
+  if (options.route !== undefined) validateFunction(options.route, 'options.route');
+  const preRead = validateOptions(options.preRead, 'options.preRead');
+  if (preRead.maxBytes !== undefined) validateInteger(preRead.maxBytes, 'options.preRead.maxBytes', 1);
+  if (preRead.timeoutMs !== undefined) validateTimeout(preRead.timeoutMs, 'options.preRead.timeoutMs');
+  if (preRead.complete !== undefined) validateFunction(preRead.complete, 'options.preRead.complete');
   const strategy = options.strategy ?? 'round-robin';
   resolveStrategy(strategy);
   return {

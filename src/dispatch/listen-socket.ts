@@ -35,7 +35,8 @@ export function validateListenOption(listen: unknown): asserts listen is net.Lis
     throw new PortunusError('ERR_PORTUNUS_UNSUPPORTED', 'acceptAndDispatch listens on TCP; Unix socket paths are not supported by the dispatcher yet');
   }
   // Checked here rather than left to server.listen(), whose errors would name `options` and `options.port`.
-  validateInteger(port, 'options.listen.port', 0, 65535);
+  // Left out, Node picks a free port, as with port 0.
+  if (port !== undefined) validateInteger(port, 'options.listen.port', 0, 65535);
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 import os from 'node:os';
 import { invalidArgument } from '../errors.js';
+import { validateBoolean, validateInteger, validateObject, validateOneOf, validateString, validateTimeout } from '../validate.js';
 
 /** Options of `new WorkerPool()`. */
 export interface WorkerPoolOptions {
@@ -86,7 +87,7 @@ const NUMBERS = [
 ] as const;
 
 export function resolvePoolOptions(options: WorkerPoolOptions): ResolvedPoolOptions {
-  if (typeof options !== 'object' || options === null) throw invalidArgument('options', 'an object', options);
+  validateObject(options, 'options');
   const resolved: ResolvedPoolOptions = {
     command: options.command ?? process.execPath,
     args: options.args ?? [],
@@ -106,14 +107,16 @@ export function resolvePoolOptions(options: WorkerPoolOptions): ResolvedPoolOpti
     stdio: options.stdio ?? 'inherit',
     detached: options.detached ?? true,
   };
-  if (typeof resolved.command !== 'string' || resolved.command.length === 0) throw invalidArgument('options.command', 'a non-empty string', options.command);
+  validateString(resolved.command, 'options.command', { nonEmpty: true });
   if (!Array.isArray(resolved.args) || !resolved.args.every((arg) => typeof arg === 'string')) throw invalidArgument('options.args', 'an array of strings', options.args);
+  if (options.env !== undefined) validateObject(options.env, 'options.env');
+  if (options.cwd !== undefined) validateString(options.cwd, 'options.cwd', { nonEmpty: true });
   for (const [key, minimum] of NUMBERS) {
-    const value = resolved[key];
-    if (!Number.isInteger(value) || value < minimum) throw invalidArgument(`options.${key}`, `an integer >= ${minimum}`, options[key], 'value');
+    if (key.endsWith('Ms')) validateTimeout(resolved[key], `options.${key}`, minimum);
+    else validateInteger(resolved[key], `options.${key}`, minimum);
   }
   if (resolved.min > resolved.max) throw invalidArgument('options.min', `at most max (${resolved.max})`, resolved.min, 'value');
-  if (resolved.stdio !== 'inherit' && resolved.stdio !== 'ignore') throw invalidArgument('options.stdio', "'inherit' or 'ignore'", options.stdio, 'value');
-  if (typeof resolved.detached !== 'boolean') throw invalidArgument('options.detached', 'a boolean', options.detached);
+  validateOneOf(resolved.stdio, 'options.stdio', ['inherit', 'ignore']);
+  validateBoolean(resolved.detached, 'options.detached');
   return resolved;
 }
