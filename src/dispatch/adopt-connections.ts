@@ -9,8 +9,9 @@
 import type net from 'node:net';
 import { EventEmitter } from 'eventemitter3';
 import { inheritedChannel } from '../bootstrap/worker-channel.js';
-import type { Channel } from '../channel/channel.js';
+import { Channel } from '../channel/channel.js';
 import { PortunusError, invalidArgument } from '../errors.js';
+import { validateBoolean, validateInstance, validateOptions, validateTimeout } from '../validate.js';
 import { releaseAdopted, type Adopted } from '../transport/kinds.js';
 import { encodeLoad, WorkerFrame } from './worker-protocol.js';
 
@@ -51,13 +52,13 @@ export class WorkerConnections extends EventEmitter<WorkerEvents> {
   #idleTimer: NodeJS.Timeout | undefined;
 
   /** @internal Use `adoptConnections()`. */
-  constructor(server: net.Server, channel: Channel, options: AdoptConnectionsOptions) {
+  constructor(server: net.Server, channel: Channel, options: ResolvedWorkerOptions) {
     super();
     this.#server = server;
     this.#channel = channel;
-    this.#exitOnDrain = options.exitOnDrain ?? true;
-    this.#idleCloseIntervalMs = options.idleCloseIntervalMs ?? 100;
-    this.#loadReportIntervalMs = options.loadReportIntervalMs ?? 100;
+    this.#exitOnDrain = options.exitOnDrain;
+    this.#idleCloseIntervalMs = options.idleCloseIntervalMs;
+    this.#loadReportIntervalMs = options.loadReportIntervalMs;
     channel.on('transport', this.#onTransport);
     channel.handle(WorkerFrame.DRAIN, () => this.drain('master'));
     channel.once('close', () => this.drain('channel-closed'));
@@ -160,8 +161,30 @@ function markClose(request: { httpVersionMajor?: number }, response: { headersSe
  * tells the master this worker is ready. The server does not need to listen. Ownership: each adopted
  * socket belongs to the server's connection handling, as if the server had accepted it.
  */
-export function adoptConnections(server: net.Server, options: AdoptConnectionsOptions = {}): WorkerConnections {
+export function adoptConnections(server: net.Server, options?: AdoptConnectionsOptions): WorkerConnections {
   if (typeof (server as { emit?: unknown })?.emit !== 'function') throw invalidArgument('server', 'a net.Server', server);
-  const channel = options.channel ?? inheritedChannel();
-  return new WorkerConnections(server, channel, options);
+  const resolved = resolveWorkerOptions(options);
+  return new WorkerConnections(server, resolved.channel ?? inheritedChannel(), resolved);
+}
+
+interface ResolvedWorkerOptions {
+  channel: Channel | undefined;
+  exitOnDrain: boolean;
+  idleCloseIntervalMs: number;
+  loadReportIntervalMs: number;
+}
+
+/** Validates the worker's options (throwing ERR_INVALID_ARG_*) and fills in the defaults. */
+function resolveWorkerOptions(options: AdoptConnectionsOptions | undefined): ResolvedWorkerOptions {
+  const given = validateOptions(options);
+  if (given.channel !== undefined) validateInstance(given.channel, 'options.channel', Channel, 'a Channel');
+  if (given.exitOnDrain !== undefined) validateBoolean(given.exitOnDrain, 'options.exitOnDrain');
+  if (given.idleCloseIntervalMs !== undefined) validateTimeout(given.idleCloseIntervalMs, 'options.idleCloseIntervalMs');
+  if (given.loadReportIntervalMs !== undefined) validateTimeout(given.loadReportIntervalMs, 'options.loadReportIntervalMs', 0);
+  return {
+    channel: given.channel,
+    exitOnDrain: given.exitOnDrain ?? true,
+    idleCloseIntervalMs: given.idleCloseIntervalMs ?? 100,
+    loadReportIntervalMs: given.loadReportIntervalMs ?? 100,
+  };
 }

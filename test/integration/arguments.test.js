@@ -4,12 +4,15 @@
 // option and showing the value the way Node's validators show it (NaN as NaN, not null), and nothing
 // opened. OS errors from a call on a descriptor say which descriptor.
 import test from 'ava';
+import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
   WorkerPool,
   acceptAndDispatch,
+  adoptConnections,
+  shutdownOnSignals,
   adoptTransport,
   channelFromFd,
   channelPair,
@@ -75,6 +78,11 @@ function handoffSetup(t) {
   };
   t.teardown(close);
   return { channel, peer, transport: { fd: transportFd }, close };
+}
+
+/** A pool that is never started: it has no process and no descriptor to leave behind. */
+function idlePool() {
+  return new WorkerPool({ args: [fixture('worker-http.js')], min: 0, max: 1, pingIntervalMs: 0 });
 }
 
 const cycle = {};
@@ -179,6 +187,21 @@ const CASES = [
     { code: VALUE, name: 'options.metadata', received: 'an instance of Object' },
   ],
   ['adoptTransport(): no channel', () => () => adoptTransport(undefined), { code: TYPE, name: 'channel', received: 'undefined' }],
+  // The dispatcher, the pool, the worker side and the shutdown helper. A WorkerPool starts nothing until
+  // start(), so these open nothing either.
+  ['acceptAndDispatch(): options.ackTimeoutMs NaN', (t) => () => acceptAndDispatch({ listen: { port: 0 }, pool: idlePool(t), ackTimeoutMs: NaN }), { code: VALUE, name: 'options.ackTimeoutMs', received: 'NaN' }],
+  ['acceptAndDispatch(): options.queueTimeoutMs 0', (t) => () => acceptAndDispatch({ listen: { port: 0 }, pool: idlePool(t), queueTimeoutMs: 0 }), { code: VALUE, name: 'options.queueTimeoutMs', received: '0' }],
+  ['acceptAndDispatch(): options.maxPending a string', (t) => () => acceptAndDispatch({ listen: { port: 0 }, pool: idlePool(t), maxPending: '8' }), { code: TYPE, name: 'options.maxPending', received: "type string ('8')" }],
+  ['acceptAndDispatch(): options.preRead.maxBytes -1', (t) => () => acceptAndDispatch({ listen: { port: 0 }, pool: idlePool(t), preRead: { maxBytes: -1 } }), { code: VALUE, name: 'options.preRead.maxBytes', received: '-1' }],
+  ['acceptAndDispatch(): options.preRead.complete not a function', (t) => () => acceptAndDispatch({ listen: { port: 0 }, pool: idlePool(t), preRead: { complete: true } }), { code: TYPE, name: 'options.preRead.complete', received: 'type boolean (true)' }],
+  ['acceptAndDispatch(): options.pool missing', () => () => acceptAndDispatch({ listen: { port: 0 } }), { code: TYPE, name: 'options.pool', received: 'undefined' }],
+  ['new WorkerPool(): options.max NaN (WORKERS=abc)', () => () => new WorkerPool({ max: NaN }), { code: VALUE, name: 'options.max', received: 'NaN' }],
+  ['new WorkerPool(): options.detached a string', () => () => new WorkerPool({ detached: 'yes' }), { code: TYPE, name: 'options.detached', received: "type string ('yes')" }],
+  ['new WorkerPool(): options.readyTimeoutMs past what setTimeout can wait', () => () => new WorkerPool({ readyTimeoutMs: 2 ** 31 }), { code: VALUE, name: 'options.readyTimeoutMs', received: '2147483648' }],
+  ['new WorkerPool(): options.stdio pipe', () => () => new WorkerPool({ stdio: 'pipe' }), { code: VALUE, name: 'options.stdio', received: "'pipe'" }],
+  ['adoptConnections(): options.exitOnDrain a number', () => () => adoptConnections(new EventEmitter(), { exitOnDrain: 1 }), { code: TYPE, name: 'options.exitOnDrain', received: 'type number (1)' }],
+  ['adoptConnections(): options.channel not a Channel', () => () => adoptConnections(new EventEmitter(), { channel: {} }), { code: TYPE, name: 'options.channel', received: 'an instance of Object' }],
+  ['shutdownOnSignals(): options.timeoutMs -5', () => () => shutdownOnSignals([], { timeoutMs: -5 }), { code: VALUE, name: 'options.timeoutMs', received: '-5' }],
 ];
 
 for (const [title, setup, expected] of CASES) {
