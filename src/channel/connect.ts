@@ -6,7 +6,7 @@
 import net from 'node:net';
 import { fdBackend } from '../binding/index.js';
 import { PortunusError, invalidArgument } from '../errors.js';
-import type { Channel, ChannelOptions } from './channel.js';
+import { openedChannel, type Channel, type ChannelOptions } from './channel.js';
 import { channelFromFd } from './open.js';
 import { peerPolicy, type PeerAllow } from './peer-policy.js';
 
@@ -37,9 +37,9 @@ export async function connectChannel(socketPath: string, options: ConnectChannel
       credentials,
     });
   }
-  const channel = channelFromFd(fd, options);
-  await channel.ready;
-  return channel;
+  // A server whose hello and end of stream came in one read gives a channel that closed before this
+  // function could return it: that is a failed connection, not a channel.
+  return openedChannel(channelFromFd(fd, options));
 }
 
 /** Connects with Node's non-blocking connect and returns a CLOEXEC duplicate of the connected socket. */

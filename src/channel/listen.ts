@@ -9,7 +9,7 @@ import net from 'node:net';
 import { EventEmitter } from 'eventemitter3';
 import { fdBackend, type PeerCredentials } from '../binding/index.js';
 import { PortunusError, invalidArgument } from '../errors.js';
-import type { Channel, ChannelOptions } from './channel.js';
+import { openedChannel, type Channel, type ChannelOptions } from './channel.js';
 import { handleFd } from './connect.js';
 import { channelFromFd } from './open.js';
 import { peerPolicy, type PeerAllow } from './peer-policy.js';
@@ -34,7 +34,10 @@ export interface ChannelServerEvents {
   channel: [channel: Channel];
   /** A peer was refused by the credential check; its connection is closed. */
   refused: [refused: RefusedPeer];
-  /** An allowed peer failed the handshake (garbage, wrong version, silence); its connection is closed. */
+  /**
+   * An allowed peer failed the handshake (garbage, wrong version, silence), or its connection ended right
+   * after its hello; its connection is closed and no channel is announced for it.
+   */
   clientError: [error: Error, credentials: PeerCredentials];
   /** The listening socket failed. */
   error: [error: Error];
@@ -112,10 +115,13 @@ export class ChannelServer extends EventEmitter<ChannelServerEvents> {
     const channel = channelFromFd(fd, options);
     this.#pending.add(channel);
     const peer = credentials;
-    channel.ready.then(
+    // Announced only if still open once its hello is in: a peer whose hello and end of stream came in one
+    // read would otherwise reach the application as a channel that had already closed, unseen.
+    openedChannel(channel).then(
       () => {
         this.#pending.delete(channel);
-        this.emit('channel', channel);
+        // close() ran meanwhile and destroyed it with the other handshakes in progress.
+        if (!this.#closed) this.emit('channel', channel);
       },
       (error: Error) => {
         this.#pending.delete(channel);
