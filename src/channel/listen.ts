@@ -8,12 +8,13 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import { EventEmitter } from 'eventemitter3';
 import { fdBackend, type PeerCredentials } from '../binding/index.js';
-import { PortunusError, invalidArgument } from '../errors.js';
-import { openedChannel, type Channel, type ChannelOptions } from './channel.js';
+import { PortunusError } from '../errors.js';
+import { openedChannel, resolveChannelOptions, type Channel, type ChannelOptions } from './channel.js';
 import { handleFd } from './connect.js';
 import { channelFromFd } from './open.js';
 import { peerPolicy, type PeerAllow } from './peer-policy.js';
 import { ensurePrivateDirectory, isAbstractName, removeStaleSocket, restrictSocketFile } from './secure-path.js';
+import { checkSocketAddress, type SocketAddress } from './socket-address.js';
 
 export interface ListenChannelOptions extends ChannelOptions {
   /** Which client processes may connect, by uid. Default: this process's own uid. */
@@ -112,7 +113,15 @@ export class ChannelServer extends EventEmitter<ChannelServerEvents> {
       fdBackend.close(fd);
       return;
     }
-    const channel = channelFromFd(fd, options);
+    let channel: Channel;
+    try {
+      channel = channelFromFd(fd, options);
+    } catch (error) {
+      // The descriptor stays ours when it is refused; nothing else would ever close it.
+      fdBackend.close(fd);
+      this.emit('clientError', error as Error, credentials);
+      return;
+    }
     this.#pending.add(channel);
     const peer = credentials;
     // Announced only if still open once its hello is in: a peer whose hello and end of stream came in one
@@ -132,33 +141,64 @@ export class ChannelServer extends EventEmitter<ChannelServerEvents> {
 }
 
 /**
- * Listens for channels on `socketPath` (a filesystem path, or '\0name' for a Linux abstract socket).
+ * Accept queue of a channel socket, as Node's default for `server.listen()`: an abstract name is bound by
+ * portunus and then listened on by Node, both with this length.
+ */
+const BACKLOG = 511;
+
+/**
+ * Listens for channels on `socketPath`: a filesystem path, or '\0name' for a Linux abstract socket, bound
+ * with the name's exact length as other programs bind and connect it (docs/protocol.md §1).
  * A filesystem socket is created 0600 inside a 0700 directory owned by this user (created if missing); a
  * stale socket file left by a dead process is replaced. Resolves once listening.
+ *
+ * Throws synchronously (ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE) for an address that cannot work (empty,
+ * a path longer than sockaddr_un's sun_path less its terminating NUL, 107 bytes on Linux, an abstract name
+ * longer than sun_path) and for invalid options, before anything is created. Rejects with
+ * ERR_PORTUNUS_INSECURE_PATH, ERR_PORTUNUS_UNSUPPORTED (an abstract name off Linux) or the OS error
+ * (EADDRINUSE, EACCES, ENOENT for a directory that cannot be created, …).
  */
-export async function listenChannel(socketPath: string, options: ListenChannelOptions = {}): Promise<ChannelServer> {
-  if (typeof socketPath !== 'string' || socketPath.length === 0) throw invalidArgument('socketPath', 'a non-empty string', socketPath);
+export function listenChannel(socketPath: string, options: ListenChannelOptions = {}): Promise<ChannelServer> {
+  const address = checkSocketAddress(socketPath);
   const allowed = peerPolicy(options.allow);
-  const abstract = isAbstractName(socketPath);
-  if (!abstract) {
-    await ensurePrivateDirectory(socketPath);
-    await removeStaleSocket(socketPath);
-  }
+  // Checked now rather than at the first connection, where a bad option could only be thrown at nobody.
+  resolveChannelOptions(options);
+  return address.abstract ? listenOnAbstractName(address, allowed, options) : listenOnPath(address.path, allowed, options);
+}
+
+async function listenOnPath(socketPath: string, allowed: (credentials: PeerCredentials) => boolean, options: ChannelOptions): Promise<ChannelServer> {
+  await ensurePrivateDirectory(socketPath);
+  await removeStaleSocket(socketPath);
   const server = net.createServer({ pauseOnConnect: true });
-  await new Promise<void>((resolve, reject) => {
+  await listening(server, () => server.listen({ path: socketPath, backlog: BACKLOG }));
+  try {
+    await restrictSocketFile(socketPath);
+  } catch (error) {
+    server.close();
+    throw error;
+  }
+  return new ChannelServer(server, socketPath, allowed, options);
+}
+
+async function listenOnAbstractName(address: SocketAddress, allowed: (credentials: PeerCredentials) => boolean, options: ChannelOptions): Promise<ChannelServer> {
+  // Bound here rather than by Node, which (before libuv 1.48, so on Node 20) pads the name with NUL bytes
+  // to the whole of sun_path: an address no other program connects to.
+  const fd = fdBackend.listenAbstract(address.bytes, BACKLOG);
+  const server = net.createServer({ pauseOnConnect: true });
+  // The descriptor is the server's from here on: Node closes it with the server, and when its own listen()
+  // on it fails. (Opening its handle on a fresh listening Unix socket does not fail.)
+  await listening(server, () => server.listen({ fd }, BACKLOG));
+  return new ChannelServer(server, address.path, allowed, options);
+}
+
+/** Runs `listen` and resolves once `server` listens, or rejects with the error it reports. */
+function listening(server: net.Server, listen: () => void): Promise<void> {
+  return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ path: socketPath }, () => {
+    server.once('listening', () => {
       server.off('error', reject);
       resolve();
     });
+    listen();
   });
-  if (!abstract) {
-    try {
-      await restrictSocketFile(socketPath);
-    } catch (error) {
-      server.close();
-      throw error;
-    }
-  }
-  return new ChannelServer(server, socketPath, allowed, options);
 }
