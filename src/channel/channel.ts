@@ -476,17 +476,20 @@ export class Channel extends EventEmitter<ChannelEvents> {
   }
 
   #onRemoteError(payload: Buffer): void {
-    let report: { code?: unknown; message?: unknown; frameType?: unknown } = {};
+    let parsed: unknown;
     try {
-      report = JSON.parse(payload.toString('utf8')) as typeof report;
+      parsed = JSON.parse(payload.toString('utf8'));
     } catch {
       // A garbled report is still a report.
     }
+    // Only what has the documented type is passed on (docs/protocol.md §3): a payload that is not a JSON
+    // object (`null` included) reports an error with no code, never a crash in the read path.
+    const report = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as { code?: unknown; message?: unknown; frameType?: unknown };
     this.emit(
       'warning',
       new PortunusError('ERR_PORTUNUS_REMOTE', `peer reported: ${typeof report.message === 'string' ? report.message : 'an error'}`, {
-        remoteCode: report.code,
-        frameType: report.frameType,
+        remoteCode: typeof report.code === 'string' ? report.code : undefined,
+        frameType: Number.isInteger(report.frameType) ? report.frameType : undefined,
       }),
     );
   }
