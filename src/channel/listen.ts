@@ -6,9 +6,10 @@
  */
 import fs from 'node:fs/promises';
 import net from 'node:net';
+import { getSystemErrorName } from 'node:util';
 import { EventEmitter } from 'eventemitter3';
-import { fdBackend, type PeerCredentials } from '../binding/index.js';
-import { PortunusError } from '../errors.js';
+import { fdBackend, type NativeAcceptor, type PeerCredentials } from '../binding/index.js';
+import { PortunusError, systemError } from '../errors.js';
 import { openedChannel, resolveChannelOptions, type Channel, type ChannelOptions } from './channel.js';
 import { handleFd } from './connect.js';
 import { channelFromFd } from './open.js';
@@ -40,26 +41,54 @@ export interface ChannelServerEvents {
    * after its hello; its connection is closed and no channel is announced for it.
    */
   clientError: [error: Error, credentials: PeerCredentials];
-  /** The listening socket failed. */
+  /**
+   * The listening socket failed; or, on an abstract name, accepting failed for lack of descriptors or memory
+   * (EMFILE, ENFILE, ENOBUFS, ENOMEM): the connection waits in the kernel's queue and the server tries again
+   * after 100 ms. (On a socket path Node closes such a connection at once, without an event.)
+   */
   error: [error: Error];
   /** The server stopped listening. */
   close: [];
 }
 
+/** Pause before accepting again after the native acceptor met EMFILE, ENFILE, ENOBUFS or ENOMEM. */
+const ACCEPT_RETRY_MS = 100;
+
+/**
+ * Where a server's connections come from: Node's net.Server on a socket path, or, on an abstract name, the
+ * native acceptor on a listening descriptor the server owns. Not net.Server for the latter: listening on a
+ * descriptor goes through the cluster module, and in a cluster worker the primary would listen on its own
+ * descriptor of that number instead.
+ */
+type ConnectionSource = { server: net.Server } | { fd: number; acceptor: NativeAcceptor };
+
 /** A listening channel socket, as returned by `listenChannel()`: emits `'channel'` for each accepted peer. */
 export class ChannelServer extends EventEmitter<ChannelServerEvents> {
-  readonly #server: net.Server;
+  readonly #source: ConnectionSource;
   readonly #path: string;
+  readonly #allowed: (credentials: PeerCredentials) => boolean;
+  readonly #options: ChannelOptions;
   readonly #pending = new Set<Channel>();
   #closed = false;
 
-  /** @internal Use `listenChannel()`. */
-  constructor(server: net.Server, socketPath: string, allowed: (credentials: PeerCredentials) => boolean, options: ChannelOptions) {
+  /**
+   * @internal Use `listenChannel()`. `listener` is a listening net.Server, or a listening descriptor that
+   * the server owns from then on (unless this constructor throws).
+   */
+  constructor(listener: net.Server | number, socketPath: string, allowed: (credentials: PeerCredentials) => boolean, options: ChannelOptions) {
     super();
-    this.#server = server;
     this.#path = socketPath;
-    server.on('connection', (socket) => this.#accept(socket, allowed, options));
-    server.on('error', (error) => this.emit('error', error));
+    this.#allowed = allowed;
+    this.#options = options;
+    if (typeof listener === 'number') {
+      const acceptor = fdBackend.createAcceptor(listener, (fds, status) => this.#onAccepted(fds, status));
+      this.#source = { fd: listener, acceptor };
+      acceptor.start();
+    } else {
+      this.#source = { server: listener };
+      listener.on('connection', (socket) => this.#acceptSocket(socket));
+      listener.on('error', (error) => this.emit('error', error));
+    }
   }
 
   /** The path or abstract name this server listens on. */
@@ -76,32 +105,39 @@ export class ChannelServer extends EventEmitter<ChannelServerEvents> {
     this.#closed = true;
     for (const channel of this.#pending) channel.destroy();
     this.#pending.clear();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    const source = this.#source;
+    if ('server' in source) {
+      await new Promise<void>((resolve) => source.server.close(() => resolve()));
+    } else {
+      source.acceptor.close();
+      fdBackend.close(source.fd);
+    }
     if (!isAbstractName(this.#path)) await fs.unlink(this.#path).catch(() => {});
     this.emit('close');
   }
 
   /** Lets the process exit while the server listens. */
   unref(): this {
-    this.#server.unref();
+    if ('server' in this.#source) this.#source.server.unref();
+    else this.#source.acceptor.unref();
     return this;
   }
 
   /** Keeps the process alive while the server listens (the default). */
   ref(): this {
-    this.#server.ref();
+    if ('server' in this.#source) this.#source.server.ref();
+    else this.#source.acceptor.ref();
     return this;
   }
 
-  #accept(socket: net.Socket, allowed: (credentials: PeerCredentials) => boolean, options: ChannelOptions): void {
+  /** A connection accepted by Node: checked on Node's descriptor, then continued on a duplicate of ours. */
+  #acceptSocket(socket: net.Socket): void {
     let credentials: PeerCredentials | undefined;
     let fd: number;
     try {
       const nodeFd = handleFd(socket);
       credentials = fdBackend.peerCredentials(nodeFd);
-      if (!allowed(credentials)) {
-        throw new PortunusError('ERR_PORTUNUS_PEER_REFUSED', `peer pid ${credentials.pid} uid ${credentials.uid} is not allowed`, { credentials });
-      }
+      this.#check(credentials);
       fd = fdBackend.dup(nodeFd);
     } catch (error) {
       socket.destroy();
@@ -109,13 +145,52 @@ export class ChannelServer extends EventEmitter<ChannelServerEvents> {
       return;
     }
     socket.destroy();
+    this.#admit(fd, credentials);
+  }
+
+  #onAccepted(fds: Int32Array | undefined, status: number): void {
+    if (fds !== undefined) for (const fd of fds) this.#acceptDescriptor(fd);
+    if (status < 0 && !this.#closed && !('server' in this.#source)) {
+      // Out of descriptors or memory: the connection waits in the kernel's queue, and the acceptor stopped
+      // rather than spin on it. Reported (Node's server on a path instead accepts and closes such
+      // connections, silently), and accepting resumes after a pause, as in the dispatcher.
+      const { acceptor } = this.#source;
+      this.emit('error', systemError(status, 'accept', getSystemErrorName(status)));
+      setTimeout(() => {
+        if (!this.#closed) acceptor.start();
+      }, ACCEPT_RETRY_MS).unref();
+    }
+  }
+
+  /** A connection accepted natively: the descriptor is ours from the start. */
+  #acceptDescriptor(fd: number): void {
+    let credentials: PeerCredentials | undefined;
+    try {
+      credentials = fdBackend.peerCredentials(fd);
+      this.#check(credentials);
+    } catch (error) {
+      fdBackend.close(fd);
+      this.emit('refused', { credentials, error: error as Error });
+      return;
+    }
+    this.#admit(fd, credentials);
+  }
+
+  #check(credentials: PeerCredentials): void {
+    if (!this.#allowed(credentials)) {
+      throw new PortunusError('ERR_PORTUNUS_PEER_REFUSED', `peer pid ${credentials.pid} uid ${credentials.uid} is not allowed`, { credentials });
+    }
+  }
+
+  /** Opens an allowed peer's descriptor (ours) as a channel and announces it once it said hello. */
+  #admit(fd: number, credentials: PeerCredentials): void {
     if (this.#closed) {
       fdBackend.close(fd);
       return;
     }
     let channel: Channel;
     try {
-      channel = channelFromFd(fd, options);
+      channel = channelFromFd(fd, this.#options);
     } catch (error) {
       // The descriptor stays ours when it is refused; nothing else would ever close it.
       fdBackend.close(fd);
@@ -123,7 +198,6 @@ export class ChannelServer extends EventEmitter<ChannelServerEvents> {
       return;
     }
     this.#pending.add(channel);
-    const peer = credentials;
     // Announced only if still open once its hello is in: a peer whose hello and end of stream came in one
     // read would otherwise reach the application as a channel that had already closed, unseen.
     openedChannel(channel).then(
@@ -134,16 +208,13 @@ export class ChannelServer extends EventEmitter<ChannelServerEvents> {
       },
       (error: Error) => {
         this.#pending.delete(channel);
-        if (!this.#closed) this.emit('clientError', error, peer);
+        if (!this.#closed) this.emit('clientError', error, credentials);
       },
     );
   }
 }
 
-/**
- * Accept queue of a channel socket, as Node's default for `server.listen()`: an abstract name is bound by
- * portunus and then listened on by Node, both with this length.
- */
+/** Accept queue of a channel socket: Node's default for `server.listen()`, also for abstract names. */
 const BACKLOG = 511;
 
 /**
@@ -184,11 +255,12 @@ async function listenOnAbstractName(address: SocketAddress, allowed: (credential
   // Bound here rather than by Node, which (before libuv 1.48, so on Node 20) pads the name with NUL bytes
   // to the whole of sun_path: an address no other program connects to.
   const fd = fdBackend.listenAbstract(address.bytes, BACKLOG);
-  const server = net.createServer({ pauseOnConnect: true });
-  // The descriptor is the server's from here on: Node closes it with the server, and when its own listen()
-  // on it fails. (Opening its handle on a fresh listening Unix socket does not fail.)
-  await listening(server, () => server.listen({ fd }, BACKLOG));
-  return new ChannelServer(server, address.path, allowed, options);
+  try {
+    return new ChannelServer(fd, address.path, allowed, options);
+  } catch (error) {
+    fdBackend.close(fd);
+    throw error;
+  }
 }
 
 /** Runs `listen` and resolves once `server` listens, or rejects with the error it reports. */

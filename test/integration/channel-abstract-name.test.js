@@ -10,12 +10,14 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { connectChannel, listenChannel } from '../../dist/index.js';
+import { connectChannel, listenChannel, socketPairForChild } from '../../dist/index.js';
 import { assertNoFdLeak, openFdCount } from '../helpers/fd-count.js';
 import { addon } from '../helpers/raw-endpoint.js';
+import { Reports } from '../helpers/reports.js';
 import { once, within } from '../helpers/within.js';
 
 const PEER = fileURLToPath(new URL('../fixtures/python-abstract-peer.py', import.meta.url));
+const AT_FD_LIMIT = fileURLToPath(new URL('../fixtures/listen-at-fd-limit.js', import.meta.url));
 const OWN_CREDENTIALS = { pid: process.pid, uid: process.geteuid(), gid: process.getegid() };
 const linux = process.platform === 'linux';
 const python = linux ? ['python3', 'python'].find((name) => spawnSync(name, ['-c', 'import socket; socket.SO_PEERCRED'], { stdio: 'ignore' }).status === 0) : undefined;
@@ -187,5 +189,38 @@ linuxTest("connectChannel() to an abstract name whose accept queue is full rejec
   } finally {
     addon.close(listener);
   }
+  await assertNoFdLeak(t, before);
+});
+
+linuxTest('a connection that arrives while the server is out of descriptors waits in the queue: EMFILE is reported, and it becomes a channel once descriptors are free', async (t) => {
+  const before = openFdCount();
+  const name = uniqueName();
+  const { channel: toChild, childFd, closeChildFd } = socketPairForChild();
+  // `ulimit -n` sets both limits: Node raises its soft limit to the hard one at startup, so both must be low.
+  const child = spawn('sh', ['-c', 'ulimit -n 256 && exec "$0" "$@"', process.execPath, AT_FD_LIMIT, name], { stdio: ['ignore', 'inherit', 'inherit', childFd] });
+  closeChildFd();
+  const exited = new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
+  t.teardown(() => child.kill('SIGKILL'));
+  toChild.on('error', () => {});
+  const reports = new Reports(toChild);
+  let channel;
+  try {
+    await reports.take('listening');
+    await toChild.send(JSON.stringify({ cmd: 'fill' }));
+    await reports.take('filled');
+
+    const connecting = connectChannel(`\0${name}`);
+    connecting.catch(() => {});
+    t.like(await reports.take('error'), { code: 'EMFILE', syscall: 'accept' });
+    await toChild.send(JSON.stringify({ cmd: 'release' }));
+    await reports.take('released');
+    channel = await within(connecting, 'the queued connection to become a channel');
+    await reports.take('channel');
+    t.true((await within(channel.ping(), 'a pong from the child')) >= 0);
+  } finally {
+    channel?.destroy();
+    toChild.destroy();
+  }
+  t.deepEqual(await within(exited, 'the child to exit'), { code: 0, signal: null });
   await assertNoFdLeak(t, before);
 });

@@ -3,8 +3,11 @@
 // must never be handed out already closed (its 'error' and 'close' gone to nobody): listenChannel() reports
 // it as 'clientError', connectChannel() rejects. The hostile peer says hello, then starts a frame that
 // announces a descriptor (a read carrying descriptors makes the receiver read on, up to the end of stream)
-// and hangs up in the middle of its payload.
+// and hangs up in the middle of its payload; the server is tried on a socket path (Node's server accepts)
+// and on an abstract name (the native acceptor accepts). Every test compares this process's open descriptor
+// count before and after.
 import test from 'ava';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -32,12 +35,9 @@ function helloThenTruncatedFrame(id = process.pid) {
   return { greeting, truncated };
 }
 
-/**
- * Connects to `socketPath` as a raw peer: HELLO in one sendmsg, the truncated frame with `fd` attached in a
- * second, then closes. In between it waits for `beforeHangingUp` (the hasty peer does not wait at all).
- * Resolves once everything is in the kernel and the peer's socket is closed.
- */
-async function hostileClient(socketPath, fd, id, beforeHangingUp) {
+/** A descriptor connected to `socketPath`, owned by the caller: an abstract name natively, a path through Node. */
+async function connectedDescriptor(socketPath) {
+  if (socketPath.startsWith('\0')) return addon.connectAbstract(Buffer.from(socketPath));
   const socket = net.connect(socketPath);
   socket.pause();
   socket.on('error', () => {});
@@ -46,8 +46,18 @@ async function hostileClient(socketPath, fd, id, beforeHangingUp) {
     socket.once('error', reject);
   }), 'the hostile client to connect');
   // A duplicate for the raw endpoint, which can attach descriptors; Node's copy is closed right away.
-  const raw = new RawEndpoint(addon.dup(socket._handle.fd), { read: false });
+  const fd = addon.dup(socket._handle.fd);
   socket.destroy();
+  return fd;
+}
+
+/**
+ * Connects to `socketPath` as a raw peer: HELLO in one sendmsg, the truncated frame with `fd` attached in a
+ * second, then closes. In between it waits for `beforeHangingUp` (the hasty peer does not wait at all).
+ * Resolves once everything is in the kernel and the peer's socket is closed.
+ */
+async function hostileClient(socketPath, fd, id, beforeHangingUp) {
+  const raw = new RawEndpoint(await connectedDescriptor(socketPath), { read: false });
   const { greeting, truncated } = helloThenTruncatedFrame(id);
   try {
     await raw.write(greeting);
@@ -58,9 +68,21 @@ async function hostileClient(socketPath, fd, id, beforeHangingUp) {
   }
 }
 
-test.serial(`${CONNECTIONS} peers that say hello, start a frame with a descriptor and hang up: each one is a live 'channel' or a 'clientError', never a closed channel`, async (t) => {
+const ADDRESSES = {
+  'a socket path': (t) => path.join(privateDirectory(t), 'channel.sock'),
+  'an abstract name': () => `\0portunus-closed-${crypto.randomBytes(8).toString('hex')}`,
+};
+
+for (const [label, makeAddress] of Object.entries(ADDRESSES)) {
+  const run = label === 'an abstract name' && process.platform !== 'linux' ? test.skip : test.serial;
+  run(`${CONNECTIONS} peers that say hello, start a frame with a descriptor and hang up on ${label}: each one is a live 'channel' or a 'clientError', never a closed channel`, async (t) => {
+    await hostileConnections(t, makeAddress(t));
+  });
+}
+
+/** Runs the hostile peers against a server on `socketPath`, a few at a time, and checks what each became. */
+async function hostileConnections(t, socketPath) {
   const before = openFdCount();
-  const socketPath = path.join(privateDirectory(t), 'channel.sock');
   const server = await listenChannel(socketPath);
   const [readEnd, writeEnd] = addon.socketPair('stream');
 
@@ -121,7 +143,7 @@ test.serial(`${CONNECTIONS} peers that say hello, start a frame with a descripto
   // the peer hung up with our hello still unread on its side (after its bytes were delivered all the same).
   for (const code of outcome.codes.keys()) t.true(['ERR_PORTUNUS_BAD_FRAME', 'ECONNRESET'].includes(code), `unexpected end: ${code}`);
   await assertNoFdLeak(t, before);
-});
+}
 
 /** Promise.withResolvers, which Node 20 lacks. */
 function withResolvers() {
