@@ -13,6 +13,7 @@
       "conditions": [
         ["OS != 'win'", {
           "sources": [
+            "native/unix/abstract-socket.cc",
             "native/unix/acceptor.cc",
             "native/unix/endpoint.cc",
             "native/unix/fd-ops.cc",

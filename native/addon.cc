@@ -6,6 +6,7 @@
 #include <dlfcn.h>
 #endif
 
+#include "unix/abstract-socket.h"
 #include "unix/acceptor.h"
 #include "unix/endpoint.h"
 #include "unix/fd-ops.h"
@@ -52,6 +53,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials, "peerCredentials"));
   exports.Set("describeSocket", Napi::Function::New(env, DescribeSocket, "describeSocket"));
   exports.Set("socketKind", Napi::Function::New(env, SocketKind, "socketKind"));
+  // Abstract names exist on Linux only; elsewhere src/binding reports their absence as unsupported.
+#ifdef __linux__
+  exports.Set("listenAbstract", Napi::Function::New(env, ListenAbstract, "listenAbstract"));
+  exports.Set("connectAbstract", Napi::Function::New(env, ConnectAbstract, "connectAbstract"));
+#endif
+  // JavaScript checks socket paths and names against it before touching the filesystem or the network.
+  exports.Set("sunPathSize", Napi::Number::New(env, static_cast<double>(kSunPathSize)));
   exports.Set("maxFdsPerMessage", Napi::Number::New(env, kMaxFdsPerMessage));
   // Node's os.constants.errno has no ETOOMANYREFS (and its value differs between platforms), yet sendmsg
   // returns it when too many descriptors are in flight: JavaScript learns the number from here.

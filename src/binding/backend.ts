@@ -20,6 +20,24 @@ export interface FdBackend {
    * missing from os.constants.errno, different between platforms. 0 where it does not apply.
    */
   readonly tooManyRefsErrno: number;
+  /**
+   * Bytes in sockaddr_un's sun_path (108 on Linux, 104 on macOS and the BSDs): a socket path may take all
+   * but its terminating NUL, an abstract name all of them. 0 where there are no Unix sockets.
+   */
+  readonly sunPathSize: number;
+  /**
+   * Binds a listening, close-on-exec, non-blocking Unix stream socket to an abstract name, given as the
+   * bytes of sun_path (a leading NUL, then the name), with exactly that length; returns its descriptor.
+   * Throws ERR_PORTUNUS_UNSUPPORTED where abstract names do not exist, or the SystemError of socket, bind
+   * or listen.
+   */
+  listenAbstract(address: Buffer, backlog: number): number;
+  /**
+   * Connects a close-on-exec, non-blocking Unix stream socket to an abstract name (as for listenAbstract)
+   * without waiting: the connection is made at once or the SystemError of connect is thrown (EAGAIN when the
+   * listener's accept queue is full, ECONNREFUSED when nobody listens). Returns the descriptor.
+   */
+  connectAbstract(address: Buffer): number;
   socketPair(type?: 'stream' | 'seqpacket' | 'dgram'): [number, number];
   /** Duplicates fd; the copy has close-on-exec set. */
   dup(fd: number): number;

@@ -80,6 +80,12 @@ export interface NativeAddon {
   describeSocket(fd: number): SocketDescription;
   /** describeSocket(fd).kind, with ':listening' appended for a listening socket. */
   socketKind(fd: number): string;
+  /** Linux only: a listening socket bound to an abstract name with its exact length (see native/unix/abstract-socket.h). */
+  listenAbstract?: (address: Buffer, backlog: number) => number;
+  /** Linux only: a socket connected to an abstract name with its exact length; throws EAGAIN, ECONNREFUSED… */
+  connectAbstract?: (address: Buffer) => number;
+  /** sizeof(sockaddr_un.sun_path). */
+  sunPathSize: number;
   maxFdsPerMessage: number;
   /** This platform's ETOOMANYREFS, which os.constants.errno lacks. */
   ETOOMANYREFS: number;

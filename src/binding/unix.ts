@@ -2,17 +2,29 @@
  * The `unix` backend: the native addon's SCM_RIGHTS endpoint and descriptor operations (Linux, macOS, BSD).
  * @module
  */
+import { PortunusError } from '../errors.js';
 import { nativeAddon } from './native.js';
 import type { FdBackend, SocketKind } from './backend.js';
 
 const LISTENING = ':listening';
 
+function noAbstractNames(): never {
+  throw new PortunusError('ERR_PORTUNUS_UNSUPPORTED', `abstract socket names ('\\0name') exist on Linux only, not on ${process.platform}`, {
+    platform: process.platform,
+  });
+}
+
 export function unixBackend(): FdBackend {
   const addon = nativeAddon();
+  // The addon exports the abstract-name calls only where it was built for Linux.
+  const { listenAbstract, connectAbstract } = addon;
   return {
     name: 'unix',
     maxFdsPerMessage: addon.maxFdsPerMessage,
     tooManyRefsErrno: addon.ETOOMANYREFS,
+    sunPathSize: addon.sunPathSize,
+    listenAbstract: (address, backlog) => (listenAbstract ?? noAbstractNames)(address, backlog),
+    connectAbstract: (address) => (connectAbstract ?? noAbstractNames)(address),
     socketPair: (type) => addon.socketPair(type),
     dup: (fd) => addon.dup(fd),
     close: (fd) => addon.close(fd),

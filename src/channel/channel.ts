@@ -485,17 +485,20 @@ export class Channel extends EventEmitter<ChannelEvents> {
   }
 
   #onRemoteError(payload: Buffer): void {
-    let report: { code?: unknown; message?: unknown; frameType?: unknown } = {};
+    let parsed: unknown;
     try {
-      report = JSON.parse(payload.toString('utf8')) as typeof report;
+      parsed = JSON.parse(payload.toString('utf8'));
     } catch {
       // A garbled report is still a report.
     }
+    // Only what has the documented type is passed on (docs/protocol.md §3): a payload that is not a JSON
+    // object (`null` included) reports an error with no code, never a crash in the read path.
+    const report = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as { code?: unknown; message?: unknown; frameType?: unknown };
     this.emit(
       'warning',
       new PortunusError('ERR_PORTUNUS_REMOTE', `peer reported: ${typeof report.message === 'string' ? report.message : 'an error'}`, {
-        remoteCode: report.code,
-        frameType: report.frameType,
+        remoteCode: typeof report.code === 'string' ? report.code : undefined,
+        frameType: Number.isInteger(report.frameType) ? report.frameType : undefined,
       }),
     );
   }
@@ -507,4 +510,33 @@ export class Channel extends EventEmitter<ChannelEvents> {
   #closeReceived(attachment: Attachment): void {
     releaseAttachment(attachment);
   }
+}
+
+/**
+ * @internal Resolves with `channel` once the peer's hello has arrived, provided the channel is still open
+ * then; rejects otherwise, with the error that closed it. A hello and the end of the connection can arrive
+ * in one read (a peer that says hello, starts a frame and hangs up): `ready` resolves, but by the time code
+ * awaiting it runs, the channel has closed and its `'error'` and `'close'` have gone to no listener. Such a
+ * channel must not be handed to an application (`listenChannel()`'s `'channel'`, `connectChannel()`), which
+ * would wait on it forever; a clean end right after the hello rejects with ERR_PORTUNUS_CHANNEL_CLOSED.
+ */
+export function openedChannel(channel: Channel): Promise<Channel> {
+  return new Promise((resolve, reject) => {
+    let ended: { error: Error | undefined } | undefined;
+    const onClose = (error: Error | undefined) => {
+      ended = { error };
+    };
+    channel.once('close', onClose);
+    channel.ready.then(
+      () => {
+        channel.off('close', onClose);
+        if (ended === undefined) resolve(channel);
+        else reject(ended.error ?? new PortunusError('ERR_PORTUNUS_CHANNEL_CLOSED', 'the peer closed the channel right after its hello'));
+      },
+      (error: Error) => {
+        channel.off('close', onClose);
+        reject(error);
+      },
+    );
+  });
 }

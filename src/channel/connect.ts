@@ -5,11 +5,12 @@
  */
 import net from 'node:net';
 import { fdBackend, type PeerCredentials } from '../binding/index.js';
-import { PortunusError } from '../errors.js';
-import { validateOptions, validateString } from '../validate.js';
-import { resolveChannelOptions, type Channel, type ChannelOptions } from './channel.js';
+import { PortunusError, isSystemError, type SystemError } from '../errors.js';
+import { validateOptions } from '../validate.js';
+import { openedChannel, resolveChannelOptions, type Channel, type ChannelOptions } from './channel.js';
 import { channelFromFd } from './open.js';
 import { peerPolicy, type PeerAllow } from './peer-policy.js';
+import { checkSocketAddress, type SocketAddress } from './socket-address.js';
 
 export interface ConnectChannelOptions extends ChannelOptions {
   /** Which server processes to trust, by uid. Default: this process's own uid. */
@@ -17,35 +18,60 @@ export interface ConnectChannelOptions extends ChannelOptions {
 }
 
 /**
- * Connects to `socketPath` ('\0name' for an abstract socket), checks the server's credentials and waits for
- * its hello. Resolves with a channel the caller owns (close it with `close()` or `destroy()`). Rejects with
- * the connect error (ENOENT, ECONNREFUSED…), ERR_PORTUNUS_PEER_REFUSED, or a handshake error.
+ * Connects to `socketPath` ('\0name' for a Linux abstract socket, connected with the name's exact length as
+ * other programs bind it: docs/protocol.md §1), checks the server's credentials and waits for its hello.
+ * Resolves with a channel the caller owns (close it with `close()` or `destroy()`).
+ *
+ * Throws synchronously (ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE) for an address that cannot work (see
+ * `listenChannel()`) and for invalid options. Rejects with the connect error (ENOENT, ECONNREFUSED, EAGAIN
+ * when the server's accept queue is full…), ERR_PORTUNUS_UNSUPPORTED (an abstract name off Linux),
+ * ERR_PORTUNUS_PEER_REFUSED, or a handshake error.
  */
 export function connectChannel(socketPath: string, options: ConnectChannelOptions = {}): Promise<Channel> {
-  // Bad arguments throw here, before the promise exists and before anything is connected.
-  validateString(socketPath, 'socketPath', { nonEmpty: true });
+  const address = checkSocketAddress(socketPath);
+  // Options first: `null` must be refused as options before `options.allow` is read.
   resolveChannelOptions(validateOptions(options));
-  return connectAllowed(socketPath, options, peerPolicy(options.allow));
+  const allowed = peerPolicy(options.allow);
+  return connectTo(address, allowed, options);
 }
 
-async function connectAllowed(socketPath: string, options: ConnectChannelOptions, allowed: (credentials: PeerCredentials) => boolean): Promise<Channel> {
-  const fd = await connectedDescriptor(socketPath);
-  let credentials;
+async function connectTo(address: SocketAddress, allowed: (credentials: PeerCredentials) => boolean, options: ChannelOptions): Promise<Channel> {
+  const fd = address.abstract ? connectToAbstractName(address) : await connectedDescriptor(address.path);
+  let channel: Channel;
   try {
-    credentials = fdBackend.peerCredentials(fd);
+    const credentials = fdBackend.peerCredentials(fd);
+    if (!allowed(credentials)) {
+      throw new PortunusError('ERR_PORTUNUS_PEER_REFUSED', `server at ${JSON.stringify(address.path)} runs as uid ${credentials.uid}, which is not allowed`, {
+        credentials,
+      });
+    }
+    channel = channelFromFd(fd, options);
   } catch (error) {
+    // Until the channel owns it, the descriptor is ours (a throwing `allow` predicate included).
     fdBackend.close(fd);
     throw error;
   }
-  if (!allowed(credentials)) {
-    fdBackend.close(fd);
-    throw new PortunusError('ERR_PORTUNUS_PEER_REFUSED', `server at ${JSON.stringify(socketPath)} runs as uid ${credentials.uid}, which is not allowed`, {
-      credentials,
-    });
+  // A server whose hello and end of stream came in one read gives a channel that closed before this
+  // function could return it: that is a failed connection, not a channel.
+  return openedChannel(channel);
+}
+
+/**
+ * Connects to an abstract name natively, which never waits: the connection is made at once or fails at
+ * once (EAGAIN when the listener's accept queue is full; there is no event that says when it has room).
+ */
+function connectToAbstractName(address: SocketAddress): number {
+  try {
+    return fdBackend.connectAbstract(address.bytes);
+  } catch (error) {
+    if (isSystemError(error)) {
+      // As Node reports a failed connect: with the address it was for.
+      (error as SystemError & { address?: string }).address = address.path;
+      error.message = `${error.syscall} ${error.code} ${JSON.stringify(address.path)}`;
+      if (error.code === 'EAGAIN') error.message += ": the listener's accept queue is full; try again later";
+    }
+    throw error;
   }
-  const channel = channelFromFd(fd, options);
-  await channel.ready;
-  return channel;
 }
 
 /** Connects with Node's non-blocking connect and returns a CLOEXEC duplicate of the connected socket. */

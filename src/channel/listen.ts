@@ -6,15 +6,17 @@
  */
 import fs from 'node:fs/promises';
 import net from 'node:net';
+import { getSystemErrorName } from 'node:util';
 import { EventEmitter } from 'eventemitter3';
-import { fdBackend, type PeerCredentials } from '../binding/index.js';
-import { PortunusError } from '../errors.js';
-import { validateOptions, validateString } from '../validate.js';
-import { resolveChannelOptions, type Channel, type ChannelOptions } from './channel.js';
+import { fdBackend, type NativeAcceptor, type PeerCredentials } from '../binding/index.js';
+import { PortunusError, systemError } from '../errors.js';
+import { validateOptions } from '../validate.js';
+import { openedChannel, resolveChannelOptions, type Channel, type ChannelOptions } from './channel.js';
 import { handleFd } from './connect.js';
 import { channelFromFd } from './open.js';
 import { peerPolicy, type PeerAllow } from './peer-policy.js';
 import { ensurePrivateDirectory, isAbstractName, removeStaleSocket, restrictSocketFile } from './secure-path.js';
+import { checkSocketAddress, type SocketAddress } from './socket-address.js';
 
 export interface ListenChannelOptions extends ChannelOptions {
   /** Which client processes may connect, by uid. Default: this process's own uid. */
@@ -35,28 +37,59 @@ export interface ChannelServerEvents {
   channel: [channel: Channel];
   /** A peer was refused by the credential check; its connection is closed. */
   refused: [refused: RefusedPeer];
-  /** An allowed peer failed the handshake (garbage, wrong version, silence); its connection is closed. */
+  /**
+   * An allowed peer failed the handshake (garbage, wrong version, silence), or its connection ended right
+   * after its hello; its connection is closed and no channel is announced for it.
+   */
   clientError: [error: Error, credentials: PeerCredentials];
-  /** The listening socket failed. */
+  /**
+   * The listening socket failed; or, on an abstract name, accepting failed for lack of descriptors or memory
+   * (EMFILE, ENFILE, ENOBUFS, ENOMEM): the connection waits in the kernel's queue and the server tries again
+   * after 100 ms. (On a socket path Node closes such a connection at once, without an event.)
+   */
   error: [error: Error];
   /** The server stopped listening. */
   close: [];
 }
 
+/** Pause before accepting again after the native acceptor met EMFILE, ENFILE, ENOBUFS or ENOMEM. */
+const ACCEPT_RETRY_MS = 100;
+
+/**
+ * Where a server's connections come from: Node's net.Server on a socket path, or, on an abstract name, the
+ * native acceptor on a listening descriptor the server owns. Not net.Server for the latter: listening on a
+ * descriptor goes through the cluster module, and in a cluster worker the primary would listen on its own
+ * descriptor of that number instead.
+ */
+type ConnectionSource = { server: net.Server } | { fd: number; acceptor: NativeAcceptor };
+
 /** A listening channel socket, as returned by `listenChannel()`: emits `'channel'` for each accepted peer. */
 export class ChannelServer extends EventEmitter<ChannelServerEvents> {
-  readonly #server: net.Server;
+  readonly #source: ConnectionSource;
   readonly #path: string;
+  readonly #allowed: (credentials: PeerCredentials) => boolean;
+  readonly #options: ChannelOptions;
   readonly #pending = new Set<Channel>();
   #closed = false;
 
-  /** @internal Use `listenChannel()`. */
-  constructor(server: net.Server, socketPath: string, allowed: (credentials: PeerCredentials) => boolean, options: ChannelOptions) {
+  /**
+   * @internal Use `listenChannel()`. `listener` is a listening net.Server, or a listening descriptor that
+   * the server owns from then on (unless this constructor throws).
+   */
+  constructor(listener: net.Server | number, socketPath: string, allowed: (credentials: PeerCredentials) => boolean, options: ChannelOptions) {
     super();
-    this.#server = server;
     this.#path = socketPath;
-    server.on('connection', (socket) => this.#accept(socket, allowed, options));
-    server.on('error', (error) => this.emit('error', error));
+    this.#allowed = allowed;
+    this.#options = options;
+    if (typeof listener === 'number') {
+      const acceptor = fdBackend.createAcceptor(listener, (fds, status) => this.#onAccepted(fds, status));
+      this.#source = { fd: listener, acceptor };
+      acceptor.start();
+    } else {
+      this.#source = { server: listener };
+      listener.on('connection', (socket) => this.#acceptSocket(socket));
+      listener.on('error', (error) => this.emit('error', error));
+    }
   }
 
   /** The path or abstract name this server listens on. */
@@ -73,32 +106,39 @@ export class ChannelServer extends EventEmitter<ChannelServerEvents> {
     this.#closed = true;
     for (const channel of this.#pending) channel.destroy();
     this.#pending.clear();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    const source = this.#source;
+    if ('server' in source) {
+      await new Promise<void>((resolve) => source.server.close(() => resolve()));
+    } else {
+      source.acceptor.close();
+      fdBackend.close(source.fd);
+    }
     if (!isAbstractName(this.#path)) await fs.unlink(this.#path).catch(() => {});
     this.emit('close');
   }
 
   /** Lets the process exit while the server listens. */
   unref(): this {
-    this.#server.unref();
+    if ('server' in this.#source) this.#source.server.unref();
+    else this.#source.acceptor.unref();
     return this;
   }
 
   /** Keeps the process alive while the server listens (the default). */
   ref(): this {
-    this.#server.ref();
+    if ('server' in this.#source) this.#source.server.ref();
+    else this.#source.acceptor.ref();
     return this;
   }
 
-  #accept(socket: net.Socket, allowed: (credentials: PeerCredentials) => boolean, options: ChannelOptions): void {
+  /** A connection accepted by Node: checked on Node's descriptor, then continued on a duplicate of ours. */
+  #acceptSocket(socket: net.Socket): void {
     let credentials: PeerCredentials | undefined;
     let fd: number;
     try {
       const nodeFd = handleFd(socket);
       credentials = fdBackend.peerCredentials(nodeFd);
-      if (!allowed(credentials)) {
-        throw new PortunusError('ERR_PORTUNUS_PEER_REFUSED', `peer pid ${credentials.pid} uid ${credentials.uid} is not allowed`, { credentials });
-      }
+      this.#check(credentials);
       fd = fdBackend.dup(nodeFd);
     } catch (error) {
       socket.destroy();
@@ -106,60 +146,133 @@ export class ChannelServer extends EventEmitter<ChannelServerEvents> {
       return;
     }
     socket.destroy();
+    this.#admit(fd, credentials);
+  }
+
+  #onAccepted(fds: Int32Array | undefined, status: number): void {
+    if (fds !== undefined) for (const fd of fds) this.#acceptDescriptor(fd);
+    if (status < 0 && !this.#closed && !('server' in this.#source)) {
+      // Out of descriptors or memory: the connection waits in the kernel's queue, and the acceptor stopped
+      // rather than spin on it. Reported (Node's server on a path instead accepts and closes such
+      // connections, silently), and accepting resumes after a pause, as in the dispatcher.
+      const { acceptor } = this.#source;
+      this.emit('error', systemError(status, 'accept', getSystemErrorName(status)));
+      setTimeout(() => {
+        if (!this.#closed) acceptor.start();
+      }, ACCEPT_RETRY_MS).unref();
+    }
+  }
+
+  /** A connection accepted natively: the descriptor is ours from the start. */
+  #acceptDescriptor(fd: number): void {
+    let credentials: PeerCredentials | undefined;
+    try {
+      credentials = fdBackend.peerCredentials(fd);
+      this.#check(credentials);
+    } catch (error) {
+      fdBackend.close(fd);
+      this.emit('refused', { credentials, error: error as Error });
+      return;
+    }
+    this.#admit(fd, credentials);
+  }
+
+  #check(credentials: PeerCredentials): void {
+    if (!this.#allowed(credentials)) {
+      throw new PortunusError('ERR_PORTUNUS_PEER_REFUSED', `peer pid ${credentials.pid} uid ${credentials.uid} is not allowed`, { credentials });
+    }
+  }
+
+  /** Opens an allowed peer's descriptor (ours) as a channel and announces it once it said hello. */
+  #admit(fd: number, credentials: PeerCredentials): void {
     if (this.#closed) {
       fdBackend.close(fd);
       return;
     }
-    const channel = channelFromFd(fd, options);
+    let channel: Channel;
+    try {
+      channel = channelFromFd(fd, this.#options);
+    } catch (error) {
+      // The descriptor stays ours when it is refused; nothing else would ever close it.
+      fdBackend.close(fd);
+      this.emit('clientError', error as Error, credentials);
+      return;
+    }
     this.#pending.add(channel);
-    const peer = credentials;
-    channel.ready.then(
+    // Announced only if still open once its hello is in: a peer whose hello and end of stream came in one
+    // read would otherwise reach the application as a channel that had already closed, unseen.
+    openedChannel(channel).then(
       () => {
         this.#pending.delete(channel);
-        this.emit('channel', channel);
+        // close() ran meanwhile and destroyed it with the other handshakes in progress.
+        if (!this.#closed) this.emit('channel', channel);
       },
       (error: Error) => {
         this.#pending.delete(channel);
-        if (!this.#closed) this.emit('clientError', error, peer);
+        if (!this.#closed) this.emit('clientError', error, credentials);
       },
     );
   }
 }
 
+/** Accept queue of a channel socket: Node's default for `server.listen()`, also for abstract names. */
+const BACKLOG = 511;
+
 /**
- * Listens for channels on `socketPath` (a filesystem path, or '\0name' for a Linux abstract socket).
+ * Listens for channels on `socketPath`: a filesystem path, or '\0name' for a Linux abstract socket, bound
+ * with the name's exact length as other programs bind and connect it (docs/protocol.md §1).
  * A filesystem socket is created 0600 inside a 0700 directory owned by this user (created if missing); a
  * stale socket file left by a dead process is replaced. Resolves once listening.
+ *
+ * Throws synchronously (ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE) for an address that cannot work (empty,
+ * a path longer than sockaddr_un's sun_path less its terminating NUL, 107 bytes on Linux, an abstract name
+ * longer than sun_path) and for invalid options, before anything is created. Rejects with
+ * ERR_PORTUNUS_INSECURE_PATH, ERR_PORTUNUS_UNSUPPORTED (an abstract name off Linux) or the OS error
+ * (EADDRINUSE, EACCES, ENOENT for a directory that cannot be created, …).
  */
 export function listenChannel(socketPath: string, options: ListenChannelOptions = {}): Promise<ChannelServer> {
-  // Bad arguments throw here, before the promise exists; channel options are checked now rather than when
-  // the first peer connects.
-  validateString(socketPath, 'socketPath', { nonEmpty: true });
+  const address = checkSocketAddress(socketPath);
+  // Checked now rather than at the first connection, where a bad option could only be thrown at nobody;
+  // options first, so that `null` is refused as options before `options.allow` is read.
   resolveChannelOptions(validateOptions(options));
-  return listenAllowed(socketPath, options, peerPolicy(options.allow));
+  const allowed = peerPolicy(options.allow);
+  return address.abstract ? listenOnAbstractName(address, allowed, options) : listenOnPath(address.path, allowed, options);
 }
 
-async function listenAllowed(socketPath: string, options: ListenChannelOptions, allowed: (credentials: PeerCredentials) => boolean): Promise<ChannelServer> {
-  const abstract = isAbstractName(socketPath);
-  if (!abstract) {
-    await ensurePrivateDirectory(socketPath);
-    await removeStaleSocket(socketPath);
-  }
+async function listenOnPath(socketPath: string, allowed: (credentials: PeerCredentials) => boolean, options: ChannelOptions): Promise<ChannelServer> {
+  await ensurePrivateDirectory(socketPath);
+  await removeStaleSocket(socketPath);
   const server = net.createServer({ pauseOnConnect: true });
-  await new Promise<void>((resolve, reject) => {
+  await listening(server, () => server.listen({ path: socketPath, backlog: BACKLOG }));
+  try {
+    await restrictSocketFile(socketPath);
+  } catch (error) {
+    server.close();
+    throw error;
+  }
+  return new ChannelServer(server, socketPath, allowed, options);
+}
+
+async function listenOnAbstractName(address: SocketAddress, allowed: (credentials: PeerCredentials) => boolean, options: ChannelOptions): Promise<ChannelServer> {
+  // Bound here rather than by Node, which (before libuv 1.48, so on Node 20) pads the name with NUL bytes
+  // to the whole of sun_path: an address no other program connects to.
+  const fd = fdBackend.listenAbstract(address.bytes, BACKLOG);
+  try {
+    return new ChannelServer(fd, address.path, allowed, options);
+  } catch (error) {
+    fdBackend.close(fd);
+    throw error;
+  }
+}
+
+/** Runs `listen` and resolves once `server` listens, or rejects with the error it reports. */
+function listening(server: net.Server, listen: () => void): Promise<void> {
+  return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ path: socketPath }, () => {
+    server.once('listening', () => {
       server.off('error', reject);
       resolve();
     });
+    listen();
   });
-  if (!abstract) {
-    try {
-      await restrictSocketFile(socketPath);
-    } catch (error) {
-      server.close();
-      throw error;
-    }
-  }
-  return new ChannelServer(server, socketPath, allowed, options);
 }

@@ -21,7 +21,7 @@ export function isAbstractName(socketPath: string): boolean {
  */
 export async function ensurePrivateDirectory(socketPath: string): Promise<void> {
   const directory = path.dirname(path.resolve(socketPath));
-  await fs.mkdir(directory, { recursive: true, mode: 0o700 });
+  await makeDirectories(directory);
   const stats = await fs.lstat(directory);
   const uid = process.getuid?.();
   if (!stats.isDirectory()) {
@@ -36,6 +36,31 @@ export async function ensurePrivateDirectory(socketPath: string): Promise<void> 
       `${directory} is open to other users (mode ${(stats.mode & 0o777).toString(8)}); channel sockets need a 0700 directory`,
       { path: directory },
     );
+  }
+}
+
+/**
+ * Creates `directory` and its missing parents, each 0700, one level at a time. Node's own
+ * `fs.mkdir(…, { recursive: true })` never settles when a parent exists but refuses new entries with ENOENT,
+ * as /proc does: it takes the ENOENT for a missing parent, "creates" the parent (EEXIST), retries the child,
+ * gets ENOENT again, and so on forever, keeping the process busy. Here an ENOENT once the parent is known to
+ * exist is final, and rejects.
+ */
+async function makeDirectories(directory: string): Promise<void> {
+  try {
+    await fs.mkdir(directory, { mode: 0o700 });
+    return;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return;
+    if (code !== 'ENOENT' || path.dirname(directory) === directory) throw error;
+  }
+  await makeDirectories(path.dirname(directory));
+  try {
+    await fs.mkdir(directory, { mode: 0o700 });
+  } catch (error) {
+    // Someone else made it meanwhile: what it is gets checked next, as for a directory that existed.
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
 }
 
