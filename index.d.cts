@@ -19,18 +19,8 @@ export declare const PortunusError: typeof portunus.PortunusError;
 export type PortunusError = portunus.PortunusError;
 export declare const Channel: typeof portunus.Channel;
 export type Channel = portunus.Channel;
-export declare const ReceivedMessage: typeof portunus.ReceivedMessage;
-export type ReceivedMessage = portunus.ReceivedMessage;
-export declare const ChannelServer: typeof portunus.ChannelServer;
-export type ChannelServer = portunus.ChannelServer;
-export declare const Dispatcher: typeof portunus.Dispatcher;
-export type Dispatcher = portunus.Dispatcher;
-export declare const WorkerConnections: typeof portunus.WorkerConnections;
-export type WorkerConnections = portunus.WorkerConnections;
 export declare const WorkerPool: typeof portunus.WorkerPool;
 export type WorkerPool = portunus.WorkerPool;
-export declare const PoolWorker: typeof portunus.PoolWorker;
-export type PoolWorker = portunus.PoolWorker;
 
 // Functions.
 export declare const isSystemError: typeof portunus.isSystemError;
@@ -40,21 +30,9 @@ export declare const socketPairForChild: typeof portunus.socketPairForChild;
 export declare const nodeIpcChannel: typeof portunus.nodeIpcChannel;
 export declare const connectChannel: typeof portunus.connectChannel;
 export declare const listenChannel: typeof portunus.listenChannel;
-export declare const describeFd: typeof portunus.describeFd;
-export declare const closeFd: typeof portunus.closeFd;
-export declare const dupFd: typeof portunus.dupFd;
-export declare const peerCredentialsOf: typeof portunus.peerCredentialsOf;
+export declare const inheritedChannel: typeof portunus.inheritedChannel;
 export declare const distributeTransport: typeof portunus.distributeTransport;
 export declare const adoptTransport: typeof portunus.adoptTransport;
 export declare const acceptAndDispatch: typeof portunus.acceptAndDispatch;
 export declare const adoptConnections: typeof portunus.adoptConnections;
-export declare const inheritedChannel: typeof portunus.inheritedChannel;
 export declare const shutdownOnSignals: typeof portunus.shutdownOnSignals;
-
-// Constants.
-export declare const FrameType: typeof portunus.FrameType;
-export declare const MAX_FDS_PER_FRAME: typeof portunus.MAX_FDS_PER_FRAME;
-export declare const PROTOCOL_VERSION: typeof portunus.PROTOCOL_VERSION;
-export declare const HEADER_SIZE: typeof portunus.HEADER_SIZE;
-export declare const maxFdsPerMessage: typeof portunus.maxFdsPerMessage;
-export declare const CHANNEL_FD_ENV: typeof portunus.CHANNEL_FD_ENV;

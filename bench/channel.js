@@ -104,6 +104,7 @@ async function main() {
   const IN_FLIGHT = integerEnv('IN_FLIGHT', 2048);
 
   const portunus = await import('../dist/index.js');
+  const protocol = await import('../dist/protocol.js');
   const tcp = await connectedSocket();
   const fd = tcp.server._handle.fd;
   const portunusChild = await portunusPeer(portunus.socketPairForChild);
@@ -118,7 +119,7 @@ async function main() {
   const setups = [
     { name: 'child_process.send()', fdsPerMessage: 1, peer: nodeChild, sender: nodeChild.sender(tcp.server) },
     { name: 'portunus send()', fdsPerMessage: 1, peer: portunusChild, sender: portunusChild.promiseSender([fd]) },
-    { name: 'portunus writeFrame()', fdsPerMessage: 1, peer: portunusChild, sender: portunusChild.callbackSender([fd], portunus.FrameType.DATA) },
+    { name: 'portunus writeFrame()', fdsPerMessage: 1, peer: portunusChild, sender: portunusChild.callbackSender([fd], protocol.FrameType.DATA) },
     { name: 'portunus send()', fdsPerMessage: 64, peer: portunusChild, sender: portunusChild.promiseSender(new Array(64).fill(fd)) },
   ];
   for (const setup of setups) Object.assign(setup, flow(setup.fdsPerMessage), { label: `${setup.name} ${setup.fdsPerMessage}` });

@@ -1,5 +1,6 @@
 /**
- * Descriptor utilities for applications: what an fd is, closing and duplicating fds received on a channel.
+ * `portunus/fd`: descriptor utilities for applications: what an fd is, closing and duplicating fds received
+ * on a channel.
  * Each throws ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE for something that is not a descriptor number,
  * and the system's error (with `syscall` and `fd`, named in the message) for a number that is not open or
  * not what the call needs.
@@ -7,6 +8,8 @@
  */
 import { fdBackend, type PeerCredentials, type SocketDescription } from './binding/index.js';
 import { validateFd } from './validate.js';
+
+export type { PeerCredentials, SocketDescription } from './binding/index.js';
 
 /** Describes any descriptor: socket kind, family, whether it listens, local and peer addresses. */
 export function describeFd(fd: number): SocketDescription {

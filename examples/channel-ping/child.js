@@ -1,7 +1,8 @@
 // The child of the channel example: opens the channel its parent gave it as descriptor 3, takes the pipe
 // descriptor that arrives with the first message, reads the pipe to its end, and answers with what it read.
 import net from 'node:net';
-import { channelFromFd, describeFd } from '../../dist/index.js';
+import { channelFromFd } from '../../dist/index.js';
+import { describeFd } from '../../dist/fd.js';
 
 const channel = channelFromFd(3);
 channel.on('error', (error) => {

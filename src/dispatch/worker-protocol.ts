@@ -4,6 +4,7 @@
  * of open connections changes, DRAIN when the master wants it to finish and exit.
  * @module
  */
+/** Frame types between a dispatching master and its workers: READY, LOAD, DRAIN. */
 export const WorkerFrame = {
   /** worker -> master. JSON { pid }. */
   READY: 0x20,

@@ -37,6 +37,10 @@ export interface WorkerCallbacks {
   exited(worker: PoolWorker, exit: WorkerExit): void;
 }
 
+/**
+ * One worker process of a WorkerPool, as its events and `pool.workers` give it: id, generation, state, load,
+ * its channel and its ChildProcess. The pool creates and ends workers; applications only read them.
+ */
 export class PoolWorker implements DispatchWorker {
   readonly id: number;
   /** The pool generation this worker belongs to. */

@@ -3,6 +3,7 @@
  * the receiver's answers.
  * @module
  */
+/** Frame types of the transport layer: TRANSPORT carries sockets, ACK and NACK answer it. */
 export const TransportFrame = {
   /** Envelopes + pre-read bytes; one attached descriptor per envelope. */
   TRANSPORT: 0x10,

@@ -16,18 +16,15 @@ import {
   adoptTransport,
   channelFromFd,
   channelPair,
-  closeFd,
   connectChannel,
-  describeFd,
   distributeTransport,
-  dupFd,
   inheritedChannel,
   listenChannel,
   nodeIpcChannel,
-  peerCredentialsOf,
   socketPairForChild,
-  CHANNEL_FD_ENV,
 } from '../../dist/index.js';
+import { closeFd, describeFd, dupFd, peerCredentialsOf } from '../../dist/fd.js';
+import { CHANNEL_FD_ENV } from '../../dist/protocol.js';
 import { assertNoFdLeak, openFdCount } from '../helpers/fd-count.js';
 import { fixture } from '../helpers/http-load.js';
 import { addon } from '../helpers/raw-endpoint.js';

@@ -7,7 +7,7 @@ import test from 'ava';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
-import { closeFd, dupFd, maxFdsPerMessage } from '../../dist/index.js';
+import { closeFd, dupFd, maxFdsPerMessage } from '../../dist/fd.js';
 import { assertNoFdLeak, openFdCount } from '../helpers/fd-count.js';
 import { openFifo, readToEnd } from '../helpers/fifo.js';
 import { spawnFixture } from '../helpers/spawn-fixture.js';

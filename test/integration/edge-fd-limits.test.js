@@ -3,7 +3,9 @@
 // byte of the frame's header; the receiver must put them back together in order.
 import test from 'ava';
 import fs from 'node:fs';
-import { MAX_FDS_PER_FRAME, channelPair, maxFdsPerMessage } from '../../dist/index.js';
+import { channelPair } from '../../dist/index.js';
+import { maxFdsPerMessage } from '../../dist/fd.js';
+import { MAX_FDS_PER_FRAME } from '../../dist/protocol.js';
 import { assertNoFdLeak, openFdCount } from '../helpers/fd-count.js';
 import { RawEndpoint, addon, channelWithRawPeer, within } from '../helpers/raw-endpoint.js';
 

@@ -8,13 +8,14 @@ const activeWorkers = (pool) => pool.workers.filter((worker) => worker.state ===
 
 test.serial('concurrency past highWater scales up to max; idle workers retire down to min', async (t) => {
   const before = openFdCount();
-  const serving = await servePool(t, 'worker-hold-requests.js', { min: 1, max: 3, highWater: 2, idleTimeoutMs: 500, env: { WORKER_HOLD_MS: '300' } });
+  const serving = await servePool(t, 'worker-hold-requests.js', { min: 1, max: 3, highWater: 2, idleTimeoutMs: 1500, env: { WORKER_HOLD_MS: '300' } });
   const { pool } = serving;
   const scales = [];
   pool.on('scale', (event) => scales.push(event));
   t.is(activeWorkers(pool), 1);
 
-  // 12 requests held 300 ms each, 12 at a time: far more than 2 per worker.
+  // 12 requests held 300 ms each, 12 at a time: far more than 2 per worker. idleTimeoutMs is well above the
+  // longest gap a busy worker sees even on a starved machine, so no worker retires (and is respawned) mid-run.
   const result = await runLoad(serving.port, { total: 72, concurrency: 12, timeoutMs: 20_000 });
   t.deepEqual(result.errors, []);
   t.is(result.ok, 72);

@@ -88,10 +88,12 @@ test('require("portunus") and import("portunus") share one copy of the module: P
 // require()). The @ts-expect-error lines prove the types are real (not any): if they stopped catching the
 // mistake, tsc would report the unused directive. Every runtime export is touched, so an export missing
 // from index.d.cts fails the check. The ES module file next to it checks the import side in the same program.
-function typeScriptFiles(exportNames) {
+function typeScriptFiles(exportNames, subpathExports) {
   return {
     'consumer.ts': `
       import portunus = require('portunus');
+      import protocol = require('portunus/protocol');
+      import fd = require('portunus/fd');
       import { PortunusError, channelPair, type Channel, type ChannelOptions } from 'portunus';
 
       const options: ChannelOptions = { maxPayloadBytes: 1024 };
@@ -103,10 +105,17 @@ function typeScriptFiles(exportNames) {
       const mistakes = () => {
         // @ts-expect-error maxPayloadBytes is a number
         channelPair({ maxPayloadBytes: 'big' });
+        // @ts-expect-error descriptor helpers live in portunus/fd, not at the root
+        portunus.describeFd(0);
         // @ts-expect-error there is no default export, at run time either
         return portunus.default;
       };
-      const everyExport: unknown[] = [${exportNames.map((name) => `portunus.${name}`).join(', ')}];
+      const everyExport: unknown[] = [
+        ${exportNames.map((name) => `portunus.${name}`).join(', ')},
+        ${subpathExports.protocol.map((name) => `protocol.${name}`).join(', ')},
+        ${subpathExports.fd.map((name) => `fd.${name}`).join(', ')},
+      ];
+      if (everyExport.some((value) => value === undefined)) throw new Error('an export is undefined at run time');
       b.once('message', (message) => {
         console.log(JSON.stringify({ text: message.text(), matches, exports: everyExport.length, mistakes: typeof mistakes }));
         channel.destroy();
@@ -134,7 +143,8 @@ for (const [module, skipLibCheck] of [
 ]) {
   test(`tsc (module ${module}, skipLibCheck ${skipLibCheck}) type-checks a CommonJS file that requires portunus, and the compiled file runs`, async (t) => {
     const exportNames = Object.keys(await import('../../dist/index.js'));
-    const cwd = commonJsProject(t, typeScriptFiles(exportNames));
+    const subpathExports = { protocol: Object.keys(await import('../../dist/protocol.js')), fd: Object.keys(await import('../../dist/fd.js')) };
+    const cwd = commonJsProject(t, typeScriptFiles(exportNames, subpathExports));
     try {
       await run(process.execPath, [TSC, '-p', cwd, '--module', module, '--skipLibCheck', String(skipLibCheck)], { cwd, timeout: TSC_MS });
     } catch (error) {
@@ -144,6 +154,7 @@ for (const [module, skipLibCheck] of [
     const compiled = fs.readFileSync(path.join(cwd, 'out', 'consumer.js'), 'utf8');
     t.regex(compiled, /require\("portunus"\)/, 'tsc emitted CommonJS');
     const { stdout } = await run(process.execPath, [path.join(cwd, 'out', 'consumer.js')], { cwd, timeout: STEP_MS });
-    t.deepEqual(JSON.parse(stdout), { text: 'compiled by tsc', matches: true, exports: exportNames.length, mistakes: 'function' });
+    const total = exportNames.length + subpathExports.protocol.length + subpathExports.fd.length;
+    t.deepEqual(JSON.parse(stdout), { text: 'compiled by tsc', matches: true, exports: total, mistakes: 'function' });
   });
 }

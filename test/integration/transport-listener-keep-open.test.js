@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { describeFd, distributeTransport } from '../../dist/index.js';
+import { distributeTransport } from '../../dist/index.js';
+import { describeFd } from '../../dist/fd.js';
 import { BACKENDS, collector, listening, startPeer, within } from '../helpers/backends.js';
 import { assertNoFdLeak, openFdCount } from '../helpers/fd-count.js';
 

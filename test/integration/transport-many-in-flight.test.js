@@ -5,7 +5,8 @@
 import test from 'ava';
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { distributeTransport, maxFdsPerMessage } from '../../dist/index.js';
+import { distributeTransport } from '../../dist/index.js';
+import { maxFdsPerMessage } from '../../dist/fd.js';
 import { BACKENDS, collector, eventually, listening, startPeer, within } from '../helpers/backends.js';
 import { assertNoFdLeak, openFdCount } from '../helpers/fd-count.js';
 

@@ -1,0 +1,12 @@
+/**
+ * `portunus/protocol`: the wire protocol's numbers, for code that speaks it without the channel classes (a
+ * peer in another process model, a test, a packet dissector): the header's size and version, the frame types
+ * of each layer, the descriptor limit and the environment variable that carries a worker's channel. The
+ * format itself is specified in docs/protocol.md.
+ * @module
+ */
+export { FrameType, MAX_FDS_PER_FRAME, PROTOCOL_VERSION, HEADER_SIZE } from './channel/frame.js';
+export { TransportFrame } from './transport/frame-types.js';
+export { WorkerFrame } from './dispatch/worker-protocol.js';
+export { CHANNEL_FD_ENV } from './bootstrap/worker-channel.js';
+export type { Envelope, TransportKind } from './transport/envelope.js';
