@@ -158,12 +158,10 @@ export async function connectedPair(server) {
 /** Collects everything `socket` reads; `until(n)` waits for n bytes in total, `ended` for its EOF. */
 export function collector(socket) {
   const chunks = [];
-  let length = 0;
   const waiters = new Set();
   let ended = false;
   socket.on('data', (chunk) => {
     chunks.push(chunk);
-    length += chunk.length;
     for (const waiter of [...waiters]) waiter();
   });
   const endedPromise = new Promise((resolve) => socket.once('end', () => {

@@ -7,7 +7,7 @@ import { channelPair } from '../../../dist/index.js';
 import { maxFdsPerMessage } from '../../../dist/fd.js';
 import { MAX_FDS_PER_FRAME } from '../../../dist/protocol.js';
 import { assertNoFdLeak, openFdCount } from '../../helpers/fd-count.js';
-import { RawEndpoint, addon, channelWithRawPeer, within } from '../../helpers/raw-endpoint.js';
+import { addon, channelWithRawPeer, within } from '../../helpers/raw-endpoint.js';
 
 const M = addon.maxFdsPerMessage;
 
