@@ -3,62 +3,26 @@
 // going both ways, including a frame whose 300 descriptors need two sendmsg calls. The socket reaches Python
 // as an inherited descriptor (fd 3), so no path is involved.
 import test from 'ava';
-import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { socketPairForChild } from '../../dist/index.js';
 import { assertNoFdLeak, openFdCount } from '../helpers/fd-count.js';
+import { findPython, startPythonPeer } from '../helpers/python-peer.js';
 import { RawEndpoint, addon, within } from '../helpers/raw-endpoint.js';
 
 const RAW_PEER = fileURLToPath(new URL('../fixtures/python-raw-fd-exchange.py', import.meta.url));
 const CHANNEL_PEER = fileURLToPath(new URL('../fixtures/python-channel-fd-exchange.py', import.meta.url));
 
 // socket.send_fds / recv_fds appeared in Python 3.9.
-const python = ['python3', 'python'].find((name) => spawnSync(name, ['-c', 'import socket; socket.send_fds'], { stdio: 'ignore' }).status === 0);
-// On CI a missing Python is a failure, not a skip: the interop claim would go untested.
-const pythonTest = python !== undefined || process.env.CI === 'true' ? test.serial : test.skip;
+const python = findPython('import socket; socket.send_fds');
 
-/** Starts a Python fixture with `fd` as its descriptor 3; its JSON progress lines become awaitable events. */
+/** Starts a Python fixture with `fd` as its descriptor 3. */
 function startPeer(t, script, fd) {
   if (python === undefined) throw new Error('python3 (3.9 or later) is required for the interop tests');
-  const child = spawn(python, [script, '3'], { stdio: ['ignore', 'pipe', 'pipe', fd] });
-  const events = [];
-  const waiters = new Set();
-  let stderr = '';
-  child.stderr.on('data', (chunk) => {
-    stderr += chunk;
-  });
-  readline.createInterface({ input: child.stdout }).on('line', (line) => {
-    try {
-      events.push(JSON.parse(line));
-    } catch {
-      t.log(`python: ${line}`);
-      return;
-    }
-    for (const waiter of [...waiters]) waiter();
-  });
-  const closed = new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  return {
-    closed,
-    stderr: () => stderr,
-    event(name) {
-      let check;
-      const found = new Promise((resolve) => {
-        check = () => {
-          const event = events.find((candidate) => candidate.event === name);
-          if (event !== undefined) resolve(event);
-        };
-        waiters.add(check);
-        check();
-      });
-      return within(found, `the Python peer's '${name}' (stderr: ${stderr.trim() || 'empty'})`).finally(() => waiters.delete(check));
-    },
-  };
+  return startPythonPeer(t, python, [script, '3'], { stdio: ['ignore', 'pipe', 'pipe', fd] });
 }
+// On CI a missing Python is a failure, not a skip: the interop claim would go untested.
+const pythonTest = python !== undefined || process.env.CI === 'true' ? test.serial : test.skip;
 
 /** True when `fd` of this process has close-on-exec set (the octal `flags:` line of /proc/self/fdinfo). */
 function isCloexec(fd) {

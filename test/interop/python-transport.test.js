@@ -4,21 +4,26 @@
 // client sends after the handoff follow the pre-read ones, and that a refused handoff leaves the connection
 // with Python, alive.
 import test from 'ava';
-import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { adoptTransport, listenChannel, socketPairForChild } from '../../dist/index.js';
 import { assertNoFdLeak, openFdCount } from '../helpers/fd-count.js';
+import { findPython, startPythonPeer } from '../helpers/python-peer.js';
 
 const PEER = fileURLToPath(new URL('../fixtures/python-transport-peer.py', import.meta.url));
 const STEP_MS = 10_000;
 
-const python = ['python3', 'python'].find((name) => spawnSync(name, ['-c', 'import socket; socket.CMSG_SPACE'], { stdio: 'ignore' }).status === 0);
+const python = findPython('import socket; socket.CMSG_SPACE');
+
+/** Starts the Python peer with `args`. */
+function startPeer(t, args, stdio = ['ignore', 'pipe', 'pipe']) {
+  if (python === undefined) throw new Error('python3 is required for the interop tests');
+  return startPythonPeer(t, python, [PEER, ...args], { stdio });
+}
 // On CI a missing Python is a failure, not a skip: the interop claim would go untested.
 const pythonTest = python !== undefined || process.env.CI === 'true' ? test.serial : test.skip;
 
@@ -29,53 +34,6 @@ function within(promise, what, ms = STEP_MS) {
     timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Starts the Python peer; its JSON progress lines become awaitable events. */
-function startPeer(t, args, stdio = ['ignore', 'pipe', 'pipe']) {
-  if (python === undefined) throw new Error('python3 is required for the interop tests');
-  const child = spawn(python, [PEER, ...args], { stdio });
-  const events = [];
-  const waiters = [];
-  let stderr = '';
-  child.stderr.on('data', (chunk) => {
-    stderr += chunk;
-  });
-  readline.createInterface({ input: child.stdout }).on('line', (line) => {
-    let event;
-    try {
-      event = JSON.parse(line);
-    } catch {
-      t.log(`python: ${line}`);
-      return;
-    }
-    events.push(event);
-    for (const waiter of [...waiters]) waiter();
-  });
-  const closed = new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  return {
-    child,
-    closed,
-    stderr: () => stderr,
-    event(name) {
-      return within(
-        new Promise((resolve) => {
-          const check = () => {
-            const found = events.find((event) => event.event === name);
-            if (found === undefined) return;
-            waiters.splice(waiters.indexOf(check), 1);
-            resolve(found);
-          };
-          waiters.push(check);
-          check();
-        }),
-        `the Python peer's '${name}' (stderr: ${stderr.trim() || 'empty'})`,
-      );
-    },
-  };
 }
 
 /** A raw HTTP client, so that the exact bytes sent are known; resolves with everything the server wrote. */

@@ -5,13 +5,13 @@
 // on Node 20 used to bind) is a different address; a full accept queue is an immediate EAGAIN, never a wait.
 // Every test compares this process's open descriptor count before and after.
 import test from 'ava';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { connectChannel, listenChannel, socketPairForChild } from '../../../dist/index.js';
 import { assertNoFdLeak, openFdCount } from '../../helpers/fd-count.js';
+import { findPython, startPythonPeer } from '../../helpers/python-peer.js';
 import { addon } from '../../helpers/raw-endpoint.js';
 import { Reports } from '../../helpers/reports.js';
 import { once, within } from '../../helpers/within.js';
@@ -20,7 +20,13 @@ const PEER = fileURLToPath(new URL('../../fixtures/python-abstract-peer.py', imp
 const AT_FD_LIMIT = fileURLToPath(new URL('../../fixtures/listen-at-fd-limit.js', import.meta.url));
 const OWN_CREDENTIALS = { pid: process.pid, uid: process.geteuid(), gid: process.getegid() };
 const linux = process.platform === 'linux';
-const python = linux ? ['python3', 'python'].find((name) => spawnSync(name, ['-c', 'import socket; socket.SO_PEERCRED'], { stdio: 'ignore' }).status === 0) : undefined;
+const python = linux ? findPython('import socket; socket.SO_PEERCRED') : undefined;
+
+/** Starts the Python peer with `args`. */
+function startPeer(t, args) {
+  if (python === undefined) throw new Error('python3 is required for this test');
+  return startPythonPeer(t, python, [PEER, ...args]);
+}
 const linuxTest = linux ? test.serial : test.skip;
 // On CI a missing Python is a failure, not a skip: the interoperability claim would go untested.
 const linuxPythonTest = linux && (python !== undefined || process.env.CI === 'true') ? test.serial : test.skip;
@@ -28,48 +34,6 @@ const linuxPythonTest = linux && (python !== undefined || process.env.CI === 'tr
 /** A unique abstract name, without its leading NUL. */
 function uniqueName() {
   return `portunus-test-${crypto.randomBytes(8).toString('hex')}`;
-}
-
-/** Starts the Python peer; its JSON progress lines become awaitable events. Killed at teardown if still running. */
-function startPython(t, args) {
-  if (python === undefined) throw new Error('python3 is required for this test');
-  const child = spawn(python, [PEER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const events = [];
-  const waiters = new Set();
-  let stderr = '';
-  child.stderr.on('data', (chunk) => {
-    stderr += chunk;
-  });
-  readline.createInterface({ input: child.stdout }).on('line', (line) => {
-    try {
-      events.push(JSON.parse(line));
-    } catch {
-      t.log(`python: ${line}`);
-      return;
-    }
-    for (const waiter of [...waiters]) waiter();
-  });
-  const exited = new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  return {
-    child,
-    exited: () => within(exited, `the Python peer to exit (stderr: ${stderr.trim() || 'empty'})`),
-    stderr: () => stderr,
-    event(name) {
-      let check;
-      const found = new Promise((resolve) => {
-        check = () => {
-          const event = events.find((candidate) => candidate.event === name);
-          if (event !== undefined) resolve(event);
-        };
-        waiters.add(check);
-        check();
-      });
-      return within(found, `the Python peer's '${name}' (stderr: ${stderr.trim() || 'empty'})`).finally(() => waiters.delete(check));
-    },
-  };
 }
 
 /** The addresses of listening abstract sockets whose name starts with `name`, as /proc/net/unix shows them ('@' for NUL). */
@@ -95,14 +59,14 @@ linuxPythonTest("a Python client connecting to the exact name reaches listenChan
     t.is(again.syscall, 'bind');
 
     const refused = once(server, 'refused', "'refused' for the first Python client");
-    const turnedAway = startPython(t, ['--connect', name]);
+    const turnedAway = startPeer(t, ['--connect', name]);
     const { credentials, error } = await refused;
     t.is(error.code, 'ERR_PORTUNUS_PEER_REFUSED');
     t.is(credentials.pid, turnedAway.child.pid);
     t.is((await turnedAway.exited()).code, 1);
 
     const accepted = once(server, 'channel', "the Python peer's channel");
-    const peer = startPython(t, ['--connect', name]);
+    const peer = startPeer(t, ['--connect', name]);
     const channel = await accepted;
     channel.on('error', () => {});
     t.is(channel.peerCredentials().pid, peer.child.pid);
@@ -125,7 +89,7 @@ linuxPythonTest("a Python client connecting to the exact name reaches listenChan
 linuxPythonTest("connectChannel('\\0name') reaches a Python listener bound to the exact name, checks its credentials, and talks both ways", async (t) => {
   const before = openFdCount();
   const name = uniqueName();
-  const peer = startPython(t, ['--listen', name]);
+  const peer = startPeer(t, ['--listen', name]);
   // What Python bound: a NUL and the name, nothing more.
   t.is((await peer.event('listening')).address, Buffer.from(`\0${name}`).toString('hex'));
   const refused = await t.throwsAsync(within(connectChannel(`\0${name}`, { allow: [] }), 'connectChannel with allow: []'));
