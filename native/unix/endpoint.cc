@@ -57,28 +57,6 @@ constexpr int kSendFlags = MSG_NOSIGNAL;
 constexpr int kSendFlags = 0;
 #endif
 
-// Closes every descriptor carried by the control messages of msg.
-void CloseReceivedFds(msghdr* msg) {
-  for (cmsghdr* cmsg = CMSG_FIRSTHDR(msg); cmsg != nullptr; cmsg = CMSG_NXTHDR(msg, cmsg)) {
-    if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) continue;
-    size_t count = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; i++) {
-      int fd;
-      memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
-      close(fd);
-    }
-  }
-}
-
-// Closes every descriptor listed in a read batch's marks (layout in endpoint.h).
-void CloseMarkedFds(const std::vector<int32_t>& marks) {
-  for (size_t i = 0; i + 4 <= marks.size();) {
-    size_t count = static_cast<size_t>(marks[i + 2]);
-    for (size_t j = 0; j < count && i + 4 + j < marks.size(); j++) close(marks[i + 4 + j]);
-    i += 4 + count;
-  }
-}
-
 }  // namespace
 
 Napi::Function Endpoint::Define(Napi::Env env) {
@@ -262,13 +240,13 @@ void Endpoint::OnPoll(uv_poll_t* handle, int status, int events) {
 void Endpoint::HandlePollError(int status) {
   Napi::HandleScope scope(env_);
   std::vector<char> data;
-  std::vector<int32_t> marks;
+  ReadMarks marks;
   Deliver(env_, data, marks, status);
 }
 
 void Endpoint::HandleReadable() {
   std::vector<char> data;
-  std::vector<int32_t> marks;
+  ReadMarks marks;
   int status = 0;
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFdsPerRead) + kOtherControlSpace];
   // recvmsg goes into one reused, uninitialised chunk and only the bytes that arrived are appended to
@@ -311,23 +289,11 @@ void Endpoint::HandleReadable() {
       continue;
     }
 
-    if (msg.msg_flags & MSG_CTRUNC) {
-      // Some descriptors were discarded by the kernel (buffer too small or RLIMIT_NOFILE reached). Those
-      // that arrived cannot be matched to what the sender meant, so none of them is handed out.
-      CloseReceivedFds(&msg);
-      marks.push_back(static_cast<int32_t>(used));
-      marks.push_back(static_cast<int32_t>(n));
-      marks.push_back(0);
-      marks.push_back(1);
-      continue;
-    }
-    size_t count_at = marks.size() + 2;
-    marks.push_back(static_cast<int32_t>(used));
-    marks.push_back(static_cast<int32_t>(n));
-    marks.push_back(0);
-    marks.push_back(0);
-    int32_t count = 0;
+    // Some descriptors were discarded by the kernel (buffer too small or RLIMIT_NOFILE reached): those that
+    // arrived cannot be matched to what the sender meant, so none of them is handed out.
+    bool truncated = (msg.msg_flags & MSG_CTRUNC) != 0;
     bool cloexec_failed = false;
+    marks.BeginRead(used, static_cast<size_t>(n));
     for (cmsghdr* cmsg = CMSG_FIRSTHDR(&msg); cmsg != nullptr; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
       // Other ancillary data (SCM_CREDENTIALS, for instance) carries no descriptors and is skipped.
       if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) continue;
@@ -335,20 +301,13 @@ void Endpoint::HandleReadable() {
       for (size_t i = 0; i < fd_count; i++) {
         int fd;
         memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
-        if (kRecvFlags == 0 && SetCloexec(fd) != 0) cloexec_failed = true;
-        marks.push_back(fd);
-        count++;
+        if (!truncated && kRecvFlags == 0 && SetCloexec(fd) != 0) cloexec_failed = true;
+        marks.AddFd(fd);
       }
     }
-    marks[count_at] = count;
-    if (cloexec_failed) {
-      // A descriptor that could not be made close-on-exec could leak into any child spawned later; treat
-      // the read like a truncated one rather than hand out a descriptor with the wrong flags.
-      for (int32_t i = 0; i < count; i++) close(marks[count_at + 2 + i]);
-      marks.resize(count_at + 2);
-      marks[count_at] = 0;
-      marks[count_at + 1] = 1;
-    }
+    // A descriptor that could not be made close-on-exec could leak into any child spawned later; treat the
+    // read like a truncated one rather than hand out a descriptor with the wrong flags.
+    if (truncated || cloexec_failed) marks.TruncateRead();
   }
   if (data.empty() && marks.empty() && status == 0) return;
   Napi::HandleScope scope(env_);
@@ -363,7 +322,7 @@ void Endpoint::HandleWritable() {
   if (!CallBack(env_, Value(), on_writable_, 0, nullptr)) StopForTeardown();
 }
 
-void Endpoint::Deliver(Napi::Env env, std::vector<char>& data, std::vector<int32_t>& marks, int status) {
+void Endpoint::Deliver(Napi::Env env, const std::vector<char>& data, const ReadMarks& marks, int status) {
   if (status != 0) {
     // End of stream or an error: stop watching, JavaScript decides when to close.
     reading_ = false;
@@ -376,7 +335,7 @@ void Endpoint::Deliver(Napi::Env env, std::vector<char>& data, std::vector<int32
   if (result == napi_ok) result = napi_create_int32(env, status, &argv[2]);
   if (result == napi_ok && CallBack(env, Value(), on_read_, 3, argv)) return;
   // The batch reached no JavaScript: nobody will ever own the descriptors it carried.
-  CloseMarkedFds(marks);
+  marks.CloseAll();
   if (result != napi_ok && !JsUnreachable(env, result)) {
     // Out of memory for the batch: report it like an exception thrown by a callback.
     napi_value exception;

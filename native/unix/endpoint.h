@@ -10,6 +10,8 @@
 #include <memory>
 #include <vector>
 
+#include "read-marks.h"
+
 namespace portunus {
 
 // The most descriptors one sendmsg(2) may carry: SCM_MAX_FD is 253 in Linux; musl's headers and some
@@ -30,11 +32,8 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
   // new Endpoint(fd, onRead, onWritable). Takes ownership of fd: close() or environment teardown closes it.
   //   onRead(data: Buffer | undefined, marks: Int32Array | undefined, status: number)
   //     data   every byte read in this batch, concatenated;
-  //     marks  for each read that carried descriptors: [offset, length, count, truncated, fd x count],
-  //            where offset and length locate that read's bytes in `data` and truncated is 1 when the kernel
-  //            reported MSG_CTRUNC (the descriptors that did arrive were closed here already; count is 0).
-  //            The kernel ends a read after the first message that carries descriptors, so those
-  //            descriptors were sent with a byte inside this range, and nothing after it.
+  //     marks  the descriptors that came with those reads, and the range of `data` each read filled:
+  //            layout in read-marks.h;
   //     status 0, 1 for end of stream (after data), or a negative errno (after data).
   //   onWritable() once after awaitWritable(), when the socket accepts data again.
   explicit Endpoint(const Napi::CallbackInfo& info);
@@ -56,7 +55,7 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
   void HandleReadable();
   void HandleWritable();
   void HandlePollError(int status);
-  void Deliver(Napi::Env env, std::vector<char>& data, std::vector<int32_t>& marks, int status);
+  void Deliver(Napi::Env env, const std::vector<char>& data, const ReadMarks& marks, int status);
   void UpdatePoll();
   void StopForTeardown();
   void CloseNow();
