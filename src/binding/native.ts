@@ -54,7 +54,7 @@ export interface NativeEndpoint {
   unref(): void;
 }
 
-/** Callback receiving a batch of reads; see native/unix/endpoint.h for the layout of `marks`. */
+/** Callback receiving a batch of reads; ./read-marks.ts reads `marks`. */
 export type EndpointReadCallback = (data: Buffer | undefined, marks: Int32Array | undefined, status: number) => void;
 
 /** The native Acceptor: batched accept4 on a listening socket it does not own. */
