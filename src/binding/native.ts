@@ -78,8 +78,8 @@ export interface NativeAddon {
   setInheritable(fd: number, inheritable: boolean): void;
   peerCredentials(fd: number): PeerCredentials;
   describeSocket(fd: number): SocketDescription;
-  /** describeSocket(fd).kind, with ':listening' appended for a listening socket. */
-  socketKind(fd: number): string;
+  /** describeSocket(fd)'s kind, and whether it listens (false for anything but a listening socket). */
+  socketKind(fd: number): [kind: SocketDescription['kind'], listening: boolean];
   maxFdsPerMessage: number;
   /** This platform's ETOOMANYREFS, which os.constants.errno lacks. */
   ETOOMANYREFS: number;

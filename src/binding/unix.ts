@@ -3,9 +3,7 @@
  * @module
  */
 import { nativeAddon } from './native.js';
-import type { FdBackend, SocketKind } from './backend.js';
-
-const LISTENING = ':listening';
+import type { FdBackend } from './backend.js';
 
 export function unixBackend(): FdBackend {
   const addon = nativeAddon();
@@ -20,9 +18,8 @@ export function unixBackend(): FdBackend {
     peerCredentials: (fd) => addon.peerCredentials(fd),
     describeSocket: (fd) => addon.describeSocket(fd),
     socketKind: (fd) => {
-      const kind = addon.socketKind(fd);
-      const listening = kind.endsWith(LISTENING);
-      return { kind: (listening ? kind.slice(0, -LISTENING.length) : kind) as SocketKind['kind'], listening };
+      const pair = addon.socketKind(fd);
+      return { kind: pair[0], listening: pair[1] };
     },
     createEndpoint: (fd, onRead, onWritable) => new addon.Endpoint(fd, onRead, onWritable),
     createAcceptor: (fd, onAccept) => new addon.Acceptor(fd, onAccept),
