@@ -60,19 +60,16 @@ constexpr int kSendFlags = 0;
 }  // namespace
 
 Napi::Function Endpoint::Define(Napi::Env env) {
-  return DefineClass(env, "Endpoint",
-                     {
-                         InstanceMethod<&Endpoint::Write>("write"),
-                         InstanceMethod<&Endpoint::ReadStart>("readStart"),
-                         InstanceMethod<&Endpoint::ReadStop>("readStop"),
-                         InstanceMethod<&Endpoint::AwaitWritable>("awaitWritable"),
-                         InstanceMethod<&Endpoint::Close>("close"),
-                         InstanceMethod<&Endpoint::Ref>("ref"),
-                         InstanceMethod<&Endpoint::Unref>("unref"),
-                     });
+  return DefineWatcherClass(env, "Endpoint",
+                            {
+                                InstanceMethod<&Endpoint::Write>("write"),
+                                InstanceMethod<&Endpoint::ReadStart>("readStart"),
+                                InstanceMethod<&Endpoint::ReadStop>("readStop"),
+                                InstanceMethod<&Endpoint::AwaitWritable>("awaitWritable"),
+                            });
 }
 
-Endpoint::Endpoint(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Endpoint>(info), env_(info.Env()) {
+Endpoint::Endpoint(const Napi::CallbackInfo& info) : PollWatcher<Endpoint>(info) {
   Napi::Env env = info.Env();
   int fd = FdArgument(info, 0);
   if (fd < 0) return;
@@ -84,71 +81,18 @@ Endpoint::Endpoint(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Endpoint>(
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
 #endif
-  poll_ = NewPollHandle(env, fd, this);
-  if (poll_ == nullptr) return;
-  fd_ = fd;
+  if (!Open(fd, true)) return;
   on_read_ = Napi::Persistent(info[1].As<Napi::Function>());
   on_writable_ = Napi::Persistent(info[2].As<Napi::Function>());
-  // Keep the JavaScript wrapper alive while the descriptor is open, and release everything if the
-  // environment (a worker thread, say) is torn down first.
-  Napi::ObjectWrap<Endpoint>::Ref();
-  napi_add_env_cleanup_hook(env, OnEnvCleanup, this);
 }
 
-Endpoint::~Endpoint() {
-  if (!closed_ && fd_ >= 0) {
-    // Only reachable if construction failed half way; a live endpoint is pinned by Ref() until closed.
-    close(fd_);
-  }
-}
-
-void Endpoint::OnEnvCleanup(void* arg) {
-  Endpoint* self = static_cast<Endpoint*>(arg);
-  self->CloseNow();
-}
-
-void Endpoint::CloseNow() {
-  if (closed_) return;
-  closed_ = true;
-  if (poll_ != nullptr) {
-    ClosePollHandle(poll_);
-    poll_ = nullptr;
-  }
-  if (fd_ >= 0) {
-    close(fd_);
-    fd_ = -1;
-  }
-}
-
-Napi::Value Endpoint::Close(const Napi::CallbackInfo& info) {
-  if (!closed_) {
-    napi_remove_env_cleanup_hook(info.Env(), OnEnvCleanup, this);
-    CloseNow();
-    on_read_.Reset();
-    on_writable_.Reset();
-    Napi::ObjectWrap<Endpoint>::Unref();
-  }
-  return info.Env().Undefined();
-}
-
-Napi::Value Endpoint::Ref(const Napi::CallbackInfo& info) {
-  if (poll_ != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
-  return info.Env().Undefined();
-}
-
-Napi::Value Endpoint::Unref(const Napi::CallbackInfo& info) {
-  if (poll_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
-  return info.Env().Undefined();
+void Endpoint::ReleaseCallbacks() {
+  on_read_.Reset();
+  on_writable_.Reset();
 }
 
 void Endpoint::UpdatePoll() {
-  if (closed_ || poll_ == nullptr) return;
-  int events = (reading_ ? UV_READABLE | UV_DISCONNECT : 0) | (want_writable_ ? UV_WRITABLE : 0);
-  if (events == 0) {
-    uv_poll_stop(poll_);
-  } else {
-    uv_poll_start(poll_, events, OnPoll);
-  }
+  Watch((reading_ ? UV_READABLE | UV_DISCONNECT : 0) | (want_writable_ ? UV_WRITABLE : 0));
 }
 
 Napi::Value Endpoint::ReadStart(const Napi::CallbackInfo& info) {
@@ -171,7 +115,7 @@ Napi::Value Endpoint::AwaitWritable(const Napi::CallbackInfo& info) {
 
 Napi::Value Endpoint::Write(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (closed_) return Napi::Number::New(env, -EBADF);
+  if (closed()) return Napi::Number::New(env, -EBADF);
   if (info.Length() < 3 || !info[0].IsBuffer() || !info[1].IsNumber() || !info[2].IsNumber()) {
     return ThrowInvalidArg(env, "write(data: Buffer, offset: number, length: number, fds?: Int32Array)");
   }
@@ -212,36 +156,34 @@ Napi::Value Endpoint::Write(const Napi::CallbackInfo& info) {
 
   ssize_t n;
   do {
-    n = sendmsg(fd_, &msg, kSendFlags);
+    n = sendmsg(fd(), &msg, kSendFlags);
   } while (n == -1 && errno == EINTR);
   return Napi::Number::New(env, n >= 0 ? static_cast<double>(n) : -errno);
 }
 
-void Endpoint::OnPoll(uv_poll_t* handle, int status, int events) {
-  Endpoint* self = static_cast<Endpoint*>(handle->data);
-  if (self == nullptr || self->closed_) return;
-  if (status == UV_EBADF && self->reading_) {
+void Endpoint::OnPollEvent(int status, int events) {
+  if (status == UV_EBADF && reading_) {
     // libuv reports POLLERR as UV_EBADF and stops the watcher, but the descriptor is fine: the socket has a
     // pending error (ECONNRESET when the peer closed with bytes of ours unread). What the peer sent before
     // it went away is still queued: read it, and let recvmsg report the real error after it.
-    self->HandleReadable();
+    HandleReadable();
     // Re-arm what libuv stopped, unless that read ended the stream or JavaScript closed the endpoint.
-    self->UpdatePoll();
+    UpdatePoll();
     return;
   }
   if (status < 0) {
-    self->HandlePollError(status);
+    HandlePollError(status);
     return;
   }
-  if (events & (UV_READABLE | UV_DISCONNECT)) self->HandleReadable();
-  if (!self->closed_ && (events & UV_WRITABLE)) self->HandleWritable();
+  if (events & (UV_READABLE | UV_DISCONNECT)) HandleReadable();
+  if (!closed() && (events & UV_WRITABLE)) HandleWritable();
 }
 
 void Endpoint::HandlePollError(int status) {
   Napi::HandleScope scope(env_);
   std::vector<char> data;
   ReadMarks marks;
-  Deliver(env_, data, marks, status);
+  DeliverBatch(data, marks, status);
 }
 
 void Endpoint::HandleReadable() {
@@ -269,7 +211,7 @@ void Endpoint::HandleReadable() {
 
     ssize_t n;
     do {
-      n = recvmsg(fd_, &msg, kRecvFlags);
+      n = recvmsg(fd(), &msg, kRecvFlags);
     } while (n == -1 && errno == EINTR);
 
     if (n <= 0) {
@@ -311,7 +253,7 @@ void Endpoint::HandleReadable() {
   }
   if (data.empty() && marks.empty() && status == 0) return;
   Napi::HandleScope scope(env_);
-  Deliver(env_, data, marks, status);
+  DeliverBatch(data, marks, status);
 }
 
 void Endpoint::HandleWritable() {
@@ -319,10 +261,10 @@ void Endpoint::HandleWritable() {
   want_writable_ = false;
   UpdatePoll();
   Napi::HandleScope scope(env_);
-  if (!CallBack(env_, Value(), on_writable_, 0, nullptr)) StopForTeardown();
+  Deliver(napi_ok, on_writable_, 0, nullptr, [] {});
 }
 
-void Endpoint::Deliver(Napi::Env env, const std::vector<char>& data, const ReadMarks& marks, int status) {
+void Endpoint::DeliverBatch(const std::vector<char>& data, const ReadMarks& marks, int status) {
   if (status != 0) {
     // End of stream or an error: stop watching, JavaScript decides when to close.
     reading_ = false;
@@ -330,23 +272,13 @@ void Endpoint::Deliver(Napi::Env env, const std::vector<char>& data, const ReadM
     UpdatePoll();
   }
   napi_value argv[3];
-  napi_status result = NewBufferOrUndefined(env, data.data(), data.size(), &argv[0]);
-  if (result == napi_ok) result = NewInt32ArrayOrUndefined(env, marks.data(), marks.size(), &argv[1]);
-  if (result == napi_ok) result = napi_create_int32(env, status, &argv[2]);
-  if (result == napi_ok && CallBack(env, Value(), on_read_, 3, argv)) return;
-  // The batch reached no JavaScript: nobody will ever own the descriptors it carried.
-  marks.CloseAll();
-  if (result != napi_ok && !JsUnreachable(env, result)) {
-    // Out of memory for the batch: report it like an exception thrown by a callback.
-    napi_value exception;
-    if (napi_get_and_clear_last_exception(env, &exception) == napi_ok) napi_fatal_exception(env, exception);
-    return;
-  }
-  StopForTeardown();
+  napi_status built = NewBufferOrUndefined(env_, data.data(), data.size(), &argv[0]);
+  if (built == napi_ok) built = NewInt32ArrayOrUndefined(env_, marks.data(), marks.size(), &argv[1]);
+  if (built == napi_ok) built = napi_create_int32(env_, status, &argv[2]);
+  Deliver(built, on_read_, 3, argv, [&marks] { marks.CloseAll(); });
 }
 
-void Endpoint::StopForTeardown() {
-  // JavaScript is gone (environment teardown): stop watching; the cleanup hook closes the descriptor.
+void Endpoint::StopWatching() {
   reading_ = false;
   want_writable_ = false;
   UpdatePoll();
