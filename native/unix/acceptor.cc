@@ -19,7 +19,6 @@
 #include <vector>
 
 #include "../common/js-callback.h"
-#include "../common/poll-handle.h"
 #include "../common/system-error.h"
 #include "fd-ops.h"
 

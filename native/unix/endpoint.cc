@@ -28,7 +28,6 @@
 #include <unistd.h>
 
 #include "../common/js-callback.h"
-#include "../common/poll-handle.h"
 #include "../common/system-error.h"
 #include "fd-ops.h"
 
@@ -56,6 +55,53 @@ constexpr int kSendFlags = MSG_NOSIGNAL;
 #else
 constexpr int kSendFlags = 0;
 #endif
+
+// What one recvmsg(2) fills besides the data chunk, reused for every read of a batch.
+struct Reception {
+  iovec iov;
+  msghdr msg;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFdsPerRead) + kOtherControlSpace];
+};
+
+// Receives one message: up to kReadChunk bytes into `chunk`, its control data into r->control; EINTR is
+// retried. Returns recvmsg's result (the byte count, 0 at end of stream, or -1 with errno set), after which
+// r->msg describes what arrived.
+ssize_t ReceiveOne(int fd, char* chunk, Reception* r) {
+  r->iov.iov_base = chunk;
+  r->iov.iov_len = kReadChunk;
+  memset(&r->msg, 0, sizeof(r->msg));
+  r->msg.msg_iov = &r->iov;
+  r->msg.msg_iovlen = 1;
+  r->msg.msg_control = r->control;
+  r->msg.msg_controllen = sizeof(r->control);
+  ssize_t n;
+  do {
+    n = recvmsg(fd, &r->msg, kRecvFlags);
+  } while (n == -1 && errno == EINTR);
+  return n;
+}
+
+// Records the descriptors that came with one read, whose bytes are at `offset` in the batch's data. When the
+// kernel discarded some of them (MSG_CTRUNC: control buffer too small, or RLIMIT_NOFILE reached), those that
+// arrived cannot be matched to what the sender meant; when one could not be made close-on-exec, it could leak
+// into any child spawned later. Either way none is handed out: all are closed and the read marked truncated.
+void RecordDescriptors(msghdr* msg, size_t offset, size_t length, ReadMarks* marks) {
+  bool truncated = (msg->msg_flags & MSG_CTRUNC) != 0;
+  bool cloexec_failed = false;
+  marks->BeginRead(offset, length);
+  for (cmsghdr* cmsg = CMSG_FIRSTHDR(msg); cmsg != nullptr; cmsg = CMSG_NXTHDR(msg, cmsg)) {
+    // Other ancillary data (SCM_CREDENTIALS, for instance) carries no descriptors and is skipped.
+    if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; i++) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
+      if (!truncated && kRecvFlags == 0 && SetCloexec(fd) != 0) cloexec_failed = true;
+      marks->AddFd(fd);
+    }
+  }
+  if (truncated || cloexec_failed) marks->TruncateRead();
+}
 
 }  // namespace
 
@@ -189,71 +235,36 @@ void Endpoint::HandlePollError(int status) {
 void Endpoint::HandleReadable() {
   std::vector<char> data;
   ReadMarks marks;
-  int status = 0;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFdsPerRead) + kOtherControlSpace];
+  int status = ReadBatch(&data, &marks);
+  if (data.empty() && marks.empty() && status == 0) return;
+  Napi::HandleScope scope(env_);
+  DeliverBatch(data, marks, status);
+}
+
+int Endpoint::ReadBatch(std::vector<char>* data, ReadMarks* marks) {
+  Reception reception;
   // recvmsg goes into one reused, uninitialised chunk and only the bytes that arrived are appended to
   // `data`: growing `data` by a chunk per read zero-filled 64 KiB (and reallocated on the second read) for
   // what is usually a few dozen bytes of acknowledgements.
   if (!read_chunk_) read_chunk_.reset(new char[kReadChunk]);
   char* chunk = read_chunk_.get();
 
-  for (int reads = 0; reads < kMaxReadsPerTick && data.size() < kMaxBytesPerTick; reads++) {
-    size_t used = data.size();
-    iovec iov;
-    iov.iov_base = chunk;
-    iov.iov_len = kReadChunk;
-    msghdr msg;
-    memset(&msg, 0, sizeof(msg));
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
-
-    ssize_t n;
-    do {
-      n = recvmsg(fd(), &msg, kRecvFlags);
-    } while (n == -1 && errno == EINTR);
-
-    if (n <= 0) {
-      if (n == 0) {
-        status = 1;
-      } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        status = -errno;
-      }
-      break;
-    }
-    data.insert(data.end(), chunk, chunk + n);
-    if (msg.msg_controllen == 0) {
+  for (int reads = 0; reads < kMaxReadsPerTick && data->size() < kMaxBytesPerTick; reads++) {
+    ssize_t n = ReceiveOne(fd(), chunk, &reception);
+    if (n == 0) return 1;
+    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+    size_t offset = data->size();
+    data->insert(data->end(), chunk, chunk + n);
+    if (reception.msg.msg_controllen == 0) {
       // A short read without descriptors emptied the queue (the kernel only ends a read early after a
       // message that carried descriptors): like uv__read, wait for the next readable event instead of
       // paying a recvmsg for its EAGAIN. The poll is level-triggered, so nothing can be missed.
-      if (static_cast<size_t>(n) < kReadChunk) break;
+      if (static_cast<size_t>(n) < kReadChunk) return 0;
       continue;
     }
-
-    // Some descriptors were discarded by the kernel (buffer too small or RLIMIT_NOFILE reached): those that
-    // arrived cannot be matched to what the sender meant, so none of them is handed out.
-    bool truncated = (msg.msg_flags & MSG_CTRUNC) != 0;
-    bool cloexec_failed = false;
-    marks.BeginRead(used, static_cast<size_t>(n));
-    for (cmsghdr* cmsg = CMSG_FIRSTHDR(&msg); cmsg != nullptr; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
-      // Other ancillary data (SCM_CREDENTIALS, for instance) carries no descriptors and is skipped.
-      if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) continue;
-      size_t fd_count = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (size_t i = 0; i < fd_count; i++) {
-        int fd;
-        memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
-        if (!truncated && kRecvFlags == 0 && SetCloexec(fd) != 0) cloexec_failed = true;
-        marks.AddFd(fd);
-      }
-    }
-    // A descriptor that could not be made close-on-exec could leak into any child spawned later; treat the
-    // read like a truncated one rather than hand out a descriptor with the wrong flags.
-    if (truncated || cloexec_failed) marks.TruncateRead();
+    RecordDescriptors(&reception.msg, offset, static_cast<size_t>(n), marks);
   }
-  if (data.empty() && marks.empty() && status == 0) return;
-  Napi::HandleScope scope(env_);
-  DeliverBatch(data, marks, status);
+  return 0;
 }
 
 void Endpoint::HandleWritable() {

@@ -56,7 +56,11 @@ class Endpoint : public PollWatcher<Endpoint> {
   void StopWatching();
   void ReleaseCallbacks();
 
+  // A readable event: reads a batch and hands it to onRead.
   void HandleReadable();
+  // Reads until the socket is empty, a short read without descriptors, or the per-tick cap (kMaxReadsPerTick
+  // reads, kMaxBytesPerTick bytes). Returns onRead's status: 0, 1 at end of stream, or a negative errno.
+  int ReadBatch(std::vector<char>* data, ReadMarks* marks);
   void HandleWritable();
   void HandlePollError(int status);
   void DeliverBatch(const std::vector<char>& data, const ReadMarks& marks, int status);
