@@ -21,8 +21,7 @@
 namespace portunus {
 
 // Adds `<prefix>Address`/`<prefix>Port` (IP) or `<prefix>Path` (Unix) for one socket address.
-static void SetAddress(Napi::Env env, Napi::Object out, const char* prefix, const sockaddr_storage& ss,
-                       socklen_t len) {
+static void SetAddress(Napi::Env env, Napi::Object out, const char* prefix, const sockaddr_storage& ss, socklen_t len) {
   std::string base(prefix);
   if (ss.ss_family == AF_INET) {
     const sockaddr_in* in = reinterpret_cast<const sockaddr_in*>(&ss);
@@ -154,7 +153,8 @@ static int Classify(int fd, Classification* out, sockaddr_storage* local, sockle
 static bool ReadTcpInfo(int fd, tcp_info* tcp) {
   socklen_t len = sizeof(*tcp);
   memset(tcp, 0, sizeof(*tcp));
-  return getsockopt(fd, IPPROTO_TCP, TCP_INFO, tcp, &len) == 0 && len >= offsetof(tcp_info, tcpi_sacked) + sizeof(tcp->tcpi_sacked);
+  return getsockopt(fd, IPPROTO_TCP, TCP_INFO, tcp, &len) == 0 &&
+         len >= offsetof(tcp_info, tcpi_sacked) + sizeof(tcp->tcpi_sacked);
 }
 
 // A listening TCP socket's backlog (listen()'s argument capped by somaxconn), or -1.
