@@ -28,7 +28,8 @@ class PollWatcher : public Napi::ObjectWrap<Self> {
   explicit PollWatcher(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Self>(info), env_(info.Env()) {}
 
   ~PollWatcher() override {
-    // Only reachable if construction failed half way; an open watcher is pinned until closed.
+    // Should an open watcher ever be finalized, its descriptor is still closed. It cannot be as things are:
+    // the wrapper stays pinned until close() or the cleanup hook, and both close the descriptor first.
     if (!closed_ && owns_fd_ && fd_ >= 0) close(fd_);
   }
 
