@@ -68,7 +68,7 @@ class Endpoint : public PollWatcher<Endpoint> {
 
   bool reading_ = false;
   bool want_writable_ = false;
-  // Receive buffer, allocated on the first read and reused (see HandleReadable).
+  // Receive buffer, allocated on the first read and reused (see ReadBatch).
   std::unique_ptr<char[]> read_chunk_;
   Napi::FunctionReference on_read_;
   Napi::FunctionReference on_writable_;
