@@ -36,6 +36,12 @@ inline napi_status NewInt32ArrayOrUndefined(napi_env env, const int32_t* values,
   return napi_create_typedarray(env, napi_int32_array, count, buffer, 0, result);
 }
 
+// Reports the exception pending in env as Node reports one thrown by a callback: to 'uncaughtException'.
+inline void RaisePendingException(napi_env env) {
+  napi_value exception;
+  if (napi_get_and_clear_last_exception(env, &exception) == napi_ok) napi_fatal_exception(env, exception);
+}
+
 // Calls `callback` (a napi_ref to a function) on `receiver` like node::MakeCallback. An exception it
 // throws goes to 'uncaughtException', as for any callback from Node. Returns false, having called nothing,
 // when JavaScript cannot run any more.
@@ -48,8 +54,7 @@ inline bool CallBack(napi_env env, napi_value receiver, napi_ref callback, size_
   }
   if (status == napi_ok) return true;
   if (JsUnreachable(env, status)) return false;
-  napi_value exception;
-  if (napi_get_and_clear_last_exception(env, &exception) == napi_ok) napi_fatal_exception(env, exception);
+  RaisePendingException(env);
   return true;
 }
 

@@ -24,9 +24,8 @@ uv_poll_t* NewPollHandle(Napi::Env env, int fd, void* data) {
 
 void ClosePollHandle(uv_poll_t* handle) {
   uv_poll_stop(handle);
-  uv_close(reinterpret_cast<uv_handle_t*>(handle), [](uv_handle_t* closed) {
-    delete reinterpret_cast<uv_poll_t*>(closed);
-  });
+  uv_close(reinterpret_cast<uv_handle_t*>(handle),
+           [](uv_handle_t* closed) { delete reinterpret_cast<uv_poll_t*>(closed); });
 }
 
 }  // namespace portunus

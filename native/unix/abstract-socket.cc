@@ -31,7 +31,8 @@ bool AbstractAddress(const Napi::CallbackInfo& info, size_t index, sockaddr_un* 
   }
   Napi::Buffer<char> name = info[index].As<Napi::Buffer<char>>();
   if (name.Length() < 2 || name.Length() > kSunPathSize || name.Data()[0] != '\0') {
-    ThrowInvalidArg(info.Env(), "abstract socket address must be a NUL byte and 1 or more bytes of name, within sun_path");
+    ThrowInvalidArg(info.Env(),
+                    "abstract socket address must be a NUL byte and 1 or more bytes of name, within sun_path");
     return false;
   }
   memset(address, 0, sizeof(*address));

@@ -7,9 +7,11 @@
 #include <napi.h>
 #include <uv.h>
 
+#include "../common/poll-watcher.h"
+
 namespace portunus {
 
-class Acceptor : public Napi::ObjectWrap<Acceptor> {
+class Acceptor : public PollWatcher<Acceptor> {
  public:
   static Napi::Function Define(Napi::Env env);
 
@@ -17,27 +19,24 @@ class Acceptor : public Napi::ObjectWrap<Acceptor> {
   //   onAccept(fds: Int32Array | undefined, errno: number) — fds accepted in this batch (close-on-exec and
   //   non-blocking), then 0 or the negative errno that stopped the batch (EMFILE, ENFILE, ENOBUFS, ENOMEM
   //   leave the acceptor stopped: JavaScript decides when to start again).
+  // close(), ref() and unref() come from PollWatcher.
   explicit Acceptor(const Napi::CallbackInfo& info);
 
  private:
-  // start(maxPerTick?): watch for connections; stop(): leave them in the kernel's backlog; close().
+  friend class PollWatcher<Acceptor>;
+
+  // start(maxPerTick?): watch for connections; stop(): leave them in the kernel's backlog.
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Stop(const Napi::CallbackInfo& info);
-  Napi::Value Close(const Napi::CallbackInfo& info);
-  Napi::Value Ref(const Napi::CallbackInfo& info);
-  Napi::Value Unref(const Napi::CallbackInfo& info);
 
-  static void OnPoll(uv_poll_t* handle, int status, int events);
-  static void OnEnvCleanup(void* arg);
+  // PollWatcher's hooks.
+  void OnPollEvent(int status, int events);
+  void StopWatching();
+  void ReleaseCallbacks();
+
   void AcceptBatch(int status);
-  void CloseNow();
 
-  Napi::Env env_;
-  int fd_ = -1;
-  uv_poll_t* poll_ = nullptr;
   int max_per_tick_ = 128;
-  bool active_ = false;
-  bool closed_ = false;
   Napi::FunctionReference on_accept_;
 };
 

@@ -28,7 +28,6 @@
 #include <unistd.h>
 
 #include "../common/js-callback.h"
-#include "../common/poll-handle.h"
 #include "../common/system-error.h"
 #include "fd-ops.h"
 
@@ -57,44 +56,66 @@ constexpr int kSendFlags = MSG_NOSIGNAL;
 constexpr int kSendFlags = 0;
 #endif
 
-// Closes every descriptor carried by the control messages of msg.
-void CloseReceivedFds(msghdr* msg) {
+// What one recvmsg(2) fills besides the data chunk, reused for every read of a batch.
+struct Reception {
+  iovec iov;
+  msghdr msg;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFdsPerRead) + kOtherControlSpace];
+};
+
+// Receives one message: up to kReadChunk bytes into `chunk`, its control data into r->control; EINTR is
+// retried. Returns recvmsg's result (the byte count, 0 at end of stream, or -1 with errno set), after which
+// r->msg describes what arrived.
+ssize_t ReceiveOne(int fd, char* chunk, Reception* r) {
+  r->iov.iov_base = chunk;
+  r->iov.iov_len = kReadChunk;
+  memset(&r->msg, 0, sizeof(r->msg));
+  r->msg.msg_iov = &r->iov;
+  r->msg.msg_iovlen = 1;
+  r->msg.msg_control = r->control;
+  r->msg.msg_controllen = sizeof(r->control);
+  ssize_t n;
+  do {
+    n = recvmsg(fd, &r->msg, kRecvFlags);
+  } while (n == -1 && errno == EINTR);
+  return n;
+}
+
+// Records the descriptors that came with one read, whose bytes are at `offset` in the batch's data. When the
+// kernel discarded some of them (MSG_CTRUNC: control buffer too small, or RLIMIT_NOFILE reached), those that
+// arrived cannot be matched to what the sender meant; when one could not be made close-on-exec, it could leak
+// into any child spawned later. Either way none is handed out: all are closed and the read marked truncated.
+void RecordDescriptors(msghdr* msg, size_t offset, size_t length, ReadMarks* marks) {
+  bool truncated = (msg->msg_flags & MSG_CTRUNC) != 0;
+  bool cloexec_failed = false;
+  marks->BeginRead(offset, length);
   for (cmsghdr* cmsg = CMSG_FIRSTHDR(msg); cmsg != nullptr; cmsg = CMSG_NXTHDR(msg, cmsg)) {
+    // Other ancillary data (SCM_CREDENTIALS, for instance) carries no descriptors and is skipped.
     if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) continue;
     size_t count = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
     for (size_t i = 0; i < count; i++) {
       int fd;
       memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
-      close(fd);
+      if (!truncated && kRecvFlags == 0 && SetCloexec(fd) != 0) cloexec_failed = true;
+      marks->AddFd(fd);
     }
   }
-}
-
-// Closes every descriptor listed in a read batch's marks (layout in endpoint.h).
-void CloseMarkedFds(const std::vector<int32_t>& marks) {
-  for (size_t i = 0; i + 4 <= marks.size();) {
-    size_t count = static_cast<size_t>(marks[i + 2]);
-    for (size_t j = 0; j < count && i + 4 + j < marks.size(); j++) close(marks[i + 4 + j]);
-    i += 4 + count;
-  }
+  if (truncated || cloexec_failed) marks->TruncateRead();
 }
 
 }  // namespace
 
 Napi::Function Endpoint::Define(Napi::Env env) {
-  return DefineClass(env, "Endpoint",
-                     {
-                         InstanceMethod<&Endpoint::Write>("write"),
-                         InstanceMethod<&Endpoint::ReadStart>("readStart"),
-                         InstanceMethod<&Endpoint::ReadStop>("readStop"),
-                         InstanceMethod<&Endpoint::AwaitWritable>("awaitWritable"),
-                         InstanceMethod<&Endpoint::Close>("close"),
-                         InstanceMethod<&Endpoint::Ref>("ref"),
-                         InstanceMethod<&Endpoint::Unref>("unref"),
-                     });
+  return DefineWatcherClass(env, "Endpoint",
+                            {
+                                InstanceMethod<&Endpoint::Write>("write"),
+                                InstanceMethod<&Endpoint::ReadStart>("readStart"),
+                                InstanceMethod<&Endpoint::ReadStop>("readStop"),
+                                InstanceMethod<&Endpoint::AwaitWritable>("awaitWritable"),
+                            });
 }
 
-Endpoint::Endpoint(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Endpoint>(info), env_(info.Env()) {
+Endpoint::Endpoint(const Napi::CallbackInfo& info) : PollWatcher<Endpoint>(info) {
   Napi::Env env = info.Env();
   int fd = FdArgument(info, 0);
   if (fd < 0) return;
@@ -106,71 +127,18 @@ Endpoint::Endpoint(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Endpoint>(
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
 #endif
-  poll_ = NewPollHandle(env, fd, this);
-  if (poll_ == nullptr) return;
-  fd_ = fd;
+  if (!Open(fd, true)) return;
   on_read_ = Napi::Persistent(info[1].As<Napi::Function>());
   on_writable_ = Napi::Persistent(info[2].As<Napi::Function>());
-  // Keep the JavaScript wrapper alive while the descriptor is open, and release everything if the
-  // environment (a worker thread, say) is torn down first.
-  Napi::ObjectWrap<Endpoint>::Ref();
-  napi_add_env_cleanup_hook(env, OnEnvCleanup, this);
 }
 
-Endpoint::~Endpoint() {
-  if (!closed_ && fd_ >= 0) {
-    // Only reachable if construction failed half way; a live endpoint is pinned by Ref() until closed.
-    close(fd_);
-  }
-}
-
-void Endpoint::OnEnvCleanup(void* arg) {
-  Endpoint* self = static_cast<Endpoint*>(arg);
-  self->CloseNow();
-}
-
-void Endpoint::CloseNow() {
-  if (closed_) return;
-  closed_ = true;
-  if (poll_ != nullptr) {
-    ClosePollHandle(poll_);
-    poll_ = nullptr;
-  }
-  if (fd_ >= 0) {
-    close(fd_);
-    fd_ = -1;
-  }
-}
-
-Napi::Value Endpoint::Close(const Napi::CallbackInfo& info) {
-  if (!closed_) {
-    napi_remove_env_cleanup_hook(info.Env(), OnEnvCleanup, this);
-    CloseNow();
-    on_read_.Reset();
-    on_writable_.Reset();
-    Napi::ObjectWrap<Endpoint>::Unref();
-  }
-  return info.Env().Undefined();
-}
-
-Napi::Value Endpoint::Ref(const Napi::CallbackInfo& info) {
-  if (poll_ != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
-  return info.Env().Undefined();
-}
-
-Napi::Value Endpoint::Unref(const Napi::CallbackInfo& info) {
-  if (poll_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
-  return info.Env().Undefined();
+void Endpoint::ReleaseCallbacks() {
+  on_read_.Reset();
+  on_writable_.Reset();
 }
 
 void Endpoint::UpdatePoll() {
-  if (closed_ || poll_ == nullptr) return;
-  int events = (reading_ ? UV_READABLE | UV_DISCONNECT : 0) | (want_writable_ ? UV_WRITABLE : 0);
-  if (events == 0) {
-    uv_poll_stop(poll_);
-  } else {
-    uv_poll_start(poll_, events, OnPoll);
-  }
+  Watch((reading_ ? UV_READABLE | UV_DISCONNECT : 0) | (want_writable_ ? UV_WRITABLE : 0));
 }
 
 Napi::Value Endpoint::ReadStart(const Napi::CallbackInfo& info) {
@@ -193,7 +161,7 @@ Napi::Value Endpoint::AwaitWritable(const Napi::CallbackInfo& info) {
 
 Napi::Value Endpoint::Write(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (closed_) return Napi::Number::New(env, -EBADF);
+  if (closed()) return Napi::Number::New(env, -EBADF);
   if (info.Length() < 3 || !info[0].IsBuffer() || !info[1].IsNumber() || !info[2].IsNumber()) {
     return ThrowInvalidArg(env, "write(data: Buffer, offset: number, length: number, fds?: Int32Array)");
   }
@@ -234,125 +202,69 @@ Napi::Value Endpoint::Write(const Napi::CallbackInfo& info) {
 
   ssize_t n;
   do {
-    n = sendmsg(fd_, &msg, kSendFlags);
+    n = sendmsg(fd(), &msg, kSendFlags);
   } while (n == -1 && errno == EINTR);
   return Napi::Number::New(env, n >= 0 ? static_cast<double>(n) : -errno);
 }
 
-void Endpoint::OnPoll(uv_poll_t* handle, int status, int events) {
-  Endpoint* self = static_cast<Endpoint*>(handle->data);
-  if (self == nullptr || self->closed_) return;
-  if (status == UV_EBADF && self->reading_) {
+void Endpoint::OnPollEvent(int status, int events) {
+  if (status == UV_EBADF && reading_) {
     // libuv reports POLLERR as UV_EBADF and stops the watcher, but the descriptor is fine: the socket has a
     // pending error (ECONNRESET when the peer closed with bytes of ours unread). What the peer sent before
     // it went away is still queued: read it, and let recvmsg report the real error after it.
-    self->HandleReadable();
+    HandleReadable();
     // Re-arm what libuv stopped, unless that read ended the stream or JavaScript closed the endpoint.
-    self->UpdatePoll();
+    UpdatePoll();
     return;
   }
   if (status < 0) {
-    self->HandlePollError(status);
+    HandlePollError(status);
     return;
   }
-  if (events & (UV_READABLE | UV_DISCONNECT)) self->HandleReadable();
-  if (!self->closed_ && (events & UV_WRITABLE)) self->HandleWritable();
+  if (events & (UV_READABLE | UV_DISCONNECT)) HandleReadable();
+  if (!closed() && (events & UV_WRITABLE)) HandleWritable();
 }
 
 void Endpoint::HandlePollError(int status) {
   Napi::HandleScope scope(env_);
   std::vector<char> data;
-  std::vector<int32_t> marks;
-  Deliver(env_, data, marks, status);
+  ReadMarks marks;
+  DeliverBatch(data, marks, status);
 }
 
 void Endpoint::HandleReadable() {
   std::vector<char> data;
-  std::vector<int32_t> marks;
-  int status = 0;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFdsPerRead) + kOtherControlSpace];
+  ReadMarks marks;
+  int status = ReadBatch(&data, &marks);
+  if (data.empty() && marks.empty() && status == 0) return;
+  Napi::HandleScope scope(env_);
+  DeliverBatch(data, marks, status);
+}
+
+int Endpoint::ReadBatch(std::vector<char>* data, ReadMarks* marks) {
+  Reception reception;
   // recvmsg goes into one reused, uninitialised chunk and only the bytes that arrived are appended to
   // `data`: growing `data` by a chunk per read zero-filled 64 KiB (and reallocated on the second read) for
   // what is usually a few dozen bytes of acknowledgements.
   if (!read_chunk_) read_chunk_.reset(new char[kReadChunk]);
   char* chunk = read_chunk_.get();
 
-  for (int reads = 0; reads < kMaxReadsPerTick && data.size() < kMaxBytesPerTick; reads++) {
-    size_t used = data.size();
-    iovec iov;
-    iov.iov_base = chunk;
-    iov.iov_len = kReadChunk;
-    msghdr msg;
-    memset(&msg, 0, sizeof(msg));
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
-
-    ssize_t n;
-    do {
-      n = recvmsg(fd_, &msg, kRecvFlags);
-    } while (n == -1 && errno == EINTR);
-
-    if (n <= 0) {
-      if (n == 0) {
-        status = 1;
-      } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        status = -errno;
-      }
-      break;
-    }
-    data.insert(data.end(), chunk, chunk + n);
-    if (msg.msg_controllen == 0) {
+  for (int reads = 0; reads < kMaxReadsPerTick && data->size() < kMaxBytesPerTick; reads++) {
+    ssize_t n = ReceiveOne(fd(), chunk, &reception);
+    if (n == 0) return 1;
+    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+    size_t offset = data->size();
+    data->insert(data->end(), chunk, chunk + n);
+    if (reception.msg.msg_controllen == 0) {
       // A short read without descriptors emptied the queue (the kernel only ends a read early after a
       // message that carried descriptors): like uv__read, wait for the next readable event instead of
       // paying a recvmsg for its EAGAIN. The poll is level-triggered, so nothing can be missed.
-      if (static_cast<size_t>(n) < kReadChunk) break;
+      if (static_cast<size_t>(n) < kReadChunk) return 0;
       continue;
     }
-
-    if (msg.msg_flags & MSG_CTRUNC) {
-      // Some descriptors were discarded by the kernel (buffer too small or RLIMIT_NOFILE reached). Those
-      // that arrived cannot be matched to what the sender meant, so none of them is handed out.
-      CloseReceivedFds(&msg);
-      marks.push_back(static_cast<int32_t>(used));
-      marks.push_back(static_cast<int32_t>(n));
-      marks.push_back(0);
-      marks.push_back(1);
-      continue;
-    }
-    size_t count_at = marks.size() + 2;
-    marks.push_back(static_cast<int32_t>(used));
-    marks.push_back(static_cast<int32_t>(n));
-    marks.push_back(0);
-    marks.push_back(0);
-    int32_t count = 0;
-    bool cloexec_failed = false;
-    for (cmsghdr* cmsg = CMSG_FIRSTHDR(&msg); cmsg != nullptr; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
-      // Other ancillary data (SCM_CREDENTIALS, for instance) carries no descriptors and is skipped.
-      if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) continue;
-      size_t fd_count = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (size_t i = 0; i < fd_count; i++) {
-        int fd;
-        memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
-        if (kRecvFlags == 0 && SetCloexec(fd) != 0) cloexec_failed = true;
-        marks.push_back(fd);
-        count++;
-      }
-    }
-    marks[count_at] = count;
-    if (cloexec_failed) {
-      // A descriptor that could not be made close-on-exec could leak into any child spawned later; treat
-      // the read like a truncated one rather than hand out a descriptor with the wrong flags.
-      for (int32_t i = 0; i < count; i++) close(marks[count_at + 2 + i]);
-      marks.resize(count_at + 2);
-      marks[count_at] = 0;
-      marks[count_at + 1] = 1;
-    }
+    RecordDescriptors(&reception.msg, offset, static_cast<size_t>(n), marks);
   }
-  if (data.empty() && marks.empty() && status == 0) return;
-  Napi::HandleScope scope(env_);
-  Deliver(env_, data, marks, status);
+  return 0;
 }
 
 void Endpoint::HandleWritable() {
@@ -360,10 +272,10 @@ void Endpoint::HandleWritable() {
   want_writable_ = false;
   UpdatePoll();
   Napi::HandleScope scope(env_);
-  if (!CallBack(env_, Value(), on_writable_, 0, nullptr)) StopForTeardown();
+  Deliver(napi_ok, on_writable_, 0, nullptr, [] {});
 }
 
-void Endpoint::Deliver(Napi::Env env, std::vector<char>& data, std::vector<int32_t>& marks, int status) {
+void Endpoint::DeliverBatch(const std::vector<char>& data, const ReadMarks& marks, int status) {
   if (status != 0) {
     // End of stream or an error: stop watching, JavaScript decides when to close.
     reading_ = false;
@@ -371,23 +283,13 @@ void Endpoint::Deliver(Napi::Env env, std::vector<char>& data, std::vector<int32
     UpdatePoll();
   }
   napi_value argv[3];
-  napi_status result = NewBufferOrUndefined(env, data.data(), data.size(), &argv[0]);
-  if (result == napi_ok) result = NewInt32ArrayOrUndefined(env, marks.data(), marks.size(), &argv[1]);
-  if (result == napi_ok) result = napi_create_int32(env, status, &argv[2]);
-  if (result == napi_ok && CallBack(env, Value(), on_read_, 3, argv)) return;
-  // The batch reached no JavaScript: nobody will ever own the descriptors it carried.
-  CloseMarkedFds(marks);
-  if (result != napi_ok && !JsUnreachable(env, result)) {
-    // Out of memory for the batch: report it like an exception thrown by a callback.
-    napi_value exception;
-    if (napi_get_and_clear_last_exception(env, &exception) == napi_ok) napi_fatal_exception(env, exception);
-    return;
-  }
-  StopForTeardown();
+  napi_status built = NewBufferOrUndefined(env_, data.data(), data.size(), &argv[0]);
+  if (built == napi_ok) built = NewInt32ArrayOrUndefined(env_, marks.data(), marks.size(), &argv[1]);
+  if (built == napi_ok) built = napi_create_int32(env_, status, &argv[2]);
+  Deliver(built, on_read_, 3, argv, [&marks] { marks.CloseAll(); });
 }
 
-void Endpoint::StopForTeardown() {
-  // JavaScript is gone (environment teardown): stop watching; the cleanup hook closes the descriptor.
+void Endpoint::StopWatching() {
   reading_ = false;
   want_writable_ = false;
   UpdatePoll();

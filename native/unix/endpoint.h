@@ -10,6 +10,9 @@
 #include <memory>
 #include <vector>
 
+#include "../common/poll-watcher.h"
+#include "read-marks.h"
+
 namespace portunus {
 
 // The most descriptors one sendmsg(2) may carry: SCM_MAX_FD is 253 in Linux; musl's headers and some
@@ -23,51 +26,49 @@ constexpr int kMaxFdsPerMessage = 252;
 // buffer one descriptor short would make the kernel truncate (MSG_CTRUNC) every full chunk it sends.
 constexpr int kMaxFdsPerRead = kMaxFdsPerMessage < 253 ? 253 : kMaxFdsPerMessage;
 
-class Endpoint : public Napi::ObjectWrap<Endpoint> {
+class Endpoint : public PollWatcher<Endpoint> {
  public:
   static Napi::Function Define(Napi::Env env);
 
-  // new Endpoint(fd, onRead, onWritable). Takes ownership of fd: close() or environment teardown closes it.
+  // new Endpoint(fd, onRead, onWritable). Takes ownership of fd: close() or environment teardown closes it
+  // (if the constructor throws, fd is still the caller's).
   //   onRead(data: Buffer | undefined, marks: Int32Array | undefined, status: number)
   //     data   every byte read in this batch, concatenated;
-  //     marks  for each read that carried descriptors: [offset, length, count, truncated, fd x count],
-  //            where offset and length locate that read's bytes in `data` and truncated is 1 when the kernel
-  //            reported MSG_CTRUNC (the descriptors that did arrive were closed here already; count is 0).
-  //            The kernel ends a read after the first message that carries descriptors, so those
-  //            descriptors were sent with a byte inside this range, and nothing after it.
+  //     marks  the descriptors that came with those reads, and the range of `data` each read filled:
+  //            layout in read-marks.h;
   //     status 0, 1 for end of stream (after data), or a negative errno (after data).
   //   onWritable() once after awaitWritable(), when the socket accepts data again.
+  // close(), ref() and unref() come from PollWatcher.
   explicit Endpoint(const Napi::CallbackInfo& info);
-  ~Endpoint();
 
  private:
+  friend class PollWatcher<Endpoint>;
+
   // write(data, offset, length, fds?) -> bytes written (>= 0) or a negative errno (EAGAIN included).
   // Descriptors ride on the first byte written; on a short write they have been sent all the same.
   Napi::Value Write(const Napi::CallbackInfo& info);
   Napi::Value ReadStart(const Napi::CallbackInfo& info);
   Napi::Value ReadStop(const Napi::CallbackInfo& info);
   Napi::Value AwaitWritable(const Napi::CallbackInfo& info);
-  Napi::Value Close(const Napi::CallbackInfo& info);
-  Napi::Value Ref(const Napi::CallbackInfo& info);
-  Napi::Value Unref(const Napi::CallbackInfo& info);
 
-  static void OnPoll(uv_poll_t* handle, int status, int events);
-  static void OnEnvCleanup(void* arg);
+  // PollWatcher's hooks.
+  void OnPollEvent(int status, int events);
+  void StopWatching();
+  void ReleaseCallbacks();
+
+  // A readable event: reads a batch and hands it to onRead.
   void HandleReadable();
+  // Reads until the socket is empty, a short read without descriptors, or the per-tick cap (kMaxReadsPerTick
+  // reads, kMaxBytesPerTick bytes). Returns onRead's status: 0, 1 at end of stream, or a negative errno.
+  int ReadBatch(std::vector<char>* data, ReadMarks* marks);
   void HandleWritable();
   void HandlePollError(int status);
-  void Deliver(Napi::Env env, std::vector<char>& data, std::vector<int32_t>& marks, int status);
+  void DeliverBatch(const std::vector<char>& data, const ReadMarks& marks, int status);
   void UpdatePoll();
-  void StopForTeardown();
-  void CloseNow();
 
-  Napi::Env env_;
-  int fd_ = -1;
-  uv_poll_t* poll_ = nullptr;
   bool reading_ = false;
   bool want_writable_ = false;
-  bool closed_ = false;
-  // Receive buffer, allocated on the first read and reused (see HandleReadable).
+  // Receive buffer, allocated on the first read and reused (see ReadBatch).
   std::unique_ptr<char[]> read_chunk_;
   Napi::FunctionReference on_read_;
   Napi::FunctionReference on_writable_;

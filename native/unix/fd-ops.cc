@@ -90,5 +90,4 @@ Napi::Value SetInheritable(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-
 }  // namespace portunus

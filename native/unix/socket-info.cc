@@ -21,8 +21,7 @@
 namespace portunus {
 
 // Adds `<prefix>Address`/`<prefix>Port` (IP) or `<prefix>Path` (Unix) for one socket address.
-static void SetAddress(Napi::Env env, Napi::Object out, const char* prefix, const sockaddr_storage& ss,
-                       socklen_t len) {
+static void SetAddress(Napi::Env env, Napi::Object out, const char* prefix, const sockaddr_storage& ss, socklen_t len) {
   std::string base(prefix);
   if (ss.ss_family == AF_INET) {
     const sockaddr_in* in = reinterpret_cast<const sockaddr_in*>(&ss);
@@ -154,7 +153,8 @@ static int Classify(int fd, Classification* out, sockaddr_storage* local, sockle
 static bool ReadTcpInfo(int fd, tcp_info* tcp) {
   socklen_t len = sizeof(*tcp);
   memset(tcp, 0, sizeof(*tcp));
-  return getsockopt(fd, IPPROTO_TCP, TCP_INFO, tcp, &len) == 0 && len >= offsetof(tcp_info, tcpi_sacked) + sizeof(tcp->tcpi_sacked);
+  return getsockopt(fd, IPPROTO_TCP, TCP_INFO, tcp, &len) == 0 &&
+         len >= offsetof(tcp_info, tcpi_sacked) + sizeof(tcp->tcpi_sacked);
 }
 
 // A listening TCP socket's backlog (listen()'s argument capped by somaxconn), or -1.
@@ -164,12 +164,13 @@ static int64_t TcpListenBacklog(int fd) {
   return tcp.tcpi_sacked;
 }
 
-// What every handed-off connection is: "tcp" or "tcp:listening", or nullptr for anything that is not TCP,
-// which the general path classifies.
-static const char* TcpKind(int fd) {
+// Whether fd is a TCP socket, and if so whether it listens: what every handed-off connection is checked for.
+// False for anything that is not TCP, which the general path classifies.
+static bool IsTcp(int fd, bool* listening) {
   tcp_info tcp;
-  if (!ReadTcpInfo(fd, &tcp)) return nullptr;
-  return tcp.tcpi_state == TCP_LISTEN ? "tcp:listening" : "tcp";
+  if (!ReadTcpInfo(fd, &tcp)) return false;
+  *listening = tcp.tcpi_state == TCP_LISTEN;
+  return true;
 }
 #endif
 
@@ -210,21 +211,29 @@ Napi::Value DescribeSocket(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// The [kind, listening] pair socketKind returns. A pair rather than an object, because this runs for every
+// handed-off connection: on Node 20 an object with two named properties built here cost about 0.5 µs more
+// per call than a string, an array of two about 0.25 µs.
+static Napi::Value KindPair(Napi::Env env, const char* kind, bool listening) {
+  Napi::Array pair = Napi::Array::New(env, 2);
+  pair.Set(uint32_t(0), Napi::String::New(env, kind));
+  pair.Set(uint32_t(1), Napi::Boolean::New(env, listening));
+  return pair;
+}
+
 Napi::Value SocketKind(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = FdArgument(info, 0);
   if (fd < 0) return env.Undefined();
 #if defined(__linux__) && defined(TCP_INFO)
-  if (const char* tcp = TcpKind(fd)) return Napi::String::New(env, tcp);
+  bool listening = false;
+  if (IsTcp(fd, &listening)) return KindPair(env, "tcp", listening);
 #endif
   Classification what;
   const char* syscall = "";
   int err = Classify(fd, &what, nullptr, nullptr, &syscall);
   if (err != 0) return ThrowSystemError(env, err, syscall, fd);
-  if (!what.listening) return Napi::String::New(env, what.kind);
-  std::string kind(what.kind);
-  kind += ":listening";
-  return Napi::String::New(env, kind);
+  return KindPair(env, what.kind, what.listening);
 }
 
 }  // namespace portunus

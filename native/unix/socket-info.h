@@ -11,9 +11,9 @@ namespace portunus {
 // 'character-device' or 'other'.
 Napi::Value DescribeSocket(const Napi::CallbackInfo& info);
 
-// socketKind(fd) -> describeSocket(fd).kind, followed by ':listening' for a listening socket: one syscall
-// for a TCP socket on Linux, otherwise two to four, and one string. For checks that need no addresses (the
-// envelope of a handed-off connection).
+// socketKind(fd) -> [kind, listening], as describeSocket(fd) reports them: one syscall for a TCP socket on
+// Linux, otherwise two to four, and no addresses. For checks that need no more (the envelope of a
+// handed-off connection).
 Napi::Value SocketKind(const Napi::CallbackInfo& info);
 
 }  // namespace portunus

@@ -54,7 +54,7 @@ export interface NativeEndpoint {
   unref(): void;
 }
 
-/** Callback receiving a batch of reads; see native/unix/endpoint.h for the layout of `marks`. */
+/** Callback receiving a batch of reads; ./read-marks.ts reads `marks`. */
 export type EndpointReadCallback = (data: Buffer | undefined, marks: Int32Array | undefined, status: number) => void;
 
 /** The native Acceptor: batched accept4 on a listening socket it does not own. */
@@ -78,8 +78,8 @@ export interface NativeAddon {
   setInheritable(fd: number, inheritable: boolean): void;
   peerCredentials(fd: number): PeerCredentials;
   describeSocket(fd: number): SocketDescription;
-  /** describeSocket(fd).kind, with ':listening' appended for a listening socket. */
-  socketKind(fd: number): string;
+  /** describeSocket(fd)'s kind, and whether it listens (false for anything but a listening socket). */
+  socketKind(fd: number): [kind: SocketDescription['kind'], listening: boolean];
   /** Linux only: a listening socket bound to an abstract name with its exact length (see native/unix/abstract-socket.h). */
   listenAbstract?: (address: Buffer, backlog: number) => number;
   /** Linux only: a socket connected to an abstract name with its exact length; throws EAGAIN, ECONNREFUSED… */

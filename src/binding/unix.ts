@@ -4,9 +4,7 @@
  */
 import { PortunusError } from '../errors.js';
 import { nativeAddon } from './native.js';
-import type { FdBackend, SocketKind } from './backend.js';
-
-const LISTENING = ':listening';
+import type { FdBackend } from './backend.js';
 
 function noAbstractNames(): never {
   throw new PortunusError('ERR_PORTUNUS_UNSUPPORTED', `abstract socket names ('\\0name') exist on Linux only, not on ${process.platform}`, {
@@ -32,9 +30,8 @@ export function unixBackend(): FdBackend {
     peerCredentials: (fd) => addon.peerCredentials(fd),
     describeSocket: (fd) => addon.describeSocket(fd),
     socketKind: (fd) => {
-      const kind = addon.socketKind(fd);
-      const listening = kind.endsWith(LISTENING);
-      return { kind: (listening ? kind.slice(0, -LISTENING.length) : kind) as SocketKind['kind'], listening };
+      const pair = addon.socketKind(fd);
+      return { kind: pair[0], listening: pair[1] };
     },
     createEndpoint: (fd, onRead, onWritable) => new addon.Endpoint(fd, onRead, onWritable),
     createAcceptor: (fd, onAccept) => new addon.Acceptor(fd, onAccept),

@@ -9,6 +9,7 @@
 import { constants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 import { fdBackend, type NativeEndpoint, type PeerCredentials } from '../binding/index.js';
+import { closeMarkedFds } from '../binding/read-marks.js';
 import { PortunusError, systemError } from '../errors.js';
 import { encodeFrame } from './frame.js';
 import { FrameDecoder } from './frame-decoder.js';
@@ -138,7 +139,7 @@ export class EndpointLink implements FrameLink {
   #onRead(data: Buffer | undefined, marks: Int32Array | undefined, status: number): void {
     if (this.#closed) {
       // Descriptors that arrive after close still have to go somewhere: close them.
-      if (marks !== undefined) closeMarkedFds(marks);
+      if (marks !== undefined) closeMarkedFds(marks, (fd) => fdBackend.close(fd));
       return;
     }
     let frames;
@@ -265,14 +266,5 @@ export class EndpointLink implements FrameLink {
     const waiters = this.#flushWaiters;
     this.#flushWaiters = [];
     for (const resolve of waiters) resolve();
-  }
-}
-
-/** Closes every descriptor listed in an endpoint read batch. */
-function closeMarkedFds(marks: Int32Array): void {
-  for (let i = 0; i < marks.length; ) {
-    const count = marks[i + 2]!;
-    for (let j = 0; j < count; j++) fdBackend.close(marks[i + 4 + j]!);
-    i += 4 + count;
   }
 }

@@ -15,6 +15,7 @@
  * the frame that should own them began, or a frame that finds fewer than it announces, break the protocol.
  * @module
  */
+import { forEachArrival, TRUNCATED } from '../binding/read-marks.js';
 import { PortunusError } from '../errors.js';
 import { HEADER_SIZE, decodeHeader, type FrameHeader } from './frame.js';
 
@@ -35,7 +36,6 @@ interface Arrival {
 }
 
 const EMPTY = Buffer.alloc(0);
-const TRUNCATED = -1;
 
 export class FrameDecoder {
   readonly #maxPayload: number;
@@ -63,7 +63,7 @@ export class FrameDecoder {
   }
 
   /**
-   * Feeds one batch from the endpoint (layout of `marks`: native/unix/endpoint.h). Returns the completed
+   * Feeds one batch from the endpoint (layout of `marks`: ../binding/read-marks.ts). Returns the completed
    * frames. On a protocol violation it closes every descriptor it holds or was given, and throws.
    */
   push(data: Buffer | undefined, marks: Int32Array | undefined): DecodedFrame[] {
@@ -71,14 +71,7 @@ export class FrameDecoder {
     const bytes = data ?? EMPTY;
     const base = this.#position;
     if (marks !== undefined) {
-      for (let i = 0; i < marks.length; ) {
-        const start = base + marks[i]!;
-        const end = start + marks[i + 1]!;
-        const count = marks[i + 2]!;
-        if (marks[i + 3] === 1) this.#arrivals.push({ fd: TRUNCATED, start, end });
-        for (let j = 0; j < count; j++) this.#arrivals.push({ fd: marks[i + 4 + j]!, start, end });
-        i += 4 + count;
-      }
+      forEachArrival(marks, (fd, offset, length) => this.#arrivals.push({ fd, start: base + offset, end: base + offset + length }));
     }
     try {
       this.#consume(bytes, frames);

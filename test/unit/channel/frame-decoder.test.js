@@ -1,5 +1,5 @@
 // FrameDecoder (src/channel/frame-decoder.ts) with fake descriptors: bytes and descriptor arrivals in,
-// frames out, strict attribution of descriptors to frames. `marks` follows native/unix/endpoint.h: per
+// frames out, strict attribution of descriptors to frames. `marks` follows native/unix/read-marks.h: per
 // read that carried control data, [offset, length, count, truncated, fd x count]. Every descriptor the
 // decoder gives up on must go through its closeFd callback, which the tests record.
 import test from 'ava';
