@@ -255,7 +255,9 @@ int Endpoint::ReadBatch(std::vector<char>* data, ReadMarks* marks) {
     if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
     size_t offset = data->size();
     data->insert(data->end(), chunk, chunk + n);
-    if (reception.msg.msg_controllen == 0) {
+    // A receiver with no free descriptor slot at all gets MSG_CTRUNC and no control data: that read carried
+    // descriptors, which the kernel discarded, and must be marked truncated like any other.
+    if (reception.msg.msg_controllen == 0 && (reception.msg.msg_flags & MSG_CTRUNC) == 0) {
       // A short read without descriptors emptied the queue (the kernel only ends a read early after a
       // message that carried descriptors): like uv__read, wait for the next readable event instead of
       // paying a recvmsg for its EAGAIN. The poll is level-triggered, so nothing can be missed.

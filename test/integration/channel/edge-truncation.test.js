@@ -86,6 +86,7 @@ async function truncate(t, { free, count }) {
 
 const M = addon.maxFdsPerMessage;
 
+test.serial('2 descriptors for no free slot at all (no control data arrives): reported truncated, the channel goes on', (t) => truncate(t, { free: 0, count: 2 }));
 test.serial('3 descriptors for 1 free slot: reported truncated on both sides, nothing leaks, the channel goes on', (t) => truncate(t, { free: 1, count: 3 }));
 test.serial('300 descriptors for 100 free slots: the first chunk is truncated, the second closed with it', (t) => truncate(t, { free: 100, count: 300 }));
 test.serial(`300 descriptors for ${M + 7} free slots: the first chunk arrives whole, the second is truncated`, (t) => truncate(t, { free: M + 7, count: 300 }));
