@@ -8,12 +8,11 @@ import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import net from 'node:net';
-import { fdBackend, type SocketDescription, type SocketKind } from '../binding/index.js';
+import { detachReads, dgramFd, fdBackend, serverFd, socketFd, tcpSocketFromFd, type SocketDescription, type SocketKind } from '../binding/index.js';
 import { releaseAttachment, type Attachment } from '../binding/link.js';
 import { PortunusError, invalidArgument } from '../errors.js';
 import { validateFd } from '../validate.js';
 import type { Envelope, TransportKind } from './envelope.js';
-import { detachReads, dgramFd, serverFd, socketFd, tcpSocketFromFd } from './node-internals.js';
 
 /** What can be handed off: a connected socket, a listening server, a bound UDP socket, or a raw descriptor. */
 export type Transport =
