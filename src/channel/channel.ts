@@ -10,7 +10,7 @@ import type { PeerCredentials } from '../binding/index.js';
 import { PortunusError, invalidArgument } from '../errors.js';
 import { validateFunction, validateInteger, validateOptions, validateTimeout } from '../validate.js';
 import { DEFAULT_MAX_PAYLOAD, FIRST_APPLICATION_TYPE, FrameType, MAX_FDS_PER_FRAME, PROTOCOL_VERSION } from './frame.js';
-import { releaseAttachment, type Attachment, type FrameLink, type LinkFrame, type LinkHandlers } from '../binding/link.js';
+import { releaseAttachment, type Attachment, type FrameLink, type LinkFrame, type LinkHandlers } from './link.js';
 import { ReceivedMessage } from './received-message.js';
 
 /** Options shared by every way of opening a channel. Each is a positive integer. */

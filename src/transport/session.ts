@@ -6,7 +6,7 @@
  * and acknowledged in batches; one nobody waits for is refused, so the sender keeps it.
  * @module
  */
-import type { Attachment } from '../binding/link.js';
+import type { Attachment } from '../channel/link.js';
 import { fdBackend } from '../binding/index.js';
 import { Channel, registerFrameType, type FrameHandler } from '../channel/channel.js';
 import type { ReceivedMessage } from '../channel/received-message.js';
