@@ -98,17 +98,22 @@ export class PoolWorker implements DispatchWorker {
     }
     this.stderr = this.child.stderr === null ? undefined : new StderrTail(this.child.stderr, options.stdio === 'inherit');
     channel.on('error', () => {});
-    channel.handle(WorkerFrame.READY, () => {
-      if (this.state !== 'starting') return;
-      this.state = 'ready';
-      this.wasReady = true;
-      callbacks.ready(this);
-    });
-    channel.handle(WorkerFrame.LOAD, (message) => {
-      const load = decodeLoad(message.payload);
-      if (load === undefined) return;
-      this.load = load;
-      callbacks.load(this);
+    channel.extend({
+      name: 'WorkerPool',
+      frames: {
+        [WorkerFrame.READY]: () => {
+          if (this.state !== 'starting') return;
+          this.state = 'ready';
+          this.wasReady = true;
+          callbacks.ready(this);
+        },
+        [WorkerFrame.LOAD]: (message) => {
+          const load = decodeLoad(message.payload);
+          if (load === undefined) return;
+          this.load = load;
+          callbacks.load(this);
+        },
+      },
     });
     const report = (code: number | null, signal: NodeJS.Signals | null) => {
       if (this.#exitReported) return;

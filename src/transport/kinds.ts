@@ -93,16 +93,6 @@ export interface AdoptedFd extends Adoption, SocketFields {
 /** What `adoptTransport()` and the channel's `'transport'` event deliver. */
 export type Adopted = AdoptedSocket | AdoptedServer | AdoptedDgram | AdoptedFd;
 
-declare module '../channel/channel.js' {
-  interface ChannelEvents {
-    /**
-     * A socket handed over by the peer, adopted and acknowledged. The listener owns it. While no listener
-     * is attached (and no `adoptTransport()` waits), arriving transports are refused and stay the sender's.
-     */
-    transport: [adopted: Adopted];
-  }
-}
-
 /** Maps what the kernel says about a descriptor to a transport kind (undefined: not a transportable socket). */
 export function kindOfDescription(description: SocketKind): Exclude<TransportKind, 'fd'> | undefined {
   switch (description.kind) {
