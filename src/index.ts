@@ -19,12 +19,8 @@ export type { ListenChannelOptions, ChannelServerEvents, RefusedPeer } from './c
 export type { PeerAllow } from './channel/peer-policy.js';
 export { FrameType, MAX_FDS_PER_FRAME, PROTOCOL_VERSION, HEADER_SIZE } from './channel/frame.js';
 export { describeFd, closeFd, dupFd, peerCredentialsOf, maxFdsPerMessage } from './fd.js';
-export { distributeTransport } from './transport/distribute.js';
-export type { DistributeOptions } from './transport/distribute.js';
-export { adoptTransport } from './transport/adopt.js';
-export type { Handoff } from './transport/session.js';
-export type { Transport, Adopted, AdoptedSocket, AdoptedServer, AdoptedDgram, AdoptedFd, SocketFields } from './transport/kinds.js';
-export type { TransportKind, Envelope } from './transport/envelope.js';
+export { distributeTransport, adoptTransport } from './transport/index.js';
+export type { DistributeOptions, Handoff, Transport, Adopted, AdoptedSocket, AdoptedServer, AdoptedDgram, AdoptedFd, SocketFields, TransportKind, Envelope } from './transport/index.js';
 export { acceptAndDispatch, Dispatcher } from './dispatch/accept-and-dispatch.js';
 export type { AcceptAndDispatchOptions, DispatchStats, DispatcherCloseOptions, DispatcherEvents, RouteTarget } from './dispatch/accept-and-dispatch.js';
 export type { RoutePreview, PreviewOptions } from './dispatch/preview.js';

@@ -8,12 +8,11 @@
  */
 import type net from 'node:net';
 import { EventEmitter } from 'eventemitter3';
-import { inheritedChannel } from '../bootstrap/worker-channel.js';
-import { Channel } from '../channel/channel.js';
-import type { ChannelExtensionPort } from '../channel/extension.js';
+import { inheritedChannel } from '../bootstrap/index.js';
+import { Channel, type ChannelExtensionPort } from '../channel/index.js';
 import { PortunusError, invalidArgument } from '../errors.js';
 import { validateBoolean, validateInstance, validateOptions, validateTimeout } from '../validate.js';
-import { releaseAdopted, type Adopted } from '../transport/kinds.js';
+import { releaseAdopted, type Adopted } from '../transport/index.js';
 import { encodeLoad, WorkerFrame } from './worker-protocol.js';
 
 /** Options of `adoptConnections()`. */

@@ -4,11 +4,9 @@
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Channel } from '../channel/channel.js';
-import { socketPairForChild } from '../channel/open.js';
-import { CHANNEL_FD_ENV } from '../bootstrap/worker-channel.js';
-import { decodeLoad, WorkerFrame } from '../dispatch/worker-protocol.js';
-import type { DispatchWorker } from '../dispatch/worker-set.js';
+import { CHANNEL_FD_ENV } from '../bootstrap/index.js';
+import { socketPairForChild, type Channel } from '../channel/index.js';
+import { decodeLoad, WorkerFrame, type DispatchWorker } from '../dispatch/index.js';
 import type { PortunusError } from '../errors.js';
 import type { ResolvedPoolOptions } from './options.js';
 import { StderrTail } from './stderr-tail.js';

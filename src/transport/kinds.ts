@@ -9,7 +9,7 @@ import dgram from 'node:dgram';
 import fs from 'node:fs';
 import net from 'node:net';
 import { detachReads, dgramFd, fdBackend, serverFd, socketFd, tcpSocketFromFd, type SocketDescription, type SocketKind } from '../binding/index.js';
-import { releaseAttachment, type Attachment } from '../channel/link.js';
+import { releaseAttachment, type Attachment } from '../channel/index.js';
 import { PortunusError, invalidArgument } from '../errors.js';
 import { validateFd } from '../validate.js';
 import type { Envelope, TransportKind } from './envelope.js';

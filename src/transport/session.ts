@@ -8,11 +8,8 @@
  * channel's extension port.
  * @module
  */
-import type { Attachment } from '../channel/link.js';
 import { fdBackend } from '../binding/index.js';
-import { extendEveryChannel, type Channel, type ChannelEvents } from '../channel/channel.js';
-import type { ChannelExtensionPort } from '../channel/extension.js';
-import type { ReceivedMessage } from '../channel/received-message.js';
+import type { Attachment, Channel, ChannelEvents, ChannelExtensionPort, ReceivedMessage } from '../channel/index.js';
 import { PortunusError, type PortunusErrorCode } from '../errors.js';
 import {
   decodeAck,
@@ -48,7 +45,7 @@ interface Outgoing {
 
 type Waiter = { resolve: (adopted: Adopted) => void; reject: (error: Error) => void };
 
-declare module '../channel/channel.js' {
+declare module '../channel/index.js' {
   interface ChannelEvents {
     /**
      * A socket handed over by the peer, adopted and acknowledged. The listener owns it. While no listener
@@ -310,7 +307,3 @@ function joinPreRead(first: Buffer | undefined, second: Buffer | undefined): Buf
   if (second === undefined || second.length === 0) return first;
   return Buffer.concat([first, second]);
 }
-
-// Every portunus channel answers TRANSPORT frames (docs/protocol.md §8.1), also where no transport function
-// was called yet.
-extendEveryChannel(sessionOf);
