@@ -5,7 +5,7 @@
  */
 import { Channel } from '../channel/index.js';
 import { validateInstance } from '../validate.js';
-import type { Adopted } from './kinds.js';
+import type { Adopted } from './kinds/table.js';
 import { sessionOf } from './session.js';
 
 /**

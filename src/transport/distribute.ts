@@ -6,7 +6,8 @@
 import { Channel } from '../channel/index.js';
 import { invalidArgument } from '../errors.js';
 import { validateBoolean, validateBytes, validateInstance, validateOptions } from '../validate.js';
-import { prepareAcceptedFd, prepareTransport, validateTransport, type Transport } from './kinds.js';
+import { acceptedConnection } from './kinds/socket.js';
+import { prepareTransport, validateTransport, type Transport } from './kinds/table.js';
 import { sessionOf, type Handoff } from './session.js';
 
 /** Options of `distributeTransport()`. */
@@ -69,7 +70,7 @@ const NO_OPTIONS = {};
  * caller's, open.
  */
 export function distributeAcceptedFd(channel: Channel, fd: number): Promise<Handoff> {
-  return sessionOf(channel).send(prepareAcceptedFd(fd, 'tcp'), NO_OPTIONS);
+  return sessionOf(channel).send(acceptedConnection(fd), NO_OPTIONS);
 }
 
 async function handOff(channel: Channel, transport: Transport, options: { metadata: unknown; preRead: Buffer | undefined; keepOpen: boolean | undefined }): Promise<Handoff> {

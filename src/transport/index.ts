@@ -13,8 +13,12 @@ import { sessionOf } from './session.js';
 export { adoptTransport } from './adopt.js';
 export { distributeAcceptedFd, distributeTransport, type DistributeOptions } from './distribute.js';
 export type { Envelope, TransportKind } from './envelope.js';
-export { releaseAdopted } from './kinds.js';
-export type { Adopted, AdoptedDgram, AdoptedFd, AdoptedServer, AdoptedSocket, SocketFields, Transport } from './kinds.js';
+export type { AdoptedDgram } from './kinds/dgram.js';
+export type { SocketFields } from './kinds/fields.js';
+export type { AdoptedFd } from './kinds/raw-fd.js';
+export type { AdoptedServer } from './kinds/server.js';
+export type { AdoptedSocket } from './kinds/socket.js';
+export { releaseAdopted, type Adopted, type Transport } from './kinds/table.js';
 export type { Handoff } from './session.js';
 
 // Every portunus channel answers TRANSPORT frames (docs/protocol.md §8.1), also one on which no transport

@@ -23,7 +23,8 @@ import {
   type Refusal,
 } from './envelope.js';
 import { TransportFrame } from './frame-types.js';
-import { adoptArrival, releaseAdopted, releaseQuietly, verifyArrival, type Adopted, type PreparedTransport } from './kinds.js';
+import type { PreparedTransport } from './kinds/row.js';
+import { adoptArrival, releaseAdopted, releaseQuietly, verifyArrival, type Adopted } from './kinds/table.js';
 
 /** What a successful handoff reports. */
 export interface Handoff {
