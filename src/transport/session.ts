@@ -46,7 +46,9 @@ interface Outgoing {
 
 type Waiter = { resolve: (adopted: Adopted) => void; reject: (error: Error) => void };
 
-declare module '../channel/index.js' {
+// The one place this layer names a file of the channel layer other than its index: an augmentation names the
+// module that declares the interface (TypeDoc does not see one made through a re-export).
+declare module '../channel/channel.js' {
   interface ChannelEvents {
     /**
      * A socket handed over by the peer, adopted and acknowledged. The listener owns it. While no listener
