@@ -59,7 +59,7 @@ export interface ChannelEvents {
 const OWN_EVENTS = ['ready', 'message', 'drain', 'warning', 'error', 'close'] as const;
 
 /** Events declared in ChannelEvents by the layers that extend the channel. */
-export type ExtensionEvent = Exclude<keyof ChannelEvents, (typeof OWN_EVENTS)[number]>;
+type ExtensionEvent = Exclude<keyof ChannelEvents, (typeof OWN_EVENTS)[number]>;
 
 const CAPABILITIES = ['fd-chunking'];
 const DEFAULTS = {

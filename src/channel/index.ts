@@ -4,8 +4,8 @@
  * @module
  */
 export { Channel, extendEveryChannel, resolveChannelOptions } from './channel.js';
-export type { ChannelEvents, ChannelOptions, ExtensionEvent, PeerHello } from './channel.js';
-export type { ChannelExtension, ChannelExtensionPort, FrameHandler } from './extension.js';
+export type { ChannelEvents, ChannelOptions, PeerHello } from './channel.js';
+export type { ChannelExtensionPort, FrameHandler } from './extension.js';
 export { connectChannel, type ConnectChannelOptions } from './connect.js';
 export { ChannelServer, listenChannel, type ChannelServerEvents, type ListenChannelOptions, type RefusedPeer } from './listen.js';
 export { channelFromFd, channelPair, nodeIpcChannel, socketPairForChild } from './open.js';

@@ -61,8 +61,8 @@ declare module '../channel/channel.js' {
 const sessions = new WeakMap<Channel, TransportSession>();
 
 /**
- * The session of a channel, created on first use. The transport layer's index extends every channel with
- * its session as the channel is created, so that handoffs are answered on any channel.
+ * The session of a channel. The transport layer's index has every channel's session made as the channel is
+ * created, so that handoffs are answered on any channel; one made before that gets its session on first use.
  */
 export function sessionOf(channel: Channel): TransportSession {
   let session = sessions.get(channel);
