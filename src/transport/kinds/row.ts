@@ -91,7 +91,10 @@ export interface TransportRow<T, A extends AdoptedTransport> {
   release(adopted: A): void;
 }
 
-/** What the sending half learns first about the object: its kind, what to attach, the envelope's fields. */
+/**
+ * What the sending half learns first about the object: its kind, what to attach, the envelope's fields. Rows
+ * copy these three into their PreparedTransport by name: spreading the object costs about 3 µs per handoff.
+ */
 export type Described<K extends TransportKind> = { kind: K; attachment: Attachment; fields: SocketFields };
 
 /**

@@ -33,13 +33,15 @@ export const socketRow: TransportRow<net.Socket, AdoptedSocket> = {
       throw new PortunusError('ERR_PORTUNUS_UNSUPPORTED', 'only a connected socket can be handed off');
     }
     // Without a descriptor to ask (node-ipc), a socket with no remote port is a Unix one.
-    const described =
+    const { kind, attachment, fields } =
       backend === 'unix'
         ? describedDescriptor(KINDS, socketFd(socket), 'net.Socket', 'a connected stream')
         : carriedAsNodeHandle(KINDS, socket.remotePort === undefined ? 'unix' : 'tcp', socket);
     const detached = detachReads(socket);
     return {
-      ...described,
+      kind,
+      attachment,
+      fields,
       buffered: detached.buffered,
       restore: () => detached.restore(),
       // destroy() closes this process's descriptor; unlike end() it sends no FIN, so the connection lives on.
