@@ -13,7 +13,8 @@ export type { PeerCredentials, SocketDescription } from './binding/index.js';
 
 // Channels.
 export { Channel } from './channel/channel.js';
-export type { ChannelOptions, ChannelEvents, PeerHello, FrameHandler } from './channel/channel.js';
+export type { ChannelOptions, ChannelEvents, PeerHello } from './channel/channel.js';
+export type { FrameHandler } from './channel/extension.js';
 export type { ReceivedMessage } from './channel/received-message.js';
 export { channelPair, channelFromFd, socketPairForChild, nodeIpcChannel } from './channel/open.js';
 export { connectChannel } from './channel/connect.js';
@@ -23,13 +24,10 @@ export type { ChannelServer, ListenChannelOptions, ChannelServerEvents, RefusedP
 export type { PeerAllow } from './channel/peer-policy.js';
 export { inheritedChannel } from './bootstrap/worker-channel.js';
 
-// Handing sockets over.
-export { distributeTransport } from './transport/distribute.js';
-export type { DistributeOptions } from './transport/distribute.js';
-export { adoptTransport } from './transport/adopt.js';
-export type { Handoff } from './transport/session.js';
-export type { Transport, Adopted, AdoptedSocket, AdoptedServer, AdoptedDgram, AdoptedFd, SocketFields } from './transport/kinds.js';
-export type { TransportKind } from './transport/envelope.js';
+// Handing sockets over. Through the transport layer's door, which also extends every channel with the
+// transport session.
+export { distributeTransport, adoptTransport } from './transport/index.js';
+export type { DistributeOptions, Handoff, Transport, Adopted, AdoptedSocket, AdoptedServer, AdoptedDgram, AdoptedFd, SocketFields, TransportKind } from './transport/index.js';
 
 // Dispatching connections to workers.
 export { acceptAndDispatch } from './dispatch/accept-and-dispatch.js';

@@ -6,7 +6,7 @@
  * @module
  */
 export { FrameType, MAX_FDS_PER_FRAME, PROTOCOL_VERSION, HEADER_SIZE } from './channel/frame.js';
-export { TransportFrame } from './transport/frame-types.js';
+export { TransportFrame } from './transport/index.js';
 export { WorkerFrame } from './dispatch/worker-protocol.js';
 export { CHANNEL_FD_ENV } from './bootstrap/worker-channel.js';
-export type { Envelope, TransportKind } from './transport/envelope.js';
+export type { Envelope, TransportKind } from './transport/index.js';

@@ -4,8 +4,7 @@
  * worker spawns do not mistake the number for a channel of their own.
  * @module
  */
-import { resolveChannelOptions, type Channel, type ChannelOptions } from '../channel/channel.js';
-import { channelFromFd } from '../channel/open.js';
+import { channelFromFd, resolveChannelOptions, type Channel, type ChannelOptions } from '../channel/index.js';
 import { PortunusError } from '../errors.js';
 
 /** Name of the environment variable carrying the inherited channel descriptor. */

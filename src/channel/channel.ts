@@ -1,8 +1,8 @@
 /**
  * Channel: framed messages, each with 0..n file descriptors, between two processes. Handles the hello
  * exchange, the channel's own frame types (ping, error reports), descriptor ownership on receipt,
- * backpressure and the close/destroy lifecycle. Layers above register their own frame types with
- * `handle()`.
+ * backpressure and the close/destroy lifecycle. A layer above owns frame types and delivers events on a
+ * channel only through `extend()` (./extension.ts); an application registers frame types with `handle()`.
  * @module
  */
 import { EventEmitter } from 'eventemitter3';
@@ -10,7 +10,8 @@ import type { PeerCredentials } from '../binding/index.js';
 import { PortunusError, invalidArgument } from '../errors.js';
 import { validateFunction, validateInteger, validateOptions, validateTimeout } from '../validate.js';
 import { DEFAULT_MAX_PAYLOAD, FIRST_APPLICATION_TYPE, FrameType, MAX_FDS_PER_FRAME, PROTOCOL_VERSION } from './frame.js';
-import { releaseAttachment, type Attachment, type FrameLink, type LinkFrame, type LinkHandlers } from '../binding/link.js';
+import { releaseAttachment, type Attachment, type FrameLink, type LinkFrame, type LinkHandlers } from './link.js';
+import type { ChannelExtension, ChannelExtensionPort, FrameHandler } from './extension.js';
 import { ReceivedMessage } from './received-message.js';
 
 /** Options shared by every way of opening a channel. Each is a positive integer. */
@@ -37,6 +38,9 @@ export interface PeerHello {
 
 /** Events of a {@link Channel}, with their listener arguments. */
 export interface ChannelEvents {
+  // The channel's own events (OWN_EVENTS). A layer built on the channel declares its events in this
+  // interface beside the code that delivers them through its extension port: 'transport' in
+  // src/transport/session.ts.
   /** The peer's hello arrived; frames may flow both ways. */
   ready: [hello: PeerHello];
   /** A message sent with `send()`. Take its descriptors synchronously or they are closed. */
@@ -51,8 +55,11 @@ export interface ChannelEvents {
   close: [error: Error | undefined];
 }
 
-/** Handler for a frame type registered by a layer above the channel. */
-export type FrameHandler = (message: ReceivedMessage, truncated: boolean) => void;
+/** The events the channel itself delivers; every other event in ChannelEvents belongs to one extension. */
+const OWN_EVENTS = ['ready', 'message', 'drain', 'warning', 'error', 'close'] as const;
+
+/** Events declared in ChannelEvents by the layers that extend the channel. */
+type ExtensionEvent = Exclude<keyof ChannelEvents, (typeof OWN_EVENTS)[number]>;
 
 const CAPABILITIES = ['fd-chunking'];
 const DEFAULTS = {
@@ -85,18 +92,17 @@ export function resolveChannelOptions(options: ChannelOptions | undefined): Reso
 
 type ChannelState = 'open' | 'closing' | 'closed';
 
-/** Frame types that layers above the channel install on every channel, keyed by type. */
-const frameTypeInstallers = new Map<number, (channel: Channel) => FrameHandler>();
+/** What extends every channel as it is created; see extendEveryChannel(). */
+const everyChannelExtenders: Array<(channel: Channel) => void> = [];
 
 /**
- * @internal Makes every channel created from now on handle `type` with the handler `install(channel)`
- * returns. Used by the transport layer so that any channel can receive sockets and acknowledgements.
+ * @internal Calls `extendChannel` with every channel created from now on, inside its constructor, before
+ * its hello is sent and before any frame can arrive; `extendChannel` calls `channel.extend()`. For a layer
+ * whose frames any portunus peer may send on any channel: the transport layer, whose index calls it once,
+ * so that a handoff is answered also on a channel where no transport function was called yet.
  */
-export function registerFrameType(type: number, install: (channel: Channel) => FrameHandler): void {
-  if (!Number.isInteger(type) || type < FIRST_APPLICATION_TYPE || type > 0xff || frameTypeInstallers.has(type)) {
-    throw invalidArgument('type', 'an unused application frame type', type, 'value');
-  }
-  frameTypeInstallers.set(type, install);
+export function extendEveryChannel(extendChannel: (channel: Channel) => void): void {
+  everyChannelExtenders.push(extendChannel);
 }
 
 /**
@@ -107,6 +113,8 @@ export class Channel extends EventEmitter<ChannelEvents> {
   readonly #link: FrameLink;
   readonly #options: ResolvedChannelOptions;
   readonly #handlers = new Map<number, FrameHandler>();
+  /** Events delivered by extensions, each by one. */
+  readonly #extensionEvents = new Set<string>();
   readonly #pings = new Map<number, { sent: bigint; resolve: (ms: number) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }>();
   #nextPingId = 1;
   #state: ChannelState = 'open';
@@ -151,7 +159,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
       },
       options,
     );
-    for (const [type, install] of frameTypeInstallers) this.#handlers.set(type, install(this));
+    for (const extendChannel of everyChannelExtenders) extendChannel(this);
     const hello = { protocol: PROTOCOL_VERSION, pid: process.pid, capabilities: CAPABILITIES };
     this.#link.write(FrameType.HELLO, Buffer.from(JSON.stringify(hello)), []);
     this.#handshakeTimer = setTimeout(() => {
@@ -266,6 +274,37 @@ export class Channel extends EventEmitter<ChannelEvents> {
     this.#handlers.set(type, handler);
     return () => {
       if (this.#handlers.get(type) === handler) this.#handlers.delete(type);
+    };
+  }
+
+  /**
+   * @internal How a layer above the channel attaches to it: the extension's frame types are handled by its
+   * handlers from now on, and the port returned is the extension's only way to deliver its events (and
+   * warnings) to the channel's listeners. Everything is checked before anything is registered: a frame type
+   * outside 0x10–0xff or already handled, or an event that is the channel's own or another extension's,
+   * throws ERR_INVALID_ARG_VALUE and leaves the channel as it was.
+   */
+  extend<E extends ExtensionEvent = never>(extension: ChannelExtension<E>): ChannelExtensionPort<Pick<ChannelEvents, E>> {
+    const frames = Object.entries(extension.frames).map(([key, handler]) => [Number(key), handler] as const);
+    for (const [type, handler] of frames) {
+      if (!Number.isInteger(type) || type < FIRST_APPLICATION_TYPE || type > 0xff || this.#handlers.has(type)) {
+        throw invalidArgument(`${extension.name}.frames`, `frame types from ${FIRST_APPLICATION_TYPE} to 255 that have no handler yet`, type, 'value');
+      }
+      validateFunction(handler, `${extension.name}.frames[${type}]`);
+    }
+    const events = extension.events ?? [];
+    for (const event of events) {
+      if ((OWN_EVENTS as readonly string[]).includes(event) || this.#extensionEvents.has(event)) {
+        throw invalidArgument(`${extension.name}.events`, "events that neither the channel nor another extension delivers", event, 'value');
+      }
+    }
+    for (const [type, handler] of frames) this.#handlers.set(type, handler);
+    for (const event of events) this.#extensionEvents.add(event);
+    // The port's type admits the extension's own events only; the channel's emit is typed for all events.
+    const emit = this.emit.bind(this) as (event: string, ...args: unknown[]) => boolean;
+    return {
+      emit: (event, ...args) => void emit(event as string, ...args),
+      warn: (error) => void this.emit('warning', error),
     };
   }
 

@@ -4,7 +4,7 @@
  * @module
  */
 import net from 'node:net';
-import { fdBackend, type PeerCredentials } from '../binding/index.js';
+import { fdBackend, socketFd, type PeerCredentials } from '../binding/index.js';
 import { PortunusError, isSystemError, type SystemError } from '../errors.js';
 import { validateOptions } from '../validate.js';
 import { openedChannel, resolveChannelOptions, type Channel, type ChannelOptions } from './channel.js';
@@ -83,7 +83,7 @@ function connectedDescriptor(socketPath: string): Promise<number> {
     socket.once('error', reject);
     socket.once('connect', () => {
       try {
-        resolve(fdBackend.dup(handleFd(socket)));
+        resolve(fdBackend.dup(socketFd(socket)));
       } catch (error) {
         reject(error);
       } finally {
@@ -92,11 +92,4 @@ function connectedDescriptor(socketPath: string): Promise<number> {
       }
     });
   });
-}
-
-/** The descriptor under a connected net.Socket (Unix only). */
-export function handleFd(socket: net.Socket | net.Server): number {
-  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  if (typeof fd !== 'number' || fd < 0) throw new PortunusError('ERR_PORTUNUS_UNSUPPORTED', 'this socket has no file descriptor');
-  return fd;
 }

@@ -13,7 +13,7 @@ import { closeMarkedFds } from '../binding/read-marks.js';
 import { PortunusError, systemError } from '../errors.js';
 import { encodeFrame } from './frame.js';
 import { FrameDecoder } from './frame-decoder.js';
-import type { Attachment, FrameLink, LinkHandlers, WriteCallback } from '../binding/link.js';
+import type { Attachment, FrameLink, LinkHandlers, WriteCallback } from './link.js';
 
 const { EAGAIN, EWOULDBLOCK, ENOBUFS, EPIPE, ECONNRESET } = constants.errno as Record<string, number>;
 /** Upper bound on one coalesced write, so a long queue of small frames is not copied in one piece. */

@@ -8,11 +8,10 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import { EventEmitter } from 'eventemitter3';
-import { fdBackend, type NativeAcceptor, type PeerCredentials } from '../binding/index.js';
+import { fdBackend, socketFd, type NativeAcceptor, type PeerCredentials } from '../binding/index.js';
 import { PortunusError, systemError } from '../errors.js';
 import { validateOptions } from '../validate.js';
 import { openedChannel, resolveChannelOptions, type Channel, type ChannelOptions } from './channel.js';
-import { handleFd } from './connect.js';
 import { channelFromFd } from './open.js';
 import { peerPolicy, type PeerAllow } from './peer-policy.js';
 import { ensurePrivateDirectory, isAbstractName, removeStaleSocket, restrictSocketFile } from './secure-path.js';
@@ -136,7 +135,7 @@ export class ChannelServer extends EventEmitter<ChannelServerEvents> {
     let credentials: PeerCredentials | undefined;
     let fd: number;
     try {
-      const nodeFd = handleFd(socket);
+      const nodeFd = socketFd(socket);
       credentials = fdBackend.peerCredentials(nodeFd);
       this.#check(credentials);
       fd = fdBackend.dup(nodeFd);

@@ -9,7 +9,7 @@ import { invalidArgument } from '../errors.js';
 import { validateFd } from '../validate.js';
 import { Channel, resolveChannelOptions, type ChannelOptions } from './channel.js';
 import { EndpointLink } from './endpoint-link.js';
-import { NodeIpcLink, type IpcEndpoint } from '../binding/node-ipc-link.js';
+import { NodeIpcLink, type IpcEndpoint } from './node-ipc-link.js';
 
 /**
  * Opens a channel on `fd`, a connected Unix stream socket. The channel owns `fd` from then on and closes

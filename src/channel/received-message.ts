@@ -4,7 +4,7 @@
  * received descriptor can never leak.
  * @module
  */
-import { releaseAttachment, type Attachment } from '../binding/link.js';
+import { releaseAttachment, type Attachment } from './link.js';
 
 /**
  * A message as the receiver sees it: type, payload, and the descriptors that came with it. Take the

@@ -12,9 +12,7 @@ import { getSystemErrorName } from 'node:util';
 import { EventEmitter } from 'eventemitter3';
 import { fdBackend, type NativeAcceptor } from '../binding/index.js';
 import { PortunusError, invalidArgument, systemError } from '../errors.js';
-import { distributeTransport } from '../transport/distribute.js';
-import { prepareAcceptedFd } from '../transport/kinds.js';
-import { sessionOf, type Handoff } from '../transport/session.js';
+import { distributeAcceptedFd, distributeTransport, type Handoff } from '../transport/index.js';
 import { resolveDispatchOptions, type AcceptAndDispatchOptions, type ResolvedDispatchOptions } from './dispatch-options.js';
 import { openListeningSocket } from './listen-socket.js';
 import { readPreview } from './preview.js';
@@ -368,7 +366,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.#sent.add(connection);
     const handoff: Promise<Handoff> =
       connection.socket === undefined
-        ? sessionOf(worker.channel).send(prepareAcceptedFd(connection.fd, 'tcp'), {})
+        ? distributeAcceptedFd(worker.channel, connection.fd)
         : distributeTransport(worker.channel, connection.socket, connection.preRead === undefined ? {} : { preRead: connection.preRead });
     handoff.then(
       (result) => {

@@ -8,11 +8,11 @@
  */
 import type net from 'node:net';
 import { EventEmitter } from 'eventemitter3';
-import { inheritedChannel } from '../bootstrap/worker-channel.js';
-import { Channel } from '../channel/channel.js';
+import { inheritedChannel } from '../bootstrap/index.js';
+import { Channel, type ChannelExtensionPort } from '../channel/index.js';
 import { PortunusError, invalidArgument } from '../errors.js';
 import { validateBoolean, validateInstance, validateOptions, validateTimeout } from '../validate.js';
-import { releaseAdopted, type Adopted } from '../transport/kinds.js';
+import { releaseAdopted, type Adopted } from '../transport/index.js';
 import { encodeLoad, WorkerFrame } from './worker-protocol.js';
 
 /** Options of `adoptConnections()`. */
@@ -39,6 +39,7 @@ export interface WorkerEvents {
 export class WorkerConnections extends EventEmitter<WorkerEvents> {
   readonly #server: net.Server;
   readonly #channel: Channel;
+  readonly #port: ChannelExtensionPort;
   readonly #exitOnDrain: boolean;
   readonly #idleCloseIntervalMs: number;
   readonly #onTransport = (adopted: Adopted) => this.#adopt(adopted);
@@ -59,8 +60,8 @@ export class WorkerConnections extends EventEmitter<WorkerEvents> {
     this.#exitOnDrain = options.exitOnDrain;
     this.#idleCloseIntervalMs = options.idleCloseIntervalMs;
     this.#loadReportIntervalMs = options.loadReportIntervalMs;
+    this.#port = channel.extend({ name: 'adoptConnections', frames: { [WorkerFrame.DRAIN]: () => this.drain('master') } });
     channel.on('transport', this.#onTransport);
-    channel.handle(WorkerFrame.DRAIN, () => this.drain('master'));
     channel.once('close', () => this.drain('channel-closed'));
     channel.writeFrame(WorkerFrame.READY, JSON.stringify({ pid: process.pid }), []);
   }
@@ -107,7 +108,7 @@ export class WorkerConnections extends EventEmitter<WorkerEvents> {
     if (adopted.kind !== 'tcp' && adopted.kind !== 'unix') {
       // Listeners and datagram sockets are not connections: this worker does not own what it cannot serve.
       releaseAdopted(adopted);
-      this.#channel.emit('warning', new PortunusError('ERR_PORTUNUS_UNSUPPORTED', `adoptConnections serves connections; a '${adopted.kind}' transport was closed`));
+      this.#port.warn(new PortunusError('ERR_PORTUNUS_UNSUPPORTED', `adoptConnections serves connections; a '${adopted.kind}' transport was closed`));
       return;
     }
     this.#open++;

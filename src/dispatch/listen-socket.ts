@@ -5,9 +5,8 @@
  * @module
  */
 import net from 'node:net';
-import { fdBackend } from '../binding/index.js';
+import { fdBackend, serverFd } from '../binding/index.js';
 import { PortunusError } from '../errors.js';
-import { serverFd } from '../transport/node-internals.js';
 import { validateInteger, validateObject } from '../validate.js';
 
 export interface ListeningSocket {

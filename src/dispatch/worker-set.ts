@@ -3,7 +3,7 @@
  * channels to processes serving connections.
  * @module
  */
-import type { Channel } from '../channel/channel.js';
+import type { Channel } from '../channel/index.js';
 
 /** One process connections can be handed to. */
 export interface DispatchWorker {

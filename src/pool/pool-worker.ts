@@ -4,11 +4,9 @@
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Channel } from '../channel/channel.js';
-import { socketPairForChild } from '../channel/open.js';
-import { CHANNEL_FD_ENV } from '../bootstrap/worker-channel.js';
-import { decodeLoad, WorkerFrame } from '../dispatch/worker-protocol.js';
-import type { DispatchWorker } from '../dispatch/worker-set.js';
+import { CHANNEL_FD_ENV } from '../bootstrap/index.js';
+import { socketPairForChild, type Channel } from '../channel/index.js';
+import { decodeLoad, WorkerFrame, type DispatchWorker } from '../dispatch/index.js';
 import type { PortunusError } from '../errors.js';
 import type { ResolvedPoolOptions } from './options.js';
 import { StderrTail } from './stderr-tail.js';
@@ -102,17 +100,22 @@ export class PoolWorker implements DispatchWorker {
     }
     this.stderr = this.child.stderr === null ? undefined : new StderrTail(this.child.stderr, options.stdio === 'inherit');
     channel.on('error', () => {});
-    channel.handle(WorkerFrame.READY, () => {
-      if (this.state !== 'starting') return;
-      this.state = 'ready';
-      this.wasReady = true;
-      callbacks.ready(this);
-    });
-    channel.handle(WorkerFrame.LOAD, (message) => {
-      const load = decodeLoad(message.payload);
-      if (load === undefined) return;
-      this.load = load;
-      callbacks.load(this);
+    channel.extend({
+      name: 'WorkerPool',
+      frames: {
+        [WorkerFrame.READY]: () => {
+          if (this.state !== 'starting') return;
+          this.state = 'ready';
+          this.wasReady = true;
+          callbacks.ready(this);
+        },
+        [WorkerFrame.LOAD]: (message) => {
+          const load = decodeLoad(message.payload);
+          if (load === undefined) return;
+          this.load = load;
+          callbacks.load(this);
+        },
+      },
     });
     const report = (code: number | null, signal: NodeJS.Signals | null) => {
       if (this.#exitReported) return;

@@ -7,7 +7,7 @@
  * @module
  */
 import { EventEmitter } from 'eventemitter3';
-import type { DispatchWorker, WorkerSet } from '../dispatch/worker-set.js';
+import type { DispatchWorker, WorkerSet } from '../dispatch/index.js';
 import { PortunusError } from '../errors.js';
 import { resolvePoolOptions, type ResolvedPoolOptions, type WorkerPoolOptions } from './options.js';
 import { PoolWorker, type WorkerExit, type WorkerState } from './pool-worker.js';

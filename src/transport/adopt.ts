@@ -3,9 +3,9 @@
  * `channel.on('transport', adopted => …)`.
  * @module
  */
-import { Channel } from '../channel/channel.js';
+import { Channel } from '../channel/index.js';
 import { validateInstance } from '../validate.js';
-import type { Adopted } from './kinds.js';
+import type { Adopted } from './kinds/table.js';
 import { sessionOf } from './session.js';
 
 /**

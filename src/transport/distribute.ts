@@ -1,12 +1,13 @@
 /**
  * distributeTransport(): hand a live socket, server or UDP socket to the process at the other end of a
- * channel.
+ * channel; and distributeAcceptedFd(), the dispatcher's cheaper way for connections it accepted itself.
  * @module
  */
-import { Channel } from '../channel/channel.js';
+import { Channel } from '../channel/index.js';
 import { invalidArgument } from '../errors.js';
 import { validateBoolean, validateBytes, validateInstance, validateOptions } from '../validate.js';
-import { prepareTransport, validateTransport, type Transport } from './kinds.js';
+import { acceptedConnection } from './kinds/socket.js';
+import { prepareTransport, validateTransport, type Transport } from './kinds/table.js';
 import { sessionOf, type Handoff } from './session.js';
 
 /** Options of `distributeTransport()`. */
@@ -56,6 +57,20 @@ export function distributeTransport(channel: Channel, transport: Transport, opti
   // The session writes pre-read bytes with Buffer methods: view a plain Uint8Array as a Buffer (no copy).
   const bytes = preRead === undefined || Buffer.isBuffer(preRead) ? preRead : Buffer.from(preRead.buffer, preRead.byteOffset, preRead.byteLength);
   return handOff(channel, transport, { metadata, preRead: bytes, keepOpen });
+}
+
+/** The options of a handoff that has none. */
+const NO_OPTIONS = {};
+
+/**
+ * @internal The dispatcher's way to hand off a TCP connection it accepted as a raw descriptor and never
+ * made a Node object of: nothing to check, describe or detach, so the envelope carries the kind alone and
+ * the adopter's check of it stays the cheap one. Ownership as with distributeTransport(): `fd` stays the
+ * caller's until the promise resolves, which it does once it is closed; after a rejection it is still the
+ * caller's, open.
+ */
+export function distributeAcceptedFd(channel: Channel, fd: number): Promise<Handoff> {
+  return sessionOf(channel).send(acceptedConnection(fd), NO_OPTIONS);
 }
 
 async function handOff(channel: Channel, transport: Transport, options: { metadata: unknown; preRead: Buffer | undefined; keepOpen: boolean | undefined }): Promise<Handoff> {

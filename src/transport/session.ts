@@ -3,13 +3,13 @@
  * same tick leave in one TRANSPORT frame (one sendmsg for many descriptors), each is remembered until the
  * peer's ACK (close our copy, resolve) or NACK / channel loss (give it back, reject). Receiving: each
  * arriving descriptor is checked against its envelope, rebuilt as a Node object for whoever waits for it,
- * and acknowledged in batches; one nobody waits for is refused, so the sender keeps it.
+ * and acknowledged in batches; one nobody waits for is refused, so the sender keeps it. The session owns the
+ * transport frame types on its channel and delivers the channel's `'transport'` event, both through the
+ * channel's extension port.
  * @module
  */
-import type { Attachment } from '../binding/link.js';
 import { fdBackend } from '../binding/index.js';
-import { Channel, registerFrameType, type FrameHandler } from '../channel/channel.js';
-import type { ReceivedMessage } from '../channel/received-message.js';
+import type { Attachment, Channel, ChannelEvents, ChannelExtensionPort, ReceivedMessage } from '../channel/index.js';
 import { PortunusError, type PortunusErrorCode } from '../errors.js';
 import {
   decodeAck,
@@ -23,7 +23,8 @@ import {
   type Refusal,
 } from './envelope.js';
 import { TransportFrame } from './frame-types.js';
-import { adoptArrival, releaseAdopted, releaseQuietly, verifyArrival, type Adopted, type PreparedTransport } from './kinds.js';
+import type { PreparedTransport } from './kinds/row.js';
+import { adoptArrival, releaseAdopted, releaseQuietly, verifyArrival, type Adopted } from './kinds/table.js';
 
 /** What a successful handoff reports. */
 export interface Handoff {
@@ -45,9 +46,24 @@ interface Outgoing {
 
 type Waiter = { resolve: (adopted: Adopted) => void; reject: (error: Error) => void };
 
+// The one place this layer names a file of the channel layer other than its index: an augmentation names the
+// module that declares the interface (TypeDoc does not see one made through a re-export).
+declare module '../channel/channel.js' {
+  interface ChannelEvents {
+    /**
+     * A socket handed over by the peer, adopted and acknowledged. The listener owns it. While no listener
+     * is attached (and no `adoptTransport()` waits), arriving transports are refused and stay the sender's.
+     */
+    transport: [adopted: Adopted];
+  }
+}
+
 const sessions = new WeakMap<Channel, TransportSession>();
 
-/** The session of a channel (every channel has one: the frame types are installed on all channels). */
+/**
+ * The session of a channel. The transport layer's index has every channel's session made as the channel is
+ * created, so that handoffs are answered on any channel; one made before that gets its session on first use.
+ */
 export function sessionOf(channel: Channel): TransportSession {
   let session = sessions.get(channel);
   if (session === undefined) {
@@ -59,6 +75,7 @@ export function sessionOf(channel: Channel): TransportSession {
 
 export class TransportSession {
   readonly #channel: Channel;
+  readonly #port: ChannelExtensionPort<Pick<ChannelEvents, 'transport'>>;
   readonly #inFlight = new Map<number, Outgoing>();
   #batch: Outgoing[] = [];
   #nextId = 1;
@@ -72,6 +89,15 @@ export class TransportSession {
 
   constructor(channel: Channel) {
     this.#channel = channel;
+    this.#port = channel.extend({
+      name: 'transport',
+      frames: {
+        [TransportFrame.TRANSPORT]: (message, truncated) => this.#onTransport(message, truncated),
+        [TransportFrame.ACK]: (message) => this.#onAck(message),
+        [TransportFrame.NACK]: (message) => this.#onNack(message),
+      },
+      events: ['transport'],
+    });
     channel.once('close', (error) => this.#onChannelClosed(error));
   }
 
@@ -142,14 +168,14 @@ export class TransportSession {
     item.reject(error);
   }
 
-  onAck(message: ReceivedMessage): void {
+  #onAck(message: ReceivedMessage): void {
     let ids: number[];
     try {
       ids = decodeAck(message.payload);
     } catch (error) {
       // A malformed answer is the peer's bug; the handoffs it may have meant stay in flight until the
       // channel closes, and then go back to their owners.
-      this.#channel.emit('warning', error as PortunusError);
+      this.#port.warn(error as PortunusError);
       return;
     }
     for (const id of ids) {
@@ -161,12 +187,12 @@ export class TransportSession {
     }
   }
 
-  onNack(message: ReceivedMessage): void {
+  #onNack(message: ReceivedMessage): void {
     let refusals: Refusal[];
     try {
       refusals = decodeNack(message.payload);
     } catch (error) {
-      this.#channel.emit('warning', error as PortunusError);
+      this.#port.warn(error as PortunusError);
       return;
     }
     for (const refusal of refusals) {
@@ -177,7 +203,7 @@ export class TransportSession {
     }
   }
 
-  onTransport(message: ReceivedMessage, truncated: boolean): void {
+  #onTransport(message: ReceivedMessage, truncated: boolean): void {
     let batch;
     try {
       if (truncated) throw new PortunusError('ERR_PORTUNUS_TRUNCATED', 'the kernel dropped the descriptors of this transport frame (MSG_CTRUNC): out of file descriptors?');
@@ -189,7 +215,7 @@ export class TransportSession {
       // The message releases its descriptors when this handler returns; refuse whatever ids can be read.
       const failure = error as PortunusError;
       for (const id of salvageIds(message.payload)) this.#refuse(id, failure.code, failure.message);
-      this.#channel.emit('warning', failure);
+      this.#port.warn(failure);
       return;
     }
     for (let index = 0; index < batch.items.length; index++) {
@@ -211,14 +237,14 @@ export class TransportSession {
     } catch (error) {
       releaseQuietly(attachment);
       this.#refuse(envelope.id, 'ERR_PORTUNUS_ENVELOPE_MISMATCH', (error as Error).message);
-      this.#channel.emit('warning', error as PortunusError);
+      this.#port.warn(error as PortunusError);
       return;
     }
     adoptArrival(envelope, attachment, preRead).then(
       (adopted) => this.#deliver(adopted),
       (error: PortunusError) => {
         this.#refuse(envelope.id, error.code, error.message);
-        this.#channel.emit('warning', error);
+        this.#port.warn(error);
       },
     );
   }
@@ -266,7 +292,7 @@ export class TransportSession {
     if (this.#refusals.length > 0) this.#channel.writeFrame(TransportFrame.NACK, encodeNack(this.#refusals.splice(0)), []);
     for (const { adopted, waiter } of deliveries) {
       if (waiter !== undefined) waiter.resolve(adopted);
-      else this.#channel.emit('transport', adopted);
+      else this.#port.emit('transport', adopted);
     }
   }
 
@@ -284,11 +310,3 @@ function joinPreRead(first: Buffer | undefined, second: Buffer | undefined): Buf
   if (second === undefined || second.length === 0) return first;
   return Buffer.concat([first, second]);
 }
-
-function install(handler: (session: TransportSession, message: ReceivedMessage, truncated: boolean) => void): (channel: Channel) => FrameHandler {
-  return (channel) => (message, truncated) => handler(sessionOf(channel), message, truncated);
-}
-
-registerFrameType(TransportFrame.TRANSPORT, install((session, message, truncated) => session.onTransport(message, truncated)));
-registerFrameType(TransportFrame.ACK, install((session, message) => session.onAck(message)));
-registerFrameType(TransportFrame.NACK, install((session, message) => session.onNack(message)));

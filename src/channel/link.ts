@@ -1,13 +1,13 @@
 /**
  * A FrameLink carries whole frames for a Channel. The channel owns protocol state (handshake, frame types,
- * descriptor ownership); a link only moves frames. `EndpointLink` (src/channel/endpoint-link.ts) is the SCM_RIGHTS
- * implementation; `NodeIpcLink` (./node-ipc-link.ts) the portable one.
+ * descriptor ownership); a link only moves frames. `EndpointLink` (./endpoint-link.ts) is the SCM_RIGHTS
+ * implementation, on the binding's native endpoint; `NodeIpcLink` (./node-ipc-link.ts) the portable one, on
+ * Node's own IPC channel.
  * @module
  */
 import type dgram from 'node:dgram';
 import type net from 'node:net';
-import type { PeerCredentials } from './backend.js';
-import { fdBackend } from './index.js';
+import { fdBackend, type PeerCredentials } from '../binding/index.js';
 
 /**
  * A Node object that carries a socket across Node's own IPC (the node-ipc backend, where raw descriptors do

@@ -2,7 +2,9 @@
  * Every place portunus reaches into Node's objects, in one file: the descriptor under a net.Socket,
  * net.Server or dgram.Socket, stopping a socket's reads so that bytes Node already buffered can travel
  * with it, and building a socket on a descriptor already known to be TCP. These fields are not public API;
- * the test suite runs on Node 20, 22 and 24 to catch changes.
+ * the test suite runs on Node 20, 22 and 24 to catch changes. Knowing them is platform knowledge, as the
+ * addon is, so this file belongs to the binding layer; the channel, transport and dispatch layers reach it
+ * through ./index.ts.
  * @module
  */
 import type dgram from 'node:dgram';

@@ -1,0 +1,13 @@
+/**
+ * The dispatch layer's door: its public API and the few internal names the pool needs (those are marked
+ * internal where they are defined, or are wire details such as the worker frames). The other layers import
+ * src/dispatch through this file only.
+ * @module
+ */
+export { acceptAndDispatch, Dispatcher } from './accept-and-dispatch.js';
+export type { AcceptAndDispatchOptions, DispatchStats, DispatcherCloseOptions, DispatcherEvents, RouteTarget } from './accept-and-dispatch.js';
+export { adoptConnections, WorkerConnections, type AdoptConnectionsOptions, type WorkerEvents } from './adopt-connections.js';
+export type { PreviewOptions, RoutePreview } from './preview.js';
+export type { ConnectionInfo, Strategy, StrategyFunction } from './strategies.js';
+export { decodeLoad, WorkerFrame } from './worker-protocol.js';
+export type { DispatchWorker, WorkerSet, WorkerSetEvents } from './worker-set.js';
