@@ -5,8 +5,7 @@
  * format itself is specified in docs/protocol.md.
  * @module
  */
-export { FrameType, MAX_FDS_PER_FRAME, PROTOCOL_VERSION, HEADER_SIZE } from './channel/frame.js';
-export { TransportFrame } from './transport/index.js';
-export { WorkerFrame } from './dispatch/worker-protocol.js';
-export { CHANNEL_FD_ENV } from './bootstrap/worker-channel.js';
-export type { Envelope, TransportKind } from './transport/index.js';
+export { FrameType, MAX_FDS_PER_FRAME, PROTOCOL_VERSION, HEADER_SIZE } from './channel/index.js';
+export { TransportFrame, type Envelope, type TransportKind } from './transport/index.js';
+export { WorkerFrame } from './dispatch/index.js';
+export { CHANNEL_FD_ENV } from './bootstrap/index.js';

@@ -9,7 +9,17 @@ import { unixBackend } from './unix.js';
 import { unsupportedBackend } from './unsupported.js';
 
 export { detachReads, dgramFd, serverFd, socketFd, tcpSocketFromFd, type DetachedReads } from './node-handles.js';
-export type { FdBackend, PeerCredentials, SocketDescription, SocketKind, NativeEndpoint, EndpointReadCallback, NativeAcceptor, AcceptCallback } from './backend.js';
+export { closeMarkedFds, forEachArrival, TRUNCATED } from './read-marks.js';
+export type {
+  FdBackend,
+  PeerCredentials,
+  SocketDescription,
+  SocketKind,
+  NativeEndpoint,
+  EndpointReadCallback,
+  NativeAcceptor,
+  AcceptCallback,
+} from './backend.js';
 
 /** True where descriptors can be passed between unrelated processes with SCM_RIGHTS. */
 export const hasUnixDescriptorPassing = process.platform !== 'win32';

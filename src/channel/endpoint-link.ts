@@ -8,8 +8,7 @@
  */
 import { constants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
-import { fdBackend, type NativeEndpoint, type PeerCredentials } from '../binding/index.js';
-import { closeMarkedFds } from '../binding/read-marks.js';
+import { closeMarkedFds, fdBackend, type NativeEndpoint, type PeerCredentials } from '../binding/index.js';
 import { PortunusError, systemError } from '../errors.js';
 import { encodeFrame } from './frame.js';
 import { FrameDecoder } from './frame-decoder.js';
@@ -92,11 +91,22 @@ export class EndpointLink implements FrameLink {
       return;
     }
     if (!fds.every((fd) => typeof fd === 'number')) {
-      done?.(new PortunusError('ERR_PORTUNUS_UNSUPPORTED', 'a descriptor channel carries file descriptors, not Node handles'));
+      done?.(
+        new PortunusError(
+          'ERR_PORTUNUS_UNSUPPORTED',
+          'a descriptor channel carries file descriptors, not Node handles',
+        ),
+      );
       return;
     }
     const bytes = encodeFrame(type, payload, fds.length);
-    this.#queue.push({ bytes, fds: fds.length > 0 ? Int32Array.from(fds as readonly number[]) : null, sentBytes: 0, sentFds: 0, done });
+    this.#queue.push({
+      bytes,
+      fds: fds.length > 0 ? Int32Array.from(fds as readonly number[]) : null,
+      sentBytes: 0,
+      sentFds: 0,
+      done,
+    });
     this.#queuedBytes += bytes.length;
     if (this.#queuedBytes >= this.#highWaterMark) this.#needDrain = true;
     if (!this.#flushScheduled && !this.#waiting) {
@@ -153,7 +163,9 @@ export class EndpointLink implements FrameLink {
     if (status === 0 || this.#closed) return;
     if (status === 1) {
       this.#handlers.ended(
-        this.#decoder.inFrame ? new PortunusError('ERR_PORTUNUS_BAD_FRAME', 'peer closed the channel in the middle of a frame') : undefined,
+        this.#decoder.inFrame
+          ? new PortunusError('ERR_PORTUNUS_BAD_FRAME', 'peer closed the channel in the middle of a frame')
+          : undefined,
       );
     } else {
       this.#handlers.ended(systemError(status, 'recvmsg', getSystemErrorName(status), this.#fd));

@@ -15,7 +15,7 @@
  * the frame that should own them began, or a frame that finds fewer than it announces, break the protocol.
  * @module
  */
-import { forEachArrival, TRUNCATED } from '../binding/read-marks.js';
+import { forEachArrival, TRUNCATED } from '../binding/index.js';
 import { PortunusError } from '../errors.js';
 import { HEADER_SIZE, decodeHeader, type FrameHeader } from './frame.js';
 
@@ -71,7 +71,9 @@ export class FrameDecoder {
     const bytes = data ?? EMPTY;
     const base = this.#position;
     if (marks !== undefined) {
-      forEachArrival(marks, (fd, offset, length) => this.#arrivals.push({ fd, start: base + offset, end: base + offset + length }));
+      forEachArrival(marks, (fd, offset, length) =>
+        this.#arrivals.push({ fd, start: base + offset, end: base + offset + length }),
+      );
     }
     try {
       this.#consume(bytes, frames);
@@ -147,7 +149,11 @@ export class FrameDecoder {
     // A read may begin with fd-less frames before the one its descriptors belong to, so a frame takes only
     // as many as it announces; descriptors left over are caught as orphans once their read is consumed.
     const lastHeaderByte = start + HEADER_SIZE - 1;
-    while (this.#frameFds.length < header.fdCount && this.#arrivals.length > 0 && this.#arrivals[0]!.start <= lastHeaderByte) {
+    while (
+      this.#frameFds.length < header.fdCount &&
+      this.#arrivals.length > 0 &&
+      this.#arrivals[0]!.start <= lastHeaderByte
+    ) {
       const arrival = this.#arrivals.shift()!;
       if (arrival.fd === TRUNCATED) {
         this.#frameTruncated = true;
@@ -166,10 +172,14 @@ export class FrameDecoder {
       return;
     }
     if (this.#frameFds.length !== header.fdCount) {
-      throw new PortunusError('ERR_PORTUNUS_FD_COUNT_MISMATCH', `frame announces ${header.fdCount} descriptors but ${this.#frameFds.length} arrived`, {
-        announced: header.fdCount,
-        received: this.#frameFds.length,
-      });
+      throw new PortunusError(
+        'ERR_PORTUNUS_FD_COUNT_MISMATCH',
+        `frame announces ${header.fdCount} descriptors but ${this.#frameFds.length} arrived`,
+        {
+          announced: header.fdCount,
+          received: this.#frameFds.length,
+        },
+      );
     }
   }
 
