@@ -96,7 +96,6 @@ function nodeReceiver() {
   process.on('disconnect', () => process.exit(0));
 }
 
-
 async function main() {
   const ROUNDS = integerEnv('ROUNDS', 5);
   const DURATION_MS = integerEnv('DURATION_MS', 2000);
@@ -119,10 +118,21 @@ async function main() {
   const setups = [
     { name: 'child_process.send()', fdsPerMessage: 1, peer: nodeChild, sender: nodeChild.sender(tcp.server) },
     { name: 'portunus send()', fdsPerMessage: 1, peer: portunusChild, sender: portunusChild.promiseSender([fd]) },
-    { name: 'portunus writeFrame()', fdsPerMessage: 1, peer: portunusChild, sender: portunusChild.callbackSender([fd], protocol.FrameType.DATA) },
-    { name: 'portunus send()', fdsPerMessage: 64, peer: portunusChild, sender: portunusChild.promiseSender(new Array(64).fill(fd)) },
+    {
+      name: 'portunus writeFrame()',
+      fdsPerMessage: 1,
+      peer: portunusChild,
+      sender: portunusChild.callbackSender([fd], protocol.FrameType.DATA),
+    },
+    {
+      name: 'portunus send()',
+      fdsPerMessage: 64,
+      peer: portunusChild,
+      sender: portunusChild.promiseSender(new Array(64).fill(fd)),
+    },
   ];
-  for (const setup of setups) Object.assign(setup, flow(setup.fdsPerMessage), { label: `${setup.name} ${setup.fdsPerMessage}` });
+  for (const setup of setups)
+    Object.assign(setup, flow(setup.fdsPerMessage), { label: `${setup.name} ${setup.fdsPerMessage}` });
   const baseline = setups[0];
 
   // Never let a stuck child hang a terminal or a CI job.
@@ -134,8 +144,15 @@ async function main() {
   watchdog.unref();
 
   const cpus = os.cpus();
-  console.log(`bench:channel  node ${process.version}, ${cpus.length} CPUs (${cpus[0]?.model.trim()}), ${os.type()} ${os.release()}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-  console.log(`${ROUNDS} rounds x ${DURATION_MS} ms per setup, warm-up ${WARMUP_MS} ms, at most ${IN_FLIGHT} descriptors unacknowledged\n`);
+  console.log(
+    `bench:channel  node ${process.version}, ${cpus.length} CPUs (${cpus[0]?.model.trim()}), ${os.type()} ${os.release()}, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
+  console.log(
+    `${ROUNDS} rounds x ${DURATION_MS} ms per setup, warm-up ${WARMUP_MS} ms, at most ${IN_FLIGHT} descriptors unacknowledged\n`,
+  );
 
   for (const setup of setups) await measure(setup, WARMUP_MS);
   const results = new Map(setups.map((setup) => [setup, []]));
@@ -154,7 +171,8 @@ async function main() {
 
   const med = (setup, key) => median(results.get(setup).map((result) => result[key]));
   // Ratios within each round, then their median: drift between rounds cancels out.
-  const ratio = (setup) => median(results.get(setup).map((result, i) => result.fdsPerSecond / results.get(baseline)[i].fdsPerSecond));
+  const ratio = (setup) =>
+    median(results.get(setup).map((result, i) => result.fdsPerSecond / results.get(baseline)[i].fdsPerSecond));
 
   console.log(`\nmedians over ${ROUNDS} rounds`);
   const columns = [
@@ -166,7 +184,12 @@ async function main() {
     ['receiver µs/fd', 16],
     ['vs child_process', 18],
   ];
-  const row = (cells) => cells.map((cell, i) => (columns[i][2] === 'left' ? String(cell).padEnd(columns[i][1]) : String(cell).padStart(columns[i][1]))).join('');
+  const row = (cells) =>
+    cells
+      .map((cell, i) =>
+        columns[i][2] === 'left' ? String(cell).padEnd(columns[i][1]) : String(cell).padStart(columns[i][1]),
+      )
+      .join('');
   console.log(row(columns.map((column) => column[0])));
   for (const setup of setups) {
     console.log(
@@ -263,7 +286,9 @@ async function connectedSocket() {
 /** The portunus child and the two ways of sending to it. */
 async function portunusPeer(socketPairForChild) {
   const { channel, childFd, closeChildFd } = socketPairForChild();
-  const child = spawn(process.execPath, [self, '--receiver-portunus'], { stdio: ['ignore', 'inherit', 'inherit', childFd] });
+  const child = spawn(process.execPath, [self, '--receiver-portunus'], {
+    stdio: ['ignore', 'inherit', 'inherit', childFd],
+  });
   closeChildFd();
   const exited = new Promise((resolve) => child.once('exit', resolve));
   await channel.ready;
@@ -286,7 +311,9 @@ async function portunusPeer(socketPairForChild) {
       await exited;
     },
   };
-  channel.on('message', (message) => peer.onAck?.(message.payload.readUInt32BE(0), message.payload.readUInt32BE(4) === 1));
+  channel.on('message', (message) =>
+    peer.onAck?.(message.payload.readUInt32BE(0), message.payload.readUInt32BE(4) === 1),
+  );
   channel.on('close', (error) => peer.onFailure?.(error ?? new Error('portunus channel closed')));
   return peer;
 }
@@ -335,7 +362,11 @@ async function nodeIpcPeer() {
 }
 
 function fmt(microseconds) {
-  return microseconds >= 100 ? microseconds.toFixed(0) : microseconds >= 10 ? microseconds.toFixed(1) : microseconds.toFixed(2);
+  return microseconds >= 100
+    ? microseconds.toFixed(0)
+    : microseconds >= 10
+      ? microseconds.toFixed(1)
+      : microseconds.toFixed(2);
 }
 
 function fmtRate(rate) {

@@ -59,7 +59,13 @@ async function main() {
     const { machine, config, runs } = JSON.parse(fs.readFileSync(process.argv[3], 'utf8'));
     for (const [key, value] of Object.entries(machine)) console.log(`${key.padEnd(14)} ${value}`);
     const ids = new Set(runs.map((run) => run.setup));
-    console.log(`\n${summarize(runs, ALL_SETUPS.filter((setup) => ids.has(setup.id)), config)}`);
+    console.log(
+      `\n${summarize(
+        runs,
+        ALL_SETUPS.filter((setup) => ids.has(setup.id)),
+        config,
+      )}`,
+    );
     return;
   }
   const wrk = await wrkVersion();
@@ -91,8 +97,13 @@ async function main() {
       process.stdout.write(`rep ${rep + 1}/${REPS} ${setup.name.padEnd(28)}`);
       const run = await measureSetup(setup);
       runs.push({ rep, setup: setup.id, ...run });
-      const summary = WORKLOADS.map((w) => `${w.id} ${Math.round(run[w.id].rps)}/s ${run[w.id].cpuUsPerRequest.toFixed(1)}µs (other ${run[w.id].otherCpuPercent.toFixed(0)}%)`).join('  ');
-      const latency = run.latency ? `  first response p50 ${run.latency.p50.toFixed(0)}µs p99 ${run.latency.p99.toFixed(0)}µs` : '';
+      const summary = WORKLOADS.map(
+        (w) =>
+          `${w.id} ${Math.round(run[w.id].rps)}/s ${run[w.id].cpuUsPerRequest.toFixed(1)}µs (other ${run[w.id].otherCpuPercent.toFixed(0)}%)`,
+      ).join('  ');
+      const latency = run.latency
+        ? `  first response p50 ${run.latency.p50.toFixed(0)}µs p99 ${run.latency.p99.toFixed(0)}µs`
+        : '';
       console.log(`${summary}${latency}`);
       await sleep(500);
     }
@@ -134,10 +145,10 @@ async function measureSetup(setup) {
     return run;
   } finally {
     await stopServer(server);
-    if (server.log.trim() !== '') process.stdout.write(`\n  [${setup.id}] ${server.log.trim().replace(/\n/g, '\n  ')}\n`);
+    if (server.log.trim() !== '')
+      process.stdout.write(`\n  [${setup.id}] ${server.log.trim().replace(/\n/g, '\n  ')}\n`);
   }
 }
-
 
 /** Median over repetitions of `value(run)` for one setup; with `against`, of the ratio to that setup's run of the same repetition. */
 function statistic(runs, setup, value, against) {
@@ -152,29 +163,48 @@ function statistic(runs, setup, value, against) {
 }
 
 function summarize(runs, setups, { REPS, DUR, CONNS, LAT_N }) {
-  const fmt = (value, digits = 0) => (Number.isFinite(value) ? value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '–');
+  const fmt = (value, digits = 0) =>
+    Number.isFinite(value)
+      ? value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+      : '–';
   const lines = [];
-  lines.push(`Throughput: wrk -t1 -c${CONNS} -d${DUR}s, median of ${REPS}; ratios within each repetition; CPU = master + workers;`);
-  lines.push('"other CPU %": CPU used during the wrk runs by processes outside the benchmark (% of one core; should be near 0)');
+  lines.push(
+    `Throughput: wrk -t1 -c${CONNS} -d${DUR}s, median of ${REPS}; ratios within each repetition; CPU = master + workers;`,
+  );
+  lines.push(
+    '"other CPU %": CPU used during the wrk runs by processes outside the benchmark (% of one core; should be near 0)',
+  );
   lines.push('');
-  lines.push('| workload | setup | req/s | vs cluster RR | vs single | CPU µs/req | CPU vs cluster RR | master µs/req | other CPU % | errors |');
+  lines.push(
+    '| workload | setup | req/s | vs cluster RR | vs single | CPU µs/req | CPU vs cluster RR | master µs/req | other CPU % | errors |',
+  );
   lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const workload of WORKLOADS) {
     for (const setup of setups) {
       const rps = (run) => run[workload.id].rps;
       const cpu = (run) => run[workload.id].cpuUsPerRequest;
-      const errors = runs.filter((run) => run.setup === setup.id).reduce((sum, run) => sum + run[workload.id].errors + run[workload.id].non2xx, 0);
+      const errors = runs
+        .filter((run) => run.setup === setup.id)
+        .reduce((sum, run) => sum + run[workload.id].errors + run[workload.id].non2xx, 0);
       lines.push(
         `| ${workload.id} | ${setup.name} | ${fmt(statistic(runs, setup.id, rps))} | ${fmt(statistic(runs, setup.id, rps, 'cluster-rr'), 2)} | ` +
           `${fmt(statistic(runs, setup.id, rps, 'single'), 2)} | ${fmt(statistic(runs, setup.id, cpu), 1)} | ${fmt(statistic(runs, setup.id, cpu, 'cluster-rr'), 2)} | ` +
-          `${fmt(statistic(runs, setup.id, (run) => run[workload.id].masterUsPerRequest), 1)} | ` +
-          `${fmt(statistic(runs, setup.id, (run) => run[workload.id].otherCpuPercent ?? NaN), 0)} | ${errors} |`,
+          `${fmt(
+            statistic(runs, setup.id, (run) => run[workload.id].masterUsPerRequest),
+            1,
+          )} | ` +
+          `${fmt(
+            statistic(runs, setup.id, (run) => run[workload.id].otherCpuPercent ?? NaN),
+            0,
+          )} | ${errors} |`,
       );
     }
   }
   if (LAT_N > 0) {
     lines.push('');
-    lines.push(`Fresh connection, first response (sequential: connect, request, full response; N=${LAT_N}, median of ${REPS})`);
+    lines.push(
+      `Fresh connection, first response (sequential: connect, request, full response; N=${LAT_N}, median of ${REPS})`,
+    );
     lines.push('');
     lines.push('| setup | p50 µs | p90 µs | p99 µs | p50 vs cluster RR | p50 vs single | errors |');
     lines.push('|---|---:|---:|---:|---:|---:|---:|');
@@ -198,14 +228,19 @@ function summarize(runs, setups, { REPS, DUR, CONNS, LAT_N }) {
     const check = (ok) => (ok ? 'met' : 'MISSED');
     lines.push('');
     lines.push('Aims (portunus vs cluster RR):');
-    lines.push(`  new connection per request: ${fmt(closeRatio, 2)}x req/s (aim >= ${AIMS.closeVsRr}x: ${check(closeRatio >= AIMS.closeVsRr)})`);
+    lines.push(
+      `  new connection per request: ${fmt(closeRatio, 2)}x req/s (aim >= ${AIMS.closeVsRr}x: ${check(closeRatio >= AIMS.closeVsRr)})`,
+    );
     lines.push(
       `  server CPU per new connection: ${fmt(closeCpu, 1)} µs = ${fmt(closeCpuVsRr, 2)}x cluster RR's ${fmt(rrCpu, 1)} µs ` +
         `(aim < ${AIMS.closeCpuUs} µs where cluster RR took ${AIMS.closeCpuRrUs} µs, i.e. < ${fmt(cpuAimVsRr, 2)}x: ${check(closeCpuVsRr < cpuAimVsRr)}; ` +
         `absolute < ${AIMS.closeCpuUs} µs: ${check(closeCpu < AIMS.closeCpuUs)})`,
     );
-    lines.push(`  keep-alive: ${fmt(keepAlive, 2)}x req/s (aim >= ${AIMS.keepAliveVsRr}x: ${check(keepAlive >= AIMS.keepAliveVsRr)})`);
-    if (LAT_N > 0) lines.push(`  fresh-connection p50: ${fmt(p50, 2)}x (aim <= ${AIMS.p50VsRr}x: ${check(p50 <= AIMS.p50VsRr)})`);
+    lines.push(
+      `  keep-alive: ${fmt(keepAlive, 2)}x req/s (aim >= ${AIMS.keepAliveVsRr}x: ${check(keepAlive >= AIMS.keepAliveVsRr)})`,
+    );
+    if (LAT_N > 0)
+      lines.push(`  fresh-connection p50: ${fmt(p50, 2)}x (aim <= ${AIMS.p50VsRr}x: ${check(p50 <= AIMS.p50VsRr)})`);
   }
   return lines.join('\n');
 }

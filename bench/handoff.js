@@ -42,7 +42,6 @@ if (role === '--adopter-portunus') {
   await main();
 }
 
-
 async function main() {
   const ROUNDS = integerEnv('ROUNDS', 5);
   const N = integerEnv('N', 1000);
@@ -59,12 +58,16 @@ async function main() {
   const setups = [await portunusSetup(distributeTransport, socketPairForChild), await nodeIpcSetup()];
   const listener = await connectionSource();
 
-  console.log(`bench:handoff  node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim()}), ${os.type()} ${os.release()}`);
+  console.log(
+    `bench:handoff  node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim()}), ${os.type()} ${os.release()}`,
+  );
   console.log(`${ROUNDS} rounds x ${N} handoffs per setup and mode, pipelined window ${WINDOW}, warm-up ${WARMUP}\n`);
 
   for (const setup of setups) await sequential(setup, await listener.connections(WARMUP), listener);
 
-  const results = Object.fromEntries(setups.map((setup) => [setup.name, { p50: [], p99: [], seqRate: [], pipeRate: [], senderCpu: [], adopterCpu: [] }]));
+  const results = Object.fromEntries(
+    setups.map((setup) => [setup.name, { p50: [], p99: [], seqRate: [], pipeRate: [], senderCpu: [], adopterCpu: [] }]),
+  );
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? setups : [...setups].reverse();
     for (const setup of order) {
@@ -156,7 +159,9 @@ async function connectionSource() {
 
 async function portunusSetup(distributeTransport, socketPairForChild) {
   const { channel, childFd, closeChildFd } = socketPairForChild();
-  const child = spawn(process.execPath, [self, '--adopter-portunus'], { stdio: ['ignore', 'inherit', 'inherit', childFd] });
+  const child = spawn(process.execPath, [self, '--adopter-portunus'], {
+    stdio: ['ignore', 'inherit', 'inherit', childFd],
+  });
   closeChildFd();
   await channel.ready;
   const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -228,7 +233,10 @@ function cpuNs(setup) {
 /** CPU microseconds per handoff on each side since `before`. */
 function cpuPerHandoff(setup, before, count) {
   const now = cpuNs(setup);
-  return { senderCpu: (now.sender - before.sender) / 1000 / count, adopterCpu: (now.adopter - before.adopter) / 1000 / count };
+  return {
+    senderCpu: (now.sender - before.sender) / 1000 / count,
+    adopterCpu: (now.adopter - before.adopter) / 1000 / count,
+  };
 }
 
 /** `window` handoffs in flight at all times; handoffs per second. */

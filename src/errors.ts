@@ -89,7 +89,11 @@ export interface SystemError extends Error {
 
 /** True when `error` has the SystemError shape (an errno-bearing error from the OS). */
 export function isSystemError(error: unknown): error is SystemError {
-  return error instanceof Error && typeof (error as SystemError).syscall === 'string' && typeof (error as SystemError).errno === 'number';
+  return (
+    error instanceof Error &&
+    typeof (error as SystemError).syscall === 'string' &&
+    typeof (error as SystemError).errno === 'number'
+  );
 }
 
 /**
@@ -98,7 +102,9 @@ export function isSystemError(error: unknown): error is SystemError {
  * layer's own errors do.
  */
 export function systemError(negativeErrno: number, syscall: string, codeName: string, fd?: number): SystemError {
-  const error = new Error(fd === undefined ? `${syscall} ${codeName}` : `${syscall} ${codeName} (fd ${fd})`) as SystemError;
+  const error = new Error(
+    fd === undefined ? `${syscall} ${codeName}` : `${syscall} ${codeName} (fd ${fd})`,
+  ) as SystemError;
   error.code = codeName;
   error.errno = negativeErrno;
   error.syscall = syscall;
@@ -112,7 +118,12 @@ export function systemError(negativeErrno: number, syscall: string, codeName: st
  * validators word theirs: `The "options.maxPending" property must be an integer >= 1. Received NaN`.
  * Public entry points check their arguments with the validators in ./validate.ts, which use this.
  */
-export function invalidArgument(name: string, expected: string, actual: unknown, kind: 'type' | 'value' = 'type'): TypeError | RangeError {
+export function invalidArgument(
+  name: string,
+  expected: string,
+  actual: unknown,
+  kind: 'type' | 'value' = 'type',
+): TypeError | RangeError {
   const what = name.includes('.') ? 'property' : 'argument';
   const message = `The "${name}" ${what} must be ${expected}. Received ${describeReceived(actual, kind)}`;
   const error = kind === 'type' ? new TypeError(message) : new RangeError(message);

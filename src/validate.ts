@@ -30,7 +30,12 @@ export function validateObject(value: unknown, name: string, expected = 'an obje
 }
 
 /** An integer from `min` to `max` (inclusive). */
-export function validateInteger(value: unknown, name: string, min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): asserts value is number {
+export function validateInteger(
+  value: unknown,
+  name: string,
+  min = Number.MIN_SAFE_INTEGER,
+  max = Number.MAX_SAFE_INTEGER,
+): asserts value is number {
   const expected = max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`;
   if (typeof value !== 'number') throw invalidArgument(name, expected, value);
   if (!Number.isInteger(value) || value < min || value > max) throw invalidArgument(name, expected, value, 'value');
@@ -44,7 +49,8 @@ export function validateTimeout(value: unknown, name: string, min = 1): asserts 
 /** A file descriptor number: an integer from 0 to 2^31 - 1. Whether it is open is the system's to say. */
 export function validateFd(value: unknown, name = 'fd'): asserts value is number {
   if (typeof value !== 'number') throw invalidArgument(name, 'a file descriptor (an integer >= 0)', value);
-  if (!Number.isInteger(value) || value < 0 || value > MAX_FD) throw invalidArgument(name, 'a file descriptor (an integer >= 0)', value, 'value');
+  if (!Number.isInteger(value) || value < 0 || value > MAX_FD)
+    throw invalidArgument(name, 'a file descriptor (an integer >= 0)', value, 'value');
 }
 
 /** A function. */
@@ -77,6 +83,11 @@ export function validateOneOf<T>(value: unknown, name: string, allowed: readonly
 }
 
 /** An instance of `type`; `expected` says it for people ('a Channel'). */
-export function validateInstance<T>(value: unknown, name: string, type: abstract new (...args: never[]) => T, expected: string): asserts value is T {
+export function validateInstance<T>(
+  value: unknown,
+  name: string,
+  type: abstract new (...args: never[]) => T,
+  expected: string,
+): asserts value is T {
   if (!(value instanceof type)) throw invalidArgument(name, expected, value);
 }

@@ -18,11 +18,16 @@ export function prepareLatencyClient() {
     const stale = !fs.existsSync(binary) || fs.statSync(binary).mtimeMs < fs.statSync(source).mtimeMs;
     if (stale) {
       fs.mkdirSync(path.dirname(binary), { recursive: true });
-      execFileSync(process.env.CC ?? 'cc', ['-O2', '-o', binary, source], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
+      execFileSync(process.env.CC ?? 'cc', ['-O2', '-o', binary, source], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        timeout: 60_000,
+      });
     }
     return 'C (first-response-latency.c)';
   } catch (error) {
-    console.error(`(no C compiler for the latency probe: ${error.message.split('\n')[0]}; using the Node client, which adds its own overhead)`);
+    console.error(
+      `(no C compiler for the latency probe: ${error.message.split('\n')[0]}; using the Node client, which adds its own overhead)`,
+    );
     return 'Node net';
   }
 }
@@ -31,11 +36,23 @@ export function prepareLatencyClient() {
 export function measureFirstResponse({ port, count, warmup }) {
   if (fs.existsSync(binary)) {
     return new Promise((resolve, reject) => {
-      execFile(binary, [String(port), String(count), String(warmup)], { timeout: 300_000, killSignal: 'SIGKILL' }, (error, stdout) => {
-        const fields = Object.fromEntries([...stdout.matchAll(/(\w+)=([\d.]+)/g)].map((m) => [m[1], Number(m[2])]));
-        if (error && !fields.n) return reject(new Error(`latency probe failed: ${error.message}`));
-        resolve({ n: fields.n, errors: fields.errors, p50: fields.p50_us, p90: fields.p90_us, p99: fields.p99_us, max: fields.max_us });
-      });
+      execFile(
+        binary,
+        [String(port), String(count), String(warmup)],
+        { timeout: 300_000, killSignal: 'SIGKILL' },
+        (error, stdout) => {
+          const fields = Object.fromEntries([...stdout.matchAll(/(\w+)=([\d.]+)/g)].map((m) => [m[1], Number(m[2])]));
+          if (error && !fields.n) return reject(new Error(`latency probe failed: ${error.message}`));
+          resolve({
+            n: fields.n,
+            errors: fields.errors,
+            p50: fields.p50_us,
+            p90: fields.p90_us,
+            p99: fields.p99_us,
+            max: fields.max_us,
+          });
+        },
+      );
     });
   }
   return measureWithNode(port, count, warmup);
@@ -71,6 +88,8 @@ function oneConnection(port) {
       if (end >= 0 && received.length >= end + 4 + 2) stop = process.hrtime.bigint();
     });
     socket.on('error', reject);
-    socket.on('close', () => (stop === undefined ? reject(new Error('no response')) : resolve(Number(stop - start) / 1000)));
+    socket.on('close', () =>
+      stop === undefined ? reject(new Error('no response')) : resolve(Number(stop - start) / 1000),
+    );
   });
 }

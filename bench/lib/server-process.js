@@ -8,7 +8,10 @@ const STOP_TIMEOUT_MS = 5_000;
 
 /** Spawns `node script port` with `env`; resolves with { pid, workers, child, log } once ready. */
 export function startServer(script, port, env = {}) {
-  const child = spawn(process.execPath, [script, String(port)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [script, String(port)], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let log = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => fail(new Error(`not ready within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);

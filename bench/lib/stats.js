@@ -5,7 +5,8 @@ export function integerEnv(name, fallback, min = 1) {
   const value = process.env[name];
   if (value === undefined || value === '') return fallback;
   const number = Number(value);
-  if (!Number.isInteger(number) || number < min) throw new Error(`${name} must be an integer >= ${min}, not ${JSON.stringify(value)}`);
+  if (!Number.isInteger(number) || number < min)
+    throw new Error(`${name} must be an integer >= ${min}, not ${JSON.stringify(value)}`);
   return number;
 }
 

@@ -5,7 +5,12 @@ import { WorkerPool, acceptAndDispatch } from '../../dist/index.js';
 import { announceReady, benchPort } from './trivial-http.js';
 
 const port = benchPort();
-const pool = new WorkerPool({ args: [fileURLToPath(new URL('./portunus-worker.js', import.meta.url))], min: 2, max: 2, drainTimeoutMs: 2000 });
+const pool = new WorkerPool({
+  args: [fileURLToPath(new URL('./portunus-worker.js', import.meta.url))],
+  min: 2,
+  max: 2,
+  drainTimeoutMs: 2000,
+});
 const dispatcher = await acceptAndDispatch({ listen: { host: '127.0.0.1', port, backlog: 4096 }, pool });
 dispatcher.on('error', (error) => console.error(`accept error: ${error.message}`));
 pool.on('exit', (worker, exit) => {
@@ -22,7 +27,9 @@ for (const signal of ['SIGTERM', 'SIGINT']) {
     const stats = dispatcher.stats();
     await dispatcher.close({ timeoutMs: 2000 });
     await pool.close();
-    console.error(`dispatcher: accepted=${stats.accepted} handedOff=${stats.handedOff} redispatched=${stats.redispatched} dropped=${stats.dropped}`);
+    console.error(
+      `dispatcher: accepted=${stats.accepted} handedOff=${stats.handedOff} redispatched=${stats.redispatched} dropped=${stats.dropped}`,
+    );
     process.exit(0);
   });
 }

@@ -57,7 +57,8 @@ console.log(`[parent] child says: read ${reply.bytes} bytes from a ${reply.kind}
 if (reply.text !== line) fail(new Error('the child read something other than what was written'));
 const exit = await childExited;
 const closeError = await channel.closed;
-if (exit.code !== 0 || closeError !== undefined) fail(closeError ?? new Error(`child exited with ${exit.code ?? exit.signal}`));
+if (exit.code !== 0 || closeError !== undefined)
+  fail(closeError ?? new Error(`child exited with ${exit.code ?? exit.signal}`));
 console.log('[parent] child exited 0, channel closed cleanly');
 
 function fail(error) {

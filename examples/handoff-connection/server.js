@@ -9,7 +9,9 @@ const channel = channelFromFd(3);
 const app = http.createServer((request, response) => {
   const { route, acceptedBy } = request.socket.portunusMetadata;
   response.setHeader('connection', 'close');
-  response.end(`${request.method} ${request.url} served by pid ${process.pid} (route '${route}', accepted by pid ${acceptedBy})\n`);
+  response.end(
+    `${request.method} ${request.url} served by pid ${process.pid} (route '${route}', accepted by pid ${acceptedBy})\n`,
+  );
 });
 
 channel.on('transport', (adopted) => {

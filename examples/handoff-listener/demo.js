@@ -31,7 +31,9 @@ function start(script, pattern) {
       const match = pattern.exec(line);
       if (match) resolve(match);
     });
-    exited.then(({ code, signal }) => reject(new Error(`${script} exited (${signal ?? code}) before printing ${pattern}`)));
+    exited.then(({ code, signal }) =>
+      reject(new Error(`${script} exited (${signal ?? code}) before printing ${pattern}`)),
+    );
   });
   return { child, exited, matched };
 }
@@ -73,7 +75,9 @@ async function run() {
   const takerExit = await taker.exited;
   if (takerExit.code !== 0) fail(new Error(`taker exited with ${takerExit.signal ?? takerExit.code}`));
   fs.rmSync(directory, { recursive: true, force: true });
-  console.log(`demo: ${servedBy.owner + servedBy.taker} requests, ${servedBy.owner} served by the owner, ${servedBy.taker} by the taker, none failed`);
+  console.log(
+    `demo: ${servedBy.owner + servedBy.taker} requests, ${servedBy.owner} served by the owner, ${servedBy.taker} by the taker, none failed`,
+  );
 }
 
 function get(url) {

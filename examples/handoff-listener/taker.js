@@ -32,7 +32,9 @@ const app = http.createServer((request, response) => {
   response.end(`served by the taker, pid ${process.pid}\n`);
 });
 adopted.server.on('connection', (socket) => app.emit('connection', socket));
-console.log(`taker: pid ${process.pid} serving http://${adopted.localAddress}:${adopted.localPort} (listener from pid ${adopted.metadata.from})`);
+console.log(
+  `taker: pid ${process.pid} serving http://${adopted.localAddress}:${adopted.localPort} (listener from pid ${adopted.metadata.from})`,
+);
 
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.once(signal, () => {

@@ -29,9 +29,15 @@ const pool = new WorkerPool({
   idleTimeoutMs: 10_000,
 });
 pool.on('spawn', (worker) => console.log(`[pool] spawned worker ${worker.id} (pid ${worker.pid})`));
-pool.on('exit', (worker, exit) => console.log(`[pool] worker ${worker.id} exited (code ${exit.code}, signal ${exit.signal}${exit.expected ? '' : ', unexpected'})`));
+pool.on('exit', (worker, exit) =>
+  console.log(
+    `[pool] worker ${worker.id} exited (code ${exit.code}, signal ${exit.signal}${exit.expected ? '' : ', unexpected'})`,
+  ),
+);
 pool.on('scale', (event) => console.log(`[pool] scaled ${event.direction} to ${event.workers} (${event.reason})`));
-pool.on('crash', ({ error, respawnInMs }) => console.error(`[pool] ${error.message}\n[pool] next worker in ${respawnInMs} ms`));
+pool.on('crash', ({ error, respawnInMs }) =>
+  console.error(`[pool] ${error.message}\n[pool] next worker in ${respawnInMs} ms`),
+);
 
 const dispatcher = await acceptAndDispatch({ listen: { host: '127.0.0.1', port }, pool });
 const { address, port: actualPort } = dispatcher.address();
@@ -40,8 +46,13 @@ console.log(`  try: curl http://${address}:${actualPort}/   restart workers: kil
 
 const status = setInterval(() => {
   const s = dispatcher.stats();
-  const workers = pool.stats().workers.map((w) => `${w.id}:${w.state}/${w.load}`).join(' ');
-  console.log(`[status] accepted=${s.accepted} handedOff=${s.handedOff} inFlight=${s.inFlight} redispatched=${s.redispatched} pending=${s.pending} workers=[${workers}]`);
+  const workers = pool
+    .stats()
+    .workers.map((w) => `${w.id}:${w.state}/${w.load}`)
+    .join(' ');
+  console.log(
+    `[status] accepted=${s.accepted} handedOff=${s.handedOff} inFlight=${s.inFlight} redispatched=${s.redispatched} pending=${s.pending} workers=[${workers}]`,
+  );
 }, 5000);
 
 process.on('SIGHUP', () => {

@@ -5,7 +5,9 @@ import { adoptConnections } from '../../dist/index.js';
 
 const server = http.createServer((request, response) => {
   response.setHeader('content-type', 'text/plain');
-  response.end(`hello from worker ${process.env.PORTUNUS_WORKER_ID} (pid ${process.pid}): ${request.method} ${request.url}\n`);
+  response.end(
+    `hello from worker ${process.env.PORTUNUS_WORKER_ID} (pid ${process.pid}): ${request.method} ${request.url}\n`,
+  );
 });
 
 adoptConnections(server);

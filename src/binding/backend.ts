@@ -3,9 +3,23 @@
  * time in ./index.ts; nothing outside src/binding checks `process.platform`.
  * @module
  */
-import type { AcceptCallback, EndpointReadCallback, NativeAcceptor, NativeEndpoint, PeerCredentials, SocketDescription } from './native.js';
+import type {
+  AcceptCallback,
+  EndpointReadCallback,
+  NativeAcceptor,
+  NativeEndpoint,
+  PeerCredentials,
+  SocketDescription,
+} from './native.js';
 
-export type { AcceptCallback, EndpointReadCallback, NativeAcceptor, NativeEndpoint, PeerCredentials, SocketDescription };
+export type {
+  AcceptCallback,
+  EndpointReadCallback,
+  NativeAcceptor,
+  NativeEndpoint,
+  PeerCredentials,
+  SocketDescription,
+};
 
 /** What `socketKind()` reports: the part of a SocketDescription that says what the descriptor is. */
 export type SocketKind = Pick<SocketDescription, 'kind' | 'listening'>;

@@ -10,7 +10,17 @@ import path from 'node:path';
 /** What describeSocket reports for one descriptor. */
 export interface SocketDescription {
   /** What the descriptor is; `'socket'` for a socket of another family or type. */
-  kind: 'tcp' | 'udp' | 'unix-stream' | 'unix-dgram' | 'unix-seqpacket' | 'socket' | 'fifo' | 'file' | 'character-device' | 'other';
+  kind:
+    | 'tcp'
+    | 'udp'
+    | 'unix-stream'
+    | 'unix-dgram'
+    | 'unix-seqpacket'
+    | 'socket'
+    | 'fifo'
+    | 'file'
+    | 'character-device'
+    | 'other';
   /** Address family, for sockets. */
   family?: 'IPv4' | 'IPv6' | 'unix' | 'other';
   /** Socket type, for sockets. */

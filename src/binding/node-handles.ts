@@ -25,13 +25,17 @@ function handleOf(object: net.Socket | net.Server): StreamHandle | undefined {
 function dgramHandleOf(socket: dgram.Socket): StreamHandle | undefined {
   for (const symbol of Object.getOwnPropertySymbols(socket)) {
     const state = (socket as unknown as Record<symbol, { handle?: StreamHandle } | undefined>)[symbol];
-    if (state !== undefined && typeof state === 'object' && state.handle !== undefined) return state.handle ?? undefined;
+    if (state !== undefined && typeof state === 'object' && state.handle !== undefined)
+      return state.handle ?? undefined;
   }
   return undefined;
 }
 
 function noDescriptor(what: string): never {
-  throw new PortunusError('ERR_PORTUNUS_UNSUPPORTED', `${what} has no file descriptor (closed, not yet connected or bound, or not on this platform)`);
+  throw new PortunusError(
+    'ERR_PORTUNUS_UNSUPPORTED',
+    `${what} has no file descriptor (closed, not yet connected or bound, or not on this platform)`,
+  );
 }
 
 /** The descriptor of a connected net.Socket; it stays owned by the socket. */
@@ -73,12 +77,16 @@ export function detachReads(socket: net.Socket): DetachedReads {
   let buffered: Buffer | undefined;
   if (socket.readableLength > 0) {
     if (socket.readableEncoding !== null) {
-      throw new PortunusError('ERR_PORTUNUS_UNSUPPORTED', 'cannot hand off a socket with a string encoding set (setEncoding): its buffered bytes are no longer bytes');
+      throw new PortunusError(
+        'ERR_PORTUNUS_UNSUPPORTED',
+        'cannot hand off a socket with a string encoding set (setEncoding): its buffered bytes are no longer bytes',
+      );
     }
     // read() would start the handle reading again when the buffer runs low; claim it is reading meanwhile.
     if (handle !== undefined) handle.reading = true;
     const chunks: Buffer[] = [];
-    for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) chunks.push(chunk);
+    for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null)
+      chunks.push(chunk);
     buffered = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
   }
   if (handle !== undefined) handle.reading = false;
@@ -113,12 +121,16 @@ let tcpWrap: TcpWrapBinding | null | undefined;
 function tcpWrapBinding(): TcpWrapBinding | null {
   if (tcpWrap !== undefined) return tcpWrap;
   tcpWrap = null;
-  const pending = process.execArgv.includes('--pending-deprecation') || /--pending-deprecation/.test(process.env.NODE_OPTIONS ?? '') || process.env.NODE_PENDING_DEPRECATION === '1';
+  const pending =
+    process.execArgv.includes('--pending-deprecation') ||
+    /--pending-deprecation/.test(process.env.NODE_OPTIONS ?? '') ||
+    process.env.NODE_PENDING_DEPRECATION === '1';
   const binding = (process as unknown as { binding?: (name: string) => unknown }).binding;
   if (pending || typeof binding !== 'function') return tcpWrap;
   try {
     const candidate = binding.call(process, 'tcp_wrap') as Partial<TcpWrapBinding> | undefined;
-    if (typeof candidate?.TCP === 'function' && typeof candidate.constants?.SOCKET === 'number') tcpWrap = candidate as TcpWrapBinding;
+    if (typeof candidate?.TCP === 'function' && typeof candidate.constants?.SOCKET === 'number')
+      tcpWrap = candidate as TcpWrapBinding;
   } catch {
     // Not available in this Node (or forbidden by policy): `new net.Socket({ fd })` it is.
   }
@@ -135,7 +147,8 @@ export function tcpSocketFromFd(fd: number): net.Socket {
   const binding = tcpWrapBinding();
   if (binding !== null) {
     const handle = new binding.TCP(binding.constants.SOCKET);
-    if (handle.open(fd) === 0) return new net.Socket({ handle, readable: true, writable: true } as net.SocketConstructorOpts);
+    if (handle.open(fd) === 0)
+      return new net.Socket({ handle, readable: true, writable: true } as net.SocketConstructorOpts);
     // The handle did not take fd (it stays ours): let the general path try, and report, as before.
     handle.close();
   }

@@ -21,7 +21,7 @@ const FDS = 4;
  * with filled; for a truncated read, once with `TRUNCATED` instead.
  */
 export function forEachArrival(marks: Int32Array, visit: (fd: number, offset: number, length: number) => void): void {
-  for (let record = 0; record < marks.length; ) {
+  for (let record = 0; record < marks.length;) {
     const offset = marks[record + OFFSET]!;
     const length = marks[record + LENGTH]!;
     const first = record + FDS;

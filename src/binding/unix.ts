@@ -7,9 +7,13 @@ import { nativeAddon } from './native.js';
 import type { FdBackend } from './backend.js';
 
 function noAbstractNames(): never {
-  throw new PortunusError('ERR_PORTUNUS_UNSUPPORTED', `abstract socket names ('\\0name') exist on Linux only, not on ${process.platform}`, {
-    platform: process.platform,
-  });
+  throw new PortunusError(
+    'ERR_PORTUNUS_UNSUPPORTED',
+    `abstract socket names ('\\0name') exist on Linux only, not on ${process.platform}`,
+    {
+      platform: process.platform,
+    },
+  );
 }
 
 export function unixBackend(): FdBackend {

@@ -7,7 +7,9 @@ import { PortunusError } from '../errors.js';
 import type { FdBackend } from './backend.js';
 
 function unsupported(operation: string): never {
-  throw new PortunusError('ERR_PORTUNUS_UNSUPPORTED', `${operation} is not supported on ${process.platform}`, { platform: process.platform });
+  throw new PortunusError('ERR_PORTUNUS_UNSUPPORTED', `${operation} is not supported on ${process.platform}`, {
+    platform: process.platform,
+  });
 }
 
 export const unsupportedBackend: FdBackend = {

@@ -23,7 +23,10 @@ export function inheritedChannel(options?: ChannelOptions): Channel {
   const value = process.env[CHANNEL_FD_ENV];
   const fd = value === undefined ? NaN : Number(value);
   if (!Number.isInteger(fd) || fd < 0 || String(fd) !== value) {
-    throw new PortunusError('ERR_PORTUNUS_NO_CHANNEL', `no inherited channel: ${CHANNEL_FD_ENV} is ${value === undefined ? 'not set' : JSON.stringify(value)}`);
+    throw new PortunusError(
+      'ERR_PORTUNUS_NO_CHANNEL',
+      `no inherited channel: ${CHANNEL_FD_ENV} is ${value === undefined ? 'not set' : JSON.stringify(value)}`,
+    );
   }
   delete process.env[CHANNEL_FD_ENV];
   inherited = channelFromFd(fd, options);

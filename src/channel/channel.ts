@@ -9,7 +9,13 @@ import { EventEmitter } from 'eventemitter3';
 import type { PeerCredentials } from '../binding/index.js';
 import { PortunusError, invalidArgument } from '../errors.js';
 import { validateFunction, validateInteger, validateOptions, validateTimeout } from '../validate.js';
-import { DEFAULT_MAX_PAYLOAD, FIRST_APPLICATION_TYPE, FrameType, MAX_FDS_PER_FRAME, PROTOCOL_VERSION } from './frame.js';
+import {
+  DEFAULT_MAX_PAYLOAD,
+  FIRST_APPLICATION_TYPE,
+  FrameType,
+  MAX_FDS_PER_FRAME,
+  PROTOCOL_VERSION,
+} from './frame.js';
 import { releaseAttachment, type Attachment, type FrameLink, type LinkFrame, type LinkHandlers } from './link.js';
 import type { ChannelExtension, ChannelExtensionPort, FrameHandler } from './extension.js';
 import { ReceivedMessage } from './received-message.js';
@@ -115,7 +121,10 @@ export class Channel extends EventEmitter<ChannelEvents> {
   readonly #handlers = new Map<number, FrameHandler>();
   /** Events delivered by extensions, each by one. */
   readonly #extensionEvents = new Set<string>();
-  readonly #pings = new Map<number, { sent: bigint; resolve: (ms: number) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }>();
+  readonly #pings = new Map<
+    number,
+    { sent: bigint; resolve: (ms: number) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }
+  >();
   #nextPingId = 1;
   #state: ChannelState = 'open';
   #hello: PeerHello | undefined;
@@ -136,7 +145,10 @@ export class Channel extends EventEmitter<ChannelEvents> {
    * @internal Channels come from `channelPair()`, `connectChannel()`, `listenChannel()` or
    * `channelFromFd()`. `openLink` receives the handlers the link must call.
    */
-  constructor(openLink: (handlers: LinkHandlers, options: ResolvedChannelOptions) => FrameLink, options: ResolvedChannelOptions) {
+  constructor(
+    openLink: (handlers: LinkHandlers, options: ResolvedChannelOptions) => FrameLink,
+    options: ResolvedChannelOptions,
+  ) {
     super();
     this.#options = options;
     this.#ready = new Promise<PeerHello>((resolve, reject) => {
@@ -163,7 +175,12 @@ export class Channel extends EventEmitter<ChannelEvents> {
     const hello = { protocol: PROTOCOL_VERSION, pid: process.pid, capabilities: CAPABILITIES };
     this.#link.write(FrameType.HELLO, Buffer.from(JSON.stringify(hello)), []);
     this.#handshakeTimer = setTimeout(() => {
-      this.destroy(new PortunusError('ERR_PORTUNUS_HANDSHAKE_TIMEOUT', `peer sent no hello within ${options.handshakeTimeoutMs} ms`));
+      this.destroy(
+        new PortunusError(
+          'ERR_PORTUNUS_HANDSHAKE_TIMEOUT',
+          `peer sent no hello within ${options.handshakeTimeoutMs} ms`,
+        ),
+      );
     }, options.handshakeTimeoutMs);
     this.#handshakeTimer.unref();
   }
@@ -235,14 +252,22 @@ export class Channel extends EventEmitter<ChannelEvents> {
    * The callback form of `sendFrame()`, without a promise per frame; `done` is called exactly once.
    * Argument errors are thrown; every other failure goes to `done`.
    */
-  writeFrame(type: number, payload: Uint8Array | string, fds: readonly Attachment[], done?: (error?: Error) => void): void {
+  writeFrame(
+    type: number,
+    payload: Uint8Array | string,
+    fds: readonly Attachment[],
+    done?: (error?: Error) => void,
+  ): void {
     if (type !== FrameType.DATA && (!Number.isInteger(type) || type < FIRST_APPLICATION_TYPE || type > 0xff)) {
       // Types below 0x10 belong to the channel itself (hello, ping, error reports).
       throw invalidArgument('type', `2 (DATA) or an integer from ${FIRST_APPLICATION_TYPE} to 255`, type, 'value');
     }
     const bytes = typeof payload === 'string' ? Buffer.from(payload) : payload;
     if (!(bytes instanceof Uint8Array)) throw invalidArgument('payload', 'a Uint8Array or a string', payload);
-    if (!Array.isArray(fds) || !fds.every((fd) => (Number.isInteger(fd) && (fd as number) >= 0) || (typeof fd === 'object' && fd !== null))) {
+    if (
+      !Array.isArray(fds) ||
+      !fds.every((fd) => (Number.isInteger(fd) && (fd as number) >= 0) || (typeof fd === 'object' && fd !== null))
+    ) {
       throw invalidArgument('fds', 'an array of file descriptors', fds);
     }
     if (done !== undefined) validateFunction(done, 'done');
@@ -250,11 +275,20 @@ export class Channel extends EventEmitter<ChannelEvents> {
     if (this.#state !== 'open') {
       failure = new PortunusError('ERR_PORTUNUS_CHANNEL_CLOSED', 'channel is closed', { cause: this.#closeError });
     } else if (fds.length > MAX_FDS_PER_FRAME) {
-      failure = new PortunusError('ERR_PORTUNUS_TOO_MANY_FDS', `a frame carries at most ${MAX_FDS_PER_FRAME} descriptors, got ${fds.length}`);
+      failure = new PortunusError(
+        'ERR_PORTUNUS_TOO_MANY_FDS',
+        `a frame carries at most ${MAX_FDS_PER_FRAME} descriptors, got ${fds.length}`,
+      );
     } else if (bytes.length > this.#options.maxPayloadBytes) {
-      failure = new PortunusError('ERR_PORTUNUS_FRAME_TOO_LARGE', `payload of ${bytes.length} bytes exceeds ${this.#options.maxPayloadBytes}`);
+      failure = new PortunusError(
+        'ERR_PORTUNUS_FRAME_TOO_LARGE',
+        `payload of ${bytes.length} bytes exceeds ${this.#options.maxPayloadBytes}`,
+      );
     } else if (this.#link.queuedBytes + bytes.length > this.#options.maxQueuedBytes) {
-      failure = new PortunusError('ERR_PORTUNUS_QUEUE_FULL', `more than ${this.#options.maxQueuedBytes} bytes queued for the peer`);
+      failure = new PortunusError(
+        'ERR_PORTUNUS_QUEUE_FULL',
+        `more than ${this.#options.maxQueuedBytes} bytes queued for the peer`,
+      );
     }
     if (failure !== undefined) {
       if (done !== undefined) process.nextTick(done, failure);
@@ -284,18 +318,30 @@ export class Channel extends EventEmitter<ChannelEvents> {
    * outside 0x10–0xff or already handled, or an event that is the channel's own or another extension's,
    * throws ERR_INVALID_ARG_VALUE and leaves the channel as it was.
    */
-  extend<E extends ExtensionEvent = never>(extension: ChannelExtension<E>): ChannelExtensionPort<Pick<ChannelEvents, E>> {
+  extend<E extends ExtensionEvent = never>(
+    extension: ChannelExtension<E>,
+  ): ChannelExtensionPort<Pick<ChannelEvents, E>> {
     const frames = Object.entries(extension.frames).map(([key, handler]) => [Number(key), handler] as const);
     for (const [type, handler] of frames) {
       if (!Number.isInteger(type) || type < FIRST_APPLICATION_TYPE || type > 0xff || this.#handlers.has(type)) {
-        throw invalidArgument(`${extension.name}.frames`, `frame types from ${FIRST_APPLICATION_TYPE} to 255 that have no handler yet`, type, 'value');
+        throw invalidArgument(
+          `${extension.name}.frames`,
+          `frame types from ${FIRST_APPLICATION_TYPE} to 255 that have no handler yet`,
+          type,
+          'value',
+        );
       }
       validateFunction(handler, `${extension.name}.frames[${type}]`);
     }
     const events = extension.events ?? [];
     for (const event of events) {
       if ((OWN_EVENTS as readonly string[]).includes(event) || this.#extensionEvents.has(event)) {
-        throw invalidArgument(`${extension.name}.events`, "events that neither the channel nor another extension delivers", event, 'value');
+        throw invalidArgument(
+          `${extension.name}.events`,
+          'events that neither the channel nor another extension delivers',
+          event,
+          'value',
+        );
       }
     }
     for (const [type, handler] of frames) this.#handlers.set(type, handler);
@@ -429,7 +475,9 @@ export class Channel extends EventEmitter<ChannelEvents> {
   #dispatch(frame: LinkFrame): void {
     if (this.#hello === undefined && frame.type !== FrameType.HELLO) {
       for (const fd of frame.fds) this.#closeReceived(fd);
-      this.destroy(new PortunusError('ERR_PORTUNUS_BAD_FRAME', `frame of type ${frame.type} arrived before the peer's hello`));
+      this.destroy(
+        new PortunusError('ERR_PORTUNUS_BAD_FRAME', `frame of type ${frame.type} arrived before the peer's hello`),
+      );
       return;
     }
     switch (frame.type) {
@@ -463,12 +511,20 @@ export class Channel extends EventEmitter<ChannelEvents> {
       return;
     }
     this.#closeAll(frame);
-    this.#refuse(frame.type, 'ERR_PORTUNUS_UNKNOWN_FRAME_TYPE', `no handler for frame type 0x${frame.type.toString(16)}`);
+    this.#refuse(
+      frame.type,
+      'ERR_PORTUNUS_UNKNOWN_FRAME_TYPE',
+      `no handler for frame type 0x${frame.type.toString(16)}`,
+    );
   }
 
   #deliver(frame: LinkFrame, emit: (message: ReceivedMessage) => void): void {
     if (frame.truncated) {
-      this.#refuse(frame.type, 'ERR_PORTUNUS_TRUNCATED', 'the kernel dropped descriptors of a message (MSG_CTRUNC): the receiver may be out of file descriptors');
+      this.#refuse(
+        frame.type,
+        'ERR_PORTUNUS_TRUNCATED',
+        'the kernel dropped descriptors of a message (MSG_CTRUNC): the receiver may be out of file descriptors',
+      );
       return;
     }
     const message = new ReceivedMessage(frame.type, frame.payload, frame.fds);
@@ -493,19 +549,30 @@ export class Channel extends EventEmitter<ChannelEvents> {
     }
     let hello: PeerHello;
     try {
-      const parsed = JSON.parse(frame.payload.toString('utf8')) as { protocol?: unknown; pid?: unknown; capabilities?: unknown };
+      const parsed = JSON.parse(frame.payload.toString('utf8')) as {
+        protocol?: unknown;
+        pid?: unknown;
+        capabilities?: unknown;
+      };
       if (typeof parsed.protocol !== 'number') throw new Error('protocol is not a number');
       hello = {
         protocol: parsed.protocol,
         pid: typeof parsed.pid === 'number' ? parsed.pid : undefined,
-        capabilities: Array.isArray(parsed.capabilities) ? parsed.capabilities.filter((c): c is string => typeof c === 'string') : [],
+        capabilities: Array.isArray(parsed.capabilities)
+          ? parsed.capabilities.filter((c): c is string => typeof c === 'string')
+          : [],
       };
     } catch (cause) {
       this.destroy(new PortunusError('ERR_PORTUNUS_BAD_FRAME', 'peer sent a malformed hello', { cause }));
       return;
     }
     if (hello.protocol !== PROTOCOL_VERSION) {
-      this.destroy(new PortunusError('ERR_PORTUNUS_VERSION_MISMATCH', `peer speaks protocol ${hello.protocol}, this side ${PROTOCOL_VERSION}`));
+      this.destroy(
+        new PortunusError(
+          'ERR_PORTUNUS_VERSION_MISMATCH',
+          `peer speaks protocol ${hello.protocol}, this side ${PROTOCOL_VERSION}`,
+        ),
+      );
       return;
     }
     clearTimeout(this.#handshakeTimer);
@@ -532,13 +599,21 @@ export class Channel extends EventEmitter<ChannelEvents> {
     }
     // Only what has the documented type is passed on (docs/protocol.md §3): a payload that is not a JSON
     // object (`null` included) reports an error with no code, never a crash in the read path.
-    const report = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as { code?: unknown; message?: unknown; frameType?: unknown };
+    const report = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as {
+      code?: unknown;
+      message?: unknown;
+      frameType?: unknown;
+    };
     this.emit(
       'warning',
-      new PortunusError('ERR_PORTUNUS_REMOTE', `peer reported: ${typeof report.message === 'string' ? report.message : 'an error'}`, {
-        remoteCode: typeof report.code === 'string' ? report.code : undefined,
-        frameType: Number.isInteger(report.frameType) ? report.frameType : undefined,
-      }),
+      new PortunusError(
+        'ERR_PORTUNUS_REMOTE',
+        `peer reported: ${typeof report.message === 'string' ? report.message : 'an error'}`,
+        {
+          remoteCode: typeof report.code === 'string' ? report.code : undefined,
+          frameType: Number.isInteger(report.frameType) ? report.frameType : undefined,
+        },
+      ),
     );
   }
 
@@ -570,7 +645,11 @@ export function openedChannel(channel: Channel): Promise<Channel> {
       () => {
         channel.off('close', onClose);
         if (ended === undefined) resolve(channel);
-        else reject(ended.error ?? new PortunusError('ERR_PORTUNUS_CHANNEL_CLOSED', 'the peer closed the channel right after its hello'));
+        else
+          reject(
+            ended.error ??
+              new PortunusError('ERR_PORTUNUS_CHANNEL_CLOSED', 'the peer closed the channel right after its hello'),
+          );
       },
       (error: Error) => {
         channel.off('close', onClose);

@@ -35,15 +35,23 @@ export function connectChannel(socketPath: string, options: ConnectChannelOption
   return connectTo(address, allowed, options);
 }
 
-async function connectTo(address: SocketAddress, allowed: (credentials: PeerCredentials) => boolean, options: ChannelOptions): Promise<Channel> {
+async function connectTo(
+  address: SocketAddress,
+  allowed: (credentials: PeerCredentials) => boolean,
+  options: ChannelOptions,
+): Promise<Channel> {
   const fd = address.abstract ? connectToAbstractName(address) : await connectedDescriptor(address.path);
   let channel: Channel;
   try {
     const credentials = fdBackend.peerCredentials(fd);
     if (!allowed(credentials)) {
-      throw new PortunusError('ERR_PORTUNUS_PEER_REFUSED', `server at ${JSON.stringify(address.path)} runs as uid ${credentials.uid}, which is not allowed`, {
-        credentials,
-      });
+      throw new PortunusError(
+        'ERR_PORTUNUS_PEER_REFUSED',
+        `server at ${JSON.stringify(address.path)} runs as uid ${credentials.uid}, which is not allowed`,
+        {
+          credentials,
+        },
+      );
     }
     channel = channelFromFd(fd, options);
   } catch (error) {

@@ -70,11 +70,18 @@ export function encodeFrame(type: number, payload: Uint8Array, fdCount: number):
 /** Parses and validates a header; throws ERR_PORTUNUS_BAD_FRAME and friends on anything malformed. */
 export function decodeHeader(bytes: Buffer, offset: number, maxPayload: number): FrameHeader {
   if (bytes[offset] !== MAGIC_0 || bytes[offset + 1] !== MAGIC_1) {
-    throw new PortunusError('ERR_PORTUNUS_BAD_FRAME', `bad frame magic 0x${bytes.readUInt16BE(offset).toString(16).padStart(4, '0')}`);
+    throw new PortunusError(
+      'ERR_PORTUNUS_BAD_FRAME',
+      `bad frame magic 0x${bytes.readUInt16BE(offset).toString(16).padStart(4, '0')}`,
+    );
   }
   const version = bytes[offset + 2]!;
   if (version !== PROTOCOL_VERSION) {
-    throw new PortunusError('ERR_PORTUNUS_VERSION_MISMATCH', `peer speaks protocol version ${version}, this side speaks ${PROTOCOL_VERSION}`, { version });
+    throw new PortunusError(
+      'ERR_PORTUNUS_VERSION_MISMATCH',
+      `peer speaks protocol version ${version}, this side speaks ${PROTOCOL_VERSION}`,
+      { version },
+    );
   }
   const flags = bytes.readUInt16BE(offset + 4);
   if ((flags & ~KNOWN_FLAGS) !== 0) {
@@ -85,11 +92,19 @@ export function decodeHeader(bytes: Buffer, offset: number, maxPayload: number):
   }
   const fdCount = bytes.readUInt16BE(offset + 6);
   if (fdCount > MAX_FDS_PER_FRAME) {
-    throw new PortunusError('ERR_PORTUNUS_TOO_MANY_FDS', `frame announces ${fdCount} descriptors, at most ${MAX_FDS_PER_FRAME} are allowed`, { fdCount });
+    throw new PortunusError(
+      'ERR_PORTUNUS_TOO_MANY_FDS',
+      `frame announces ${fdCount} descriptors, at most ${MAX_FDS_PER_FRAME} are allowed`,
+      { fdCount },
+    );
   }
   const payloadLength = bytes.readUInt32BE(offset + 8);
   if (payloadLength > maxPayload) {
-    throw new PortunusError('ERR_PORTUNUS_FRAME_TOO_LARGE', `frame payload of ${payloadLength} bytes exceeds the limit of ${maxPayload}`, { payloadLength });
+    throw new PortunusError(
+      'ERR_PORTUNUS_FRAME_TOO_LARGE',
+      `frame payload of ${payloadLength} bytes exceeds the limit of ${maxPayload}`,
+      { payloadLength },
+    );
   }
   return { type: bytes[offset + 3]!, flags, fdCount, payloadLength };
 }

@@ -7,7 +7,13 @@ export { Channel, extendEveryChannel, resolveChannelOptions } from './channel.js
 export type { ChannelEvents, ChannelOptions, PeerHello } from './channel.js';
 export type { ChannelExtensionPort, FrameHandler } from './extension.js';
 export { connectChannel, type ConnectChannelOptions } from './connect.js';
-export { ChannelServer, listenChannel, type ChannelServerEvents, type ListenChannelOptions, type RefusedPeer } from './listen.js';
+export {
+  ChannelServer,
+  listenChannel,
+  type ChannelServerEvents,
+  type ListenChannelOptions,
+  type RefusedPeer,
+} from './listen.js';
 export { channelFromFd, channelPair, nodeIpcChannel, socketPairForChild } from './open.js';
 export type { IpcEndpoint } from './node-ipc-link.js';
 export type { PeerAllow } from './peer-policy.js';

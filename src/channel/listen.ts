@@ -75,7 +75,12 @@ export class ChannelServer extends EventEmitter<ChannelServerEvents> {
    * @internal Use `listenChannel()`. `listener` is a listening net.Server, or a listening descriptor that
    * the server owns from then on (unless this constructor throws).
    */
-  constructor(listener: net.Server | number, socketPath: string, allowed: (credentials: PeerCredentials) => boolean, options: ChannelOptions) {
+  constructor(
+    listener: net.Server | number,
+    socketPath: string,
+    allowed: (credentials: PeerCredentials) => boolean,
+    options: ChannelOptions,
+  ) {
     super();
     this.#path = socketPath;
     this.#allowed = allowed;
@@ -178,7 +183,11 @@ export class ChannelServer extends EventEmitter<ChannelServerEvents> {
 
   #check(credentials: PeerCredentials): void {
     if (!this.#allowed(credentials)) {
-      throw new PortunusError('ERR_PORTUNUS_PEER_REFUSED', `peer pid ${credentials.pid} uid ${credentials.uid} is not allowed`, { credentials });
+      throw new PortunusError(
+        'ERR_PORTUNUS_PEER_REFUSED',
+        `peer pid ${credentials.pid} uid ${credentials.uid} is not allowed`,
+        { credentials },
+      );
     }
   }
 
@@ -235,10 +244,16 @@ export function listenChannel(socketPath: string, options: ListenChannelOptions 
   // options first, so that `null` is refused as options before `options.allow` is read.
   resolveChannelOptions(validateOptions(options));
   const allowed = peerPolicy(options.allow);
-  return address.abstract ? listenOnAbstractName(address, allowed, options) : listenOnPath(address.path, allowed, options);
+  return address.abstract
+    ? listenOnAbstractName(address, allowed, options)
+    : listenOnPath(address.path, allowed, options);
 }
 
-async function listenOnPath(socketPath: string, allowed: (credentials: PeerCredentials) => boolean, options: ChannelOptions): Promise<ChannelServer> {
+async function listenOnPath(
+  socketPath: string,
+  allowed: (credentials: PeerCredentials) => boolean,
+  options: ChannelOptions,
+): Promise<ChannelServer> {
   await ensurePrivateDirectory(socketPath);
   await removeStaleSocket(socketPath);
   const server = net.createServer({ pauseOnConnect: true });
@@ -252,7 +267,11 @@ async function listenOnPath(socketPath: string, allowed: (credentials: PeerCrede
   return new ChannelServer(server, socketPath, allowed, options);
 }
 
-async function listenOnAbstractName(address: SocketAddress, allowed: (credentials: PeerCredentials) => boolean, options: ChannelOptions): Promise<ChannelServer> {
+async function listenOnAbstractName(
+  address: SocketAddress,
+  allowed: (credentials: PeerCredentials) => boolean,
+  options: ChannelOptions,
+): Promise<ChannelServer> {
   // Bound here rather than by Node, which (before libuv 1.48, so on Node 20) pads the name with NUL bytes
   // to the whole of sun_path: an address no other program connects to.
   const fd = fdBackend.listenAbstract(address.bytes, BACKLOG);

@@ -8,7 +8,14 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { PortunusError } from '../errors.js';
-import { releaseAttachment, type Attachment, type FrameLink, type LinkHandlers, type NodeHandle, type WriteCallback } from './link.js';
+import {
+  releaseAttachment,
+  type Attachment,
+  type FrameLink,
+  type LinkHandlers,
+  type NodeHandle,
+  type WriteCallback,
+} from './link.js';
 
 /** The IPC message portunus sends; other messages on the same IPC channel are left to the application. */
 interface IpcFrameMessage {
@@ -27,7 +34,15 @@ export type IpcEndpoint = ChildProcess | NodeJS.Process;
 
 function isFrameMessage(message: unknown): message is IpcFrameMessage {
   const m = message as Partial<IpcFrameMessage> | null;
-  return typeof m === 'object' && m !== null && m.portunus === 1 && typeof m.t === 'number' && typeof m.p === 'string' && typeof m.n === 'number' && typeof m.i === 'number';
+  return (
+    typeof m === 'object' &&
+    m !== null &&
+    m.portunus === 1 &&
+    typeof m.t === 'number' &&
+    typeof m.p === 'string' &&
+    typeof m.n === 'number' &&
+    typeof m.i === 'number'
+  );
 }
 
 export class NodeIpcLink implements FrameLink {
@@ -43,7 +58,10 @@ export class NodeIpcLink implements FrameLink {
 
   constructor(endpoint: IpcEndpoint, handlers: LinkHandlers, maxPayload: number) {
     if (typeof endpoint.send !== 'function') {
-      throw new PortunusError('ERR_PORTUNUS_NO_CHANNEL', 'this process has no IPC channel (spawn it with fork() or stdio "ipc")');
+      throw new PortunusError(
+        'ERR_PORTUNUS_NO_CHANNEL',
+        'this process has no IPC channel (spawn it with fork() or stdio "ipc")',
+      );
     }
     this.#endpoint = endpoint;
     this.#handlers = handlers;
@@ -70,7 +88,14 @@ export class NodeIpcLink implements FrameLink {
       return;
     }
     if (attachments.some((attachment) => typeof attachment === 'number')) {
-      process.nextTick(() => done?.(new PortunusError('ERR_PORTUNUS_UNSUPPORTED', 'the node-ipc backend carries Node handles, not raw file descriptors')));
+      process.nextTick(() =>
+        done?.(
+          new PortunusError(
+            'ERR_PORTUNUS_UNSUPPORTED',
+            'the node-ipc backend carries Node handles, not raw file descriptors',
+          ),
+        ),
+      );
       return;
     }
     const encoded = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('base64');
@@ -95,7 +120,12 @@ export class NodeIpcLink implements FrameLink {
     for (let i = 0; i < Math.max(count, 1); i++) {
       const message: IpcFrameMessage = { portunus: 1, t: type, p: i === 0 ? encoded : '', n: count, i };
       // keepOpen: the sender's copy stays its own until the transport layer's acknowledgement says otherwise.
-      (this.#endpoint.send as (m: unknown, h: unknown, o: unknown, cb: (e: Error | null) => void) => boolean)(message, handles[i], { keepOpen: true }, sent);
+      (this.#endpoint.send as (m: unknown, h: unknown, o: unknown, cb: (e: Error | null) => void) => boolean)(
+        message,
+        handles[i],
+        { keepOpen: true },
+        sent,
+      );
     }
   }
 
@@ -141,11 +171,17 @@ export class NodeIpcLink implements FrameLink {
       return;
     }
     if (message.i === 0) {
-      if (this.#partial !== undefined) return this.#fail(handle, 'a new frame began before the previous one had all its handles');
+      if (this.#partial !== undefined)
+        return this.#fail(handle, 'a new frame began before the previous one had all its handles');
       const payload = Buffer.from(message.p, 'base64');
-      if (payload.length > this.#maxPayload) return this.#fail(handle, `frame payload of ${payload.length} bytes exceeds the limit of ${this.#maxPayload}`);
+      if (payload.length > this.#maxPayload)
+        return this.#fail(handle, `frame payload of ${payload.length} bytes exceeds the limit of ${this.#maxPayload}`);
       this.#partial = { type: message.t, payload, handles: [], count: message.n };
-    } else if (this.#partial === undefined || message.i !== this.#partial.handles.length || message.n !== this.#partial.count) {
+    } else if (
+      this.#partial === undefined ||
+      message.i !== this.#partial.handles.length ||
+      message.n !== this.#partial.count
+    ) {
       return this.#fail(handle, 'handle message out of order');
     }
     const partial = this.#partial!;

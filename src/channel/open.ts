@@ -24,11 +24,20 @@ export function channelFromFd(fd: number, options?: ChannelOptions): Channel {
     // A seqpacket or datagram socket cuts the stream at message boundaries: a frame larger than one read
     // would lose its tail (MSG_TRUNC) and the channel would wait for it forever. A listener carries nothing.
     // The kind is named the way describeFd() names it.
-    throw invalidArgument('fd', `a connected Unix stream socket, not a ${listening ? 'listening ' : ''}'${kind}' descriptor`, fd, 'value');
+    throw invalidArgument(
+      'fd',
+      `a connected Unix stream socket, not a ${listening ? 'listening ' : ''}'${kind}' descriptor`,
+      fd,
+      'value',
+    );
   }
   fdBackend.setInheritable(fd, false);
   return new Channel(
-    (handlers, linkOptions) => new EndpointLink(fd, handlers, { maxPayload: linkOptions.maxPayloadBytes, highWaterMark: linkOptions.highWaterMark }),
+    (handlers, linkOptions) =>
+      new EndpointLink(fd, handlers, {
+        maxPayload: linkOptions.maxPayloadBytes,
+        highWaterMark: linkOptions.highWaterMark,
+      }),
     resolved,
   );
 }
@@ -98,7 +107,11 @@ export function socketPairForChild(options?: ChannelOptions): {
  * descriptors. Closing the channel disconnects the IPC channel.
  */
 export function nodeIpcChannel(endpoint: IpcEndpoint, options?: ChannelOptions): Channel {
-  if (!(endpoint instanceof ChildProcess) && endpoint !== process) throw invalidArgument('endpoint', 'a ChildProcess from fork(), or process', endpoint);
+  if (!(endpoint instanceof ChildProcess) && endpoint !== process)
+    throw invalidArgument('endpoint', 'a ChildProcess from fork(), or process', endpoint);
   const resolved = resolveChannelOptions(options);
-  return new Channel((handlers, linkOptions) => new NodeIpcLink(endpoint, handlers, linkOptions.maxPayloadBytes), resolved);
+  return new Channel(
+    (handlers, linkOptions) => new NodeIpcLink(endpoint, handlers, linkOptions.maxPayloadBytes),
+    resolved,
+  );
 }

@@ -28,7 +28,11 @@ export async function ensurePrivateDirectory(socketPath: string): Promise<void> 
     throw new PortunusError('ERR_PORTUNUS_INSECURE_PATH', `${directory} is not a directory`, { path: directory });
   }
   if (uid !== undefined && stats.uid !== uid) {
-    throw new PortunusError('ERR_PORTUNUS_INSECURE_PATH', `${directory} belongs to uid ${stats.uid}, not to this process (uid ${uid})`, { path: directory });
+    throw new PortunusError(
+      'ERR_PORTUNUS_INSECURE_PATH',
+      `${directory} belongs to uid ${stats.uid}, not to this process (uid ${uid})`,
+      { path: directory },
+    );
   }
   if ((stats.mode & 0o077) !== 0) {
     throw new PortunusError(

@@ -33,7 +33,13 @@ export function checkSocketAddress(socketPath: unknown, name = 'socketPath'): So
   // 0 where the platform has no Unix sockets: nothing to measure against (listening fails later, as before).
   const size = fdBackend.sunPathSize;
   if (abstract) {
-    if (bytes.length < 2) throw invalidArgument(name, "an abstract name with at least one byte after its leading NUL ('\\0name')", socketPath, 'value');
+    if (bytes.length < 2)
+      throw invalidArgument(
+        name,
+        "an abstract name with at least one byte after its leading NUL ('\\0name')",
+        socketPath,
+        'value',
+      );
     if (size > 0 && bytes.length > size) {
       throw invalidArgument(
         name,
@@ -43,7 +49,13 @@ export function checkSocketAddress(socketPath: unknown, name = 'socketPath'): So
       );
     }
   } else {
-    if (bytes.includes(0)) throw invalidArgument(name, 'a path without NUL bytes (a leading NUL makes an abstract name)', socketPath, 'value');
+    if (bytes.includes(0))
+      throw invalidArgument(
+        name,
+        'a path without NUL bytes (a leading NUL makes an abstract name)',
+        socketPath,
+        'value',
+      );
     if (size > 0 && bytes.length > size - 1) {
       throw invalidArgument(
         name,

@@ -13,7 +13,11 @@ import { EventEmitter } from 'eventemitter3';
 import { fdBackend, type NativeAcceptor } from '../binding/index.js';
 import { PortunusError, invalidArgument, systemError } from '../errors.js';
 import { distributeAcceptedFd, distributeTransport, type Handoff } from '../transport/index.js';
-import { resolveDispatchOptions, type AcceptAndDispatchOptions, type ResolvedDispatchOptions } from './dispatch-options.js';
+import {
+  resolveDispatchOptions,
+  type AcceptAndDispatchOptions,
+  type ResolvedDispatchOptions,
+} from './dispatch-options.js';
 import { openListeningSocket } from './listen-socket.js';
 import { readPreview } from './preview.js';
 import { resolveStrategy, type ResolvedStrategy } from './strategies.js';
@@ -149,7 +153,16 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   /** Set when close() stopped waiting: connections that would wait from now on are closed at once. */
   #abandoned: PortunusError | undefined;
   #idleWaiters: Array<() => void> = [];
-  readonly #counters = { accepted: 0, handedOff: 0, inFlight: 0, redispatched: 0, refused: 0, dropped: 0, acceptErrors: 0, ackTimeouts: 0 };
+  readonly #counters = {
+    accepted: 0,
+    handedOff: 0,
+    inFlight: 0,
+    redispatched: 0,
+    refused: 0,
+    dropped: 0,
+    acceptErrors: 0,
+    ackTimeouts: 0,
+  };
 
   /** @internal Use `acceptAndDispatch()`. */
   constructor(fd: number, address: net.AddressInfo, options: ResolvedDispatchOptions) {
@@ -178,7 +191,9 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
 
   /** Counters and per-worker state, as a snapshot. */
   stats(): DispatchStats {
-    const workers = [...this.#groups.values()].flatMap((group) => group.available().map((w) => ({ id: w.id, load: w.load, inFlight: w.inFlight })));
+    const workers = [...this.#groups.values()].flatMap((group) =>
+      group.available().map((w) => ({ id: w.id, load: w.load, inFlight: w.inFlight })),
+    );
     return { ...this.#counters, pending: this.#pending.length, workers };
   }
 
@@ -191,7 +206,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
    */
   close(options: DispatcherCloseOptions = {}): Promise<void> {
     const timeoutMs = options?.timeoutMs;
-    if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || timeoutMs < 0)) throw invalidArgument('options.timeoutMs', 'a non-negative integer', timeoutMs, 'value');
+    if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || timeoutMs < 0))
+      throw invalidArgument('options.timeoutMs', 'a non-negative integer', timeoutMs, 'value');
     return this.#close(timeoutMs);
   }
 
@@ -208,10 +224,16 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     const idle = new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
     if (timeoutMs === undefined) return idle;
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([idle.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs)))]);
+    const timedOut = await Promise.race([
+      idle.then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs))),
+    ]);
     clearTimeout(timer);
     if (timedOut) {
-      this.#abandoned ??= new PortunusError('ERR_PORTUNUS_CLOSE_TIMEOUT', `no worker took this connection within the ${timeoutMs} ms dispatcher.close() allowed`);
+      this.#abandoned ??= new PortunusError(
+        'ERR_PORTUNUS_CLOSE_TIMEOUT',
+        `no worker took this connection within the ${timeoutMs} ms dispatcher.close() allowed`,
+      );
       // A connection still being read for route() ends its read with this error and is dropped.
       for (const socket of this.#routing) socket.destroy(this.#abandoned);
       this.#pump();
@@ -223,7 +245,17 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       this.#counters.accepted += fds.length;
       for (const fd of fds) {
         if (this.#options.route !== undefined) this.#previewAndRoute(fd);
-        else this.#enqueue({ fd, socket: undefined, preRead: undefined, group: this.#defaultGroup, worker: undefined, remoteAddress: undefined, attempts: 0, since: 0 });
+        else
+          this.#enqueue({
+            fd,
+            socket: undefined,
+            preRead: undefined,
+            group: this.#defaultGroup,
+            worker: undefined,
+            remoteAddress: undefined,
+            attempts: 0,
+            since: 0,
+          });
       }
       this.#pump();
     }
@@ -270,14 +302,28 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       .then(async (preview) => {
         const target = await this.#options.route!(preview);
         const group = typeof target === 'string' ? this.#groups.get(target) : this.#defaultGroup;
-        if (group === undefined) throw new PortunusError('ERR_PORTUNUS_UNKNOWN_GROUP', `route() chose an unknown group ${JSON.stringify(target)}`, { group: target });
+        if (group === undefined)
+          throw new PortunusError(
+            'ERR_PORTUNUS_UNKNOWN_GROUP',
+            `route() chose an unknown group ${JSON.stringify(target)}`,
+            { group: target },
+          );
         const worker = typeof target === 'object' ? target : undefined;
         return { preview, group, worker };
       })
       .then(
         ({ preview, group, worker }) => {
           this.#routing.delete(socket);
-          this.#enqueue({ fd, socket, preRead: preview.bytes, group, worker, remoteAddress: preview.remoteAddress, attempts: 0, since: 0 });
+          this.#enqueue({
+            fd,
+            socket,
+            preRead: preview.bytes,
+            group,
+            worker,
+            remoteAddress: preview.remoteAddress,
+            attempts: 0,
+            since: 0,
+          });
           this.#pump();
         },
         (error: Error) => {
@@ -331,9 +377,13 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   #closeUnservable(): void {
     // Runs on every pump (each accept, each ACK): nothing to look at in the common case.
     if (this.#pending.length === 0 || (this.#abandoned === undefined && !this.#anyGroupClosed())) return;
-    for (let index = 0; index < this.#pending.length; ) {
+    for (let index = 0; index < this.#pending.length;) {
       const connection = this.#pending[index]!;
-      const error = this.#abandoned ?? (connection.group.isClosed === true ? new PortunusError('ERR_PORTUNUS_POOL_CLOSED', 'the worker pool closed before a worker took this connection') : undefined);
+      const error =
+        this.#abandoned ??
+        (connection.group.isClosed === true
+          ? new PortunusError('ERR_PORTUNUS_POOL_CLOSED', 'the worker pool closed before a worker took this connection')
+          : undefined);
       if (error === undefined) {
         index++;
         continue;
@@ -367,7 +417,11 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     const handoff: Promise<Handoff> =
       connection.socket === undefined
         ? distributeAcceptedFd(worker.channel, connection.fd)
-        : distributeTransport(worker.channel, connection.socket, connection.preRead === undefined ? {} : { preRead: connection.preRead });
+        : distributeTransport(
+            worker.channel,
+            connection.socket,
+            connection.preRead === undefined ? {} : { preRead: connection.preRead },
+          );
     handoff.then(
       (result) => {
         this.#sent.delete(connection);
@@ -457,12 +511,16 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       if (this.#unhealthy.has(worker)) continue;
       this.#unhealthy.add(worker);
       this.#counters.ackTimeouts++;
-      const error = new PortunusError('ERR_PORTUNUS_ACK_TIMEOUT', `worker ${worker.id} did not acknowledge a handoff within ${ackTimeoutMs} ms: it is not adopting connections`, { workerId: worker.id });
+      const error = new PortunusError(
+        'ERR_PORTUNUS_ACK_TIMEOUT',
+        `worker ${worker.id} did not acknowledge a handoff within ${ackTimeoutMs} ms: it is not adopting connections`,
+        { workerId: worker.id },
+      );
       this.emit('unhealthy', { worker, error });
       connection.group.reportUnhealthy?.(worker, error);
     }
     let expired = false;
-    for (let index = 0; index < this.#pending.length; ) {
+    for (let index = 0; index < this.#pending.length;) {
       const connection = this.#pending[index]!;
       if (now - connection.since < queueTimeoutMs) {
         index++;
@@ -470,7 +528,9 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       }
       this.#pending.splice(index, 1);
       this.#closeConnection(connection);
-      this.#drop(new PortunusError('ERR_PORTUNUS_QUEUE_TIMEOUT', `no worker took this connection within ${queueTimeoutMs} ms`));
+      this.#drop(
+        new PortunusError('ERR_PORTUNUS_QUEUE_TIMEOUT', `no worker took this connection within ${queueTimeoutMs} ms`),
+      );
       expired = true;
     }
     if (expired) this.#pump();

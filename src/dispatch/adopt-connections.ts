@@ -60,7 +60,10 @@ export class WorkerConnections extends EventEmitter<WorkerEvents> {
     this.#exitOnDrain = options.exitOnDrain;
     this.#idleCloseIntervalMs = options.idleCloseIntervalMs;
     this.#loadReportIntervalMs = options.loadReportIntervalMs;
-    this.#port = channel.extend({ name: 'adoptConnections', frames: { [WorkerFrame.DRAIN]: () => this.drain('master') } });
+    this.#port = channel.extend({
+      name: 'adoptConnections',
+      frames: { [WorkerFrame.DRAIN]: () => this.drain('master') },
+    });
     channel.on('transport', this.#onTransport);
     channel.once('close', () => this.drain('channel-closed'));
     channel.writeFrame(WorkerFrame.READY, JSON.stringify({ pid: process.pid }), []);
@@ -95,7 +98,9 @@ export class WorkerConnections extends EventEmitter<WorkerEvents> {
     // requests, so closing it as idle can reset the next request already on its way (and a client that keeps
     // it busy would hold this worker until drainTimeoutMs).
     this.#server.prependListener('request', markClose);
-    const closeIdle = (this.#server as net.Server & { closeIdleConnections?: () => void }).closeIdleConnections?.bind(this.#server);
+    const closeIdle = (this.#server as net.Server & { closeIdleConnections?: () => void }).closeIdleConnections?.bind(
+      this.#server,
+    );
     if (closeIdle !== undefined) {
       closeIdle();
       this.#idleTimer = setInterval(closeIdle, this.#idleCloseIntervalMs);
@@ -108,7 +113,12 @@ export class WorkerConnections extends EventEmitter<WorkerEvents> {
     if (adopted.kind !== 'tcp' && adopted.kind !== 'unix') {
       // Listeners and datagram sockets are not connections: this worker does not own what it cannot serve.
       releaseAdopted(adopted);
-      this.#port.warn(new PortunusError('ERR_PORTUNUS_UNSUPPORTED', `adoptConnections serves connections; a '${adopted.kind}' transport was closed`));
+      this.#port.warn(
+        new PortunusError(
+          'ERR_PORTUNUS_UNSUPPORTED',
+          `adoptConnections serves connections; a '${adopted.kind}' transport was closed`,
+        ),
+      );
       return;
     }
     this.#open++;
@@ -152,9 +162,13 @@ export class WorkerConnections extends EventEmitter<WorkerEvents> {
 }
 
 /** A 'request' listener for draining servers: HTTP/1 responses not yet started end their connection. */
-function markClose(request: { httpVersionMajor?: number }, response: { headersSent?: boolean; setHeader?: (name: string, value: string) => unknown }): void {
+function markClose(
+  request: { httpVersionMajor?: number },
+  response: { headersSent?: boolean; setHeader?: (name: string, value: string) => unknown },
+): void {
   // HTTP/2 forbids the Connection header; other servers' 'request' events are left alone.
-  if (request?.httpVersionMajor === 1 && response?.headersSent === false && typeof response.setHeader === 'function') response.setHeader('connection', 'close');
+  if (request?.httpVersionMajor === 1 && response?.headersSent === false && typeof response.setHeader === 'function')
+    response.setHeader('connection', 'close');
 }
 
 /**
@@ -163,7 +177,8 @@ function markClose(request: { httpVersionMajor?: number }, response: { headersSe
  * socket belongs to the server's connection handling, as if the server had accepted it.
  */
 export function adoptConnections(server: net.Server, options?: AdoptConnectionsOptions): WorkerConnections {
-  if (typeof (server as { emit?: unknown })?.emit !== 'function') throw invalidArgument('server', 'a net.Server', server);
+  if (typeof (server as { emit?: unknown })?.emit !== 'function')
+    throw invalidArgument('server', 'a net.Server', server);
   const resolved = resolveWorkerOptions(options);
   return new WorkerConnections(server, resolved.channel ?? inheritedChannel(), resolved);
 }
@@ -180,8 +195,10 @@ function resolveWorkerOptions(options: AdoptConnectionsOptions | undefined): Res
   const given = validateOptions(options);
   if (given.channel !== undefined) validateInstance(given.channel, 'options.channel', Channel, 'a Channel');
   if (given.exitOnDrain !== undefined) validateBoolean(given.exitOnDrain, 'options.exitOnDrain');
-  if (given.idleCloseIntervalMs !== undefined) validateTimeout(given.idleCloseIntervalMs, 'options.idleCloseIntervalMs');
-  if (given.loadReportIntervalMs !== undefined) validateTimeout(given.loadReportIntervalMs, 'options.loadReportIntervalMs', 0);
+  if (given.idleCloseIntervalMs !== undefined)
+    validateTimeout(given.idleCloseIntervalMs, 'options.idleCloseIntervalMs');
+  if (given.loadReportIntervalMs !== undefined)
+    validateTimeout(given.loadReportIntervalMs, 'options.loadReportIntervalMs', 0);
   return {
     channel: given.channel,
     exitOnDrain: given.exitOnDrain ?? true,

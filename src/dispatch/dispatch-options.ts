@@ -79,9 +79,12 @@ export function resolveDispatchOptions(options: AcceptAndDispatchOptions): Resol
   validateListenOption(options.listen);
   const groups = new Map<string, WorkerSet>();
   if (isWorkerSet(options.pool)) groups.set('default', options.pool);
-  else if (typeof options.pool === 'object' && options.pool !== null) for (const [name, set] of Object.entries(options.pool)) groups.set(name, set);
-  if (groups.size === 0 || ![...groups.values()].every(isWorkerSet)) throw invalidArgument('options.pool', 'a WorkerPool or a record of WorkerPools', options.pool);
-  for (const key of POSITIVE_INTEGERS) if (options[key] !== undefined) validateInteger(options[key], `options.${key}`, 1);
+  else if (typeof options.pool === 'object' && options.pool !== null)
+    for (const [name, set] of Object.entries(options.pool)) groups.set(name, set);
+  if (groups.size === 0 || ![...groups.values()].every(isWorkerSet))
+    throw invalidArgument('options.pool', 'a WorkerPool or a record of WorkerPools', options.pool);
+  for (const key of POSITIVE_INTEGERS)
+    if (options[key] !== undefined) validateInteger(options[key], `options.${key}`, 1);
   for (const key of TIMEOUTS) if (options[key] !== undefined) validateTimeout(options[key], `options.${key}`);
   if (options.route !== undefined) validateFunction(options.route, 'options.route');
   const preRead = validateOptions(options.preRead, 'options.preRead');
@@ -95,7 +98,11 @@ export function resolveDispatchOptions(options: AcceptAndDispatchOptions): Resol
     groups,
     strategy,
     route: options.route,
-    preview: { maxBytes: preRead.maxBytes ?? 4096, timeoutMs: preRead.timeoutMs ?? 5000, complete: preRead.complete ?? (() => true) },
+    preview: {
+      maxBytes: preRead.maxBytes ?? 4096,
+      timeoutMs: preRead.timeoutMs ?? 5000,
+      complete: preRead.complete ?? (() => true),
+    },
     maxPending: options.maxPending ?? 128,
     maxAttempts: options.maxAttempts ?? 3,
     ackTimeoutMs: options.ackTimeoutMs ?? 5000,
@@ -105,5 +112,11 @@ export function resolveDispatchOptions(options: AcceptAndDispatchOptions): Resol
 
 function isWorkerSet(value: unknown): value is WorkerSet {
   const candidate = value as Partial<WorkerSet> | null;
-  return typeof candidate === 'object' && candidate !== null && typeof candidate.available === 'function' && typeof candidate.demand === 'function' && typeof candidate.start === 'function';
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof candidate.available === 'function' &&
+    typeof candidate.demand === 'function' &&
+    typeof candidate.start === 'function'
+  );
 }

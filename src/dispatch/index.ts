@@ -5,8 +5,19 @@
  * @module
  */
 export { acceptAndDispatch, Dispatcher } from './accept-and-dispatch.js';
-export type { AcceptAndDispatchOptions, DispatchStats, DispatcherCloseOptions, DispatcherEvents, RouteTarget } from './accept-and-dispatch.js';
-export { adoptConnections, WorkerConnections, type AdoptConnectionsOptions, type WorkerEvents } from './adopt-connections.js';
+export type {
+  AcceptAndDispatchOptions,
+  DispatchStats,
+  DispatcherCloseOptions,
+  DispatcherEvents,
+  RouteTarget,
+} from './accept-and-dispatch.js';
+export {
+  adoptConnections,
+  WorkerConnections,
+  type AdoptConnectionsOptions,
+  type WorkerEvents,
+} from './adopt-connections.js';
 export type { PreviewOptions, RoutePreview } from './preview.js';
 export type { ConnectionInfo, Strategy, StrategyFunction } from './strategies.js';
 export { decodeLoad, WorkerFrame } from './worker-protocol.js';

@@ -24,14 +24,18 @@ export interface ListeningSocket {
  */
 export function validateListenOption(listen: unknown): asserts listen is net.ListenOptions | net.Server {
   if (listen instanceof net.Server) {
-    if (!listen.listening) throw new PortunusError('ERR_PORTUNUS_UNSUPPORTED', 'the server given to acceptAndDispatch must be listening');
+    if (!listen.listening)
+      throw new PortunusError('ERR_PORTUNUS_UNSUPPORTED', 'the server given to acceptAndDispatch must be listening');
     if (typeof listen.address() !== 'object') throw notTcp();
     return;
   }
   validateObject(listen, 'options.listen', 'TCP listen options ({ host, port }) or a listening net.Server');
   const { path, port } = listen as net.ListenOptions;
   if (path !== undefined) {
-    throw new PortunusError('ERR_PORTUNUS_UNSUPPORTED', 'acceptAndDispatch listens on TCP; Unix socket paths are not supported by the dispatcher yet');
+    throw new PortunusError(
+      'ERR_PORTUNUS_UNSUPPORTED',
+      'acceptAndDispatch listens on TCP; Unix socket paths are not supported by the dispatcher yet',
+    );
   }
   // Checked here rather than left to server.listen(), whose errors would name `options` and `options.port`.
   // Left out, Node picks a free port, as with port 0.

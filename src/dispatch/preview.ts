@@ -44,12 +44,19 @@ export function readPreview(socket: net.Socket, options: PreviewOptions): Promis
       socket.off('data', onData);
       socket.off('end', onEnd);
       socket.off('error', onError);
-      resolve({ bytes: Buffer.concat(chunks, length), remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, timedOut, ended });
+      resolve({
+        bytes: Buffer.concat(chunks, length),
+        remoteAddress: socket.remoteAddress,
+        remotePort: socket.remotePort,
+        timedOut,
+        ended,
+      });
     };
     const onData = (chunk: Buffer) => {
       chunks.push(chunk);
       length += chunk.length;
-      if (length >= options.maxBytes || options.complete(chunks.length === 1 ? chunk : Buffer.concat(chunks, length))) finish(false, false);
+      if (length >= options.maxBytes || options.complete(chunks.length === 1 ? chunk : Buffer.concat(chunks, length)))
+        finish(false, false);
     };
     const onEnd = () => finish(false, true);
     const onError = (error: Error) => {

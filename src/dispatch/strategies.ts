@@ -13,7 +13,10 @@ export interface ConnectionInfo {
 }
 
 /** A custom strategy: return one of `workers`, or undefined to keep the connection waiting. */
-export type StrategyFunction = (workers: readonly DispatchWorker[], connection: ConnectionInfo) => DispatchWorker | undefined;
+export type StrategyFunction = (
+  workers: readonly DispatchWorker[],
+  connection: ConnectionInfo,
+) => DispatchWorker | undefined;
 
 /** How the dispatcher picks a worker within a group: a built-in strategy by name, or your own function. */
 export type Strategy = 'round-robin' | 'least-busy' | 'hash' | StrategyFunction;

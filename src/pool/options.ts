@@ -4,7 +4,14 @@
  */
 import os from 'node:os';
 import { invalidArgument } from '../errors.js';
-import { validateBoolean, validateInteger, validateObject, validateOneOf, validateString, validateTimeout } from '../validate.js';
+import {
+  validateBoolean,
+  validateInteger,
+  validateObject,
+  validateOneOf,
+  validateString,
+  validateTimeout,
+} from '../validate.js';
 
 /** Options of `new WorkerPool()`. */
 export interface WorkerPoolOptions {
@@ -108,14 +115,16 @@ export function resolvePoolOptions(options: WorkerPoolOptions): ResolvedPoolOpti
     detached: options.detached ?? true,
   };
   validateString(resolved.command, 'options.command', { nonEmpty: true });
-  if (!Array.isArray(resolved.args) || !resolved.args.every((arg) => typeof arg === 'string')) throw invalidArgument('options.args', 'an array of strings', options.args);
+  if (!Array.isArray(resolved.args) || !resolved.args.every((arg) => typeof arg === 'string'))
+    throw invalidArgument('options.args', 'an array of strings', options.args);
   if (options.env !== undefined) validateObject(options.env, 'options.env');
   if (options.cwd !== undefined) validateString(options.cwd, 'options.cwd', { nonEmpty: true });
   for (const [key, minimum] of NUMBERS) {
     if (key.endsWith('Ms')) validateTimeout(resolved[key], `options.${key}`, minimum);
     else validateInteger(resolved[key], `options.${key}`, minimum);
   }
-  if (resolved.min > resolved.max) throw invalidArgument('options.min', `at most max (${resolved.max})`, resolved.min, 'value');
+  if (resolved.min > resolved.max)
+    throw invalidArgument('options.min', `at most max (${resolved.max})`, resolved.min, 'value');
   validateOneOf(resolved.stdio, 'options.stdio', ['inherit', 'ignore']);
   validateBoolean(resolved.detached, 'options.detached');
   return resolved;

@@ -84,7 +84,13 @@ export class PoolWorker implements DispatchWorker {
     try {
       this.child = spawn(options.command, [...options.args], {
         cwd: options.cwd,
-        env: { ...process.env, ...options.env, [CHANNEL_FD_ENV]: '3', PORTUNUS_WORKER_ID: String(id), PORTUNUS_WORKER_GENERATION: String(generation) },
+        env: {
+          ...process.env,
+          ...options.env,
+          [CHANNEL_FD_ENV]: '3',
+          PORTUNUS_WORKER_ID: String(id),
+          PORTUNUS_WORKER_GENERATION: String(generation),
+        },
         // stderr always comes through us, so that a failed start can be reported with what the worker said.
         stdio: ['ignore', options.stdio, 'pipe', childFd],
         // In a session (and process group) of its own, the terminal's Ctrl-C reaches only the master, which
@@ -98,7 +104,8 @@ export class PoolWorker implements DispatchWorker {
       // The child has its copy now (or never will): ours would keep the channel open after the child died.
       closeChildFd();
     }
-    this.stderr = this.child.stderr === null ? undefined : new StderrTail(this.child.stderr, options.stdio === 'inherit');
+    this.stderr =
+      this.child.stderr === null ? undefined : new StderrTail(this.child.stderr, options.stdio === 'inherit');
     channel.on('error', () => {});
     channel.extend({
       name: 'WorkerPool',
@@ -174,7 +181,8 @@ export class PoolWorker implements DispatchWorker {
 
   /** Sends `signal` to the process unless it has exited already. */
   kill(signal: NodeJS.Signals): void {
-    if (this.state !== 'exited' && this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    if (this.state !== 'exited' && this.child.exitCode === null && this.child.signalCode === null)
+      this.child.kill(signal);
   }
 
   /** Resolves when the process has exited. */

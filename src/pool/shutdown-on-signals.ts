@@ -42,8 +42,10 @@ export function shutdownOnSignals(closables: readonly Closable[], options: Shutd
     throw invalidArgument('options.signals', 'a non-empty array of signal names', signals);
   }
   const timeoutMs = options.timeoutMs ?? 10_000;
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 0) throw invalidArgument('options.timeoutMs', 'a non-negative integer', timeoutMs, 'value');
-  if (options.onSignal !== undefined && typeof options.onSignal !== 'function') throw invalidArgument('options.onSignal', 'a function', options.onSignal);
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 0)
+    throw invalidArgument('options.timeoutMs', 'a non-negative integer', timeoutMs, 'value');
+  if (options.onSignal !== undefined && typeof options.onSignal !== 'function')
+    throw invalidArgument('options.onSignal', 'a function', options.onSignal);
   const exit = options.exit ?? true;
 
   let shuttingDown = false;

@@ -18,19 +18,39 @@ import type { PoolWorker, WorkerExit } from './pool-worker.js';
 export function workerFailure(worker: PoolWorker, exit: WorkerExit, readyTimeoutMs: number): PortunusError {
   const stderr = worker.stderr?.lines() ?? '';
   const who = `worker ${worker.id}${worker.pid === undefined ? '' : ` (pid ${worker.pid})`}`;
-  const how = worker.spawnError !== undefined ? `could not be started (${worker.spawnError.message})` : exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+  const how =
+    worker.spawnError !== undefined
+      ? `could not be started (${worker.spawnError.message})`
+      : exit.signal !== null
+        ? `was killed by ${exit.signal}`
+        : `exited with code ${exit.code}`;
   let message: string;
   let hint: string | undefined;
   const code = worker.readyTimeout !== undefined ? 'ERR_PORTUNUS_READY_TIMEOUT' : 'ERR_PORTUNUS_WORKER_EXITED';
   if (worker.wasReady) {
     message = `${who} ${how}`;
   } else {
-    hint = startupHint({ stderr, listening: worker.readyTimeout?.listening ?? [], exitCode: exit.code, timedOut: worker.readyTimeout !== undefined });
-    message = worker.readyTimeout !== undefined ? `${who} did not call adoptConnections() within ${readyTimeoutMs} ms and was killed` : `${who} ${how} before it was ready`;
+    hint = startupHint({
+      stderr,
+      listening: worker.readyTimeout?.listening ?? [],
+      exitCode: exit.code,
+      timedOut: worker.readyTimeout !== undefined,
+    });
+    message =
+      worker.readyTimeout !== undefined
+        ? `${who} did not call adoptConnections() within ${readyTimeoutMs} ms and was killed`
+        : `${who} ${how} before it was ready`;
     if (hint !== undefined) message += `: ${hint}`;
   }
   if (stderr !== '') message += `\n--- last lines of its stderr ---\n${stderr}`;
-  return new PortunusError(code, message, { workerId: worker.id, pid: worker.pid, exit, stderr, hint, cause: worker.spawnError });
+  return new PortunusError(code, message, {
+    workerId: worker.id,
+    pid: worker.pid,
+    exit,
+    stderr,
+    hint,
+    cause: worker.spawnError,
+  });
 }
 
 /** TCP state number of a listening socket in /proc/net/tcp. */
@@ -77,15 +97,22 @@ function decodeAddress(field: string): string {
 }
 
 /** What the user should probably do, from what is known of the failed start; undefined when nothing fits. */
-function startupHint(failure: { stderr: string; listening: readonly string[]; exitCode: number | null; timedOut: boolean }): string | undefined {
+function startupHint(failure: {
+  stderr: string;
+  listening: readonly string[];
+  exitCode: number | null;
+  timedOut: boolean;
+}): string | undefined {
   if (failure.listening.length > 0) {
     return `the worker listens on ${failure.listening.join(', ')} itself (server.listen()): a dispatched worker does not listen, it calls adoptConnections(server)`;
   }
   if (/EADDRINUSE/.test(failure.stderr)) {
-    return 'the worker called server.listen() on a port that is taken (the master\'s?): a dispatched worker does not listen, it calls adoptConnections(server)';
+    return "the worker called server.listen() on a port that is taken (the master's?): a dispatched worker does not listen, it calls adoptConnections(server)";
   }
-  if (/Cannot find module|ERR_MODULE_NOT_FOUND|ENOENT/.test(failure.stderr)) return "check the pool's command and args: the worker's program or one of its modules was not found";
-  if (failure.timedOut) return 'the worker never called adoptConnections(server): is it the right script, and does it get that far?';
+  if (/Cannot find module|ERR_MODULE_NOT_FOUND|ENOENT/.test(failure.stderr))
+    return "check the pool's command and args: the worker's program or one of its modules was not found";
+  if (failure.timedOut)
+    return 'the worker never called adoptConnections(server): is it the right script, and does it get that far?';
   if (failure.exitCode === 0) return 'the worker exited normally before it called adoptConnections(server)';
   return undefined;
 }

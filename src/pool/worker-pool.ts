@@ -150,7 +150,10 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
 
   async #start(): Promise<void> {
     if (this.#closing !== undefined) throw new PortunusError('ERR_PORTUNUS_POOL_CLOSED', 'the pool is closed');
-    this.#housekeeping = setInterval(() => this.#scale(), Math.min(1000, Math.max(10, Math.floor(this.#options.idleTimeoutMs / 4))));
+    this.#housekeeping = setInterval(
+      () => this.#scale(),
+      Math.min(1000, Math.max(10, Math.floor(this.#options.idleTimeoutMs / 4))),
+    );
     this.#housekeeping.unref();
     if (this.#options.pingIntervalMs > 0) {
       this.#pingTimer = setInterval(() => this.#pingAll(), this.#options.pingIntervalMs);
@@ -166,7 +169,8 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
     const ready: PoolWorker[] = [];
     for (const worker of this.#workers) {
       // A worker whose channel closed is gone even if its exit has not been reported yet.
-      if (worker.state === 'ready' && worker.generation === this.#generation && !worker.channel.isClosed) ready.push(worker);
+      if (worker.state === 'ready' && worker.generation === this.#generation && !worker.channel.isClosed)
+        ready.push(worker);
     }
     return ready;
   }
@@ -197,7 +201,9 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
   async #restart(): Promise<void> {
     if (this.#closing !== undefined) throw new PortunusError('ERR_PORTUNUS_POOL_CLOSED', 'the pool is closed');
     await this.start();
-    const old = [...this.#workers].filter((worker) => worker.generation === this.#generation && (worker.state === 'starting' || worker.state === 'ready'));
+    const old = [...this.#workers].filter(
+      (worker) => worker.generation === this.#generation && (worker.state === 'starting' || worker.state === 'ready'),
+    );
     const size = Math.max(this.#options.min, old.length);
     const next = this.#generation + 1;
     const fresh = Array.from({ length: size }, () => this.#spawn(next, 'restart'));
@@ -234,7 +240,14 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
     return {
       generation: this.#generation,
       ...this.#counters,
-      workers: [...this.#workers].map((w) => ({ id: w.id, pid: w.pid, generation: w.generation, state: w.state, load: w.load, inFlight: w.inFlight })),
+      workers: [...this.#workers].map((w) => ({
+        id: w.id,
+        pid: w.pid,
+        generation: w.generation,
+        state: w.state,
+        load: w.load,
+        inFlight: w.inFlight,
+      })),
     };
   }
 
@@ -256,7 +269,8 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
       });
     });
     this.emit('spawn', worker);
-    if (reason === 'high water' || reason === 'connections waiting') this.emit('scale', { direction: 'up', workers: this.#activeCount(), reason });
+    if (reason === 'high water' || reason === 'connections waiting')
+      this.emit('scale', { direction: 'up', workers: this.#activeCount(), reason });
     return worker;
   }
 
@@ -274,7 +288,14 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
         if (gone !== worker) return;
         this.off('ready', onReady);
         this.off('exit', onExit);
-        reject(worker.failure ?? new PortunusError('ERR_PORTUNUS_WORKER_EXITED', `worker ${worker.id} was stopped (code ${exit.code}, signal ${exit.signal}) before it was ready`, { exit }));
+        reject(
+          worker.failure ??
+            new PortunusError(
+              'ERR_PORTUNUS_WORKER_EXITED',
+              `worker ${worker.id} was stopped (code ${exit.code}, signal ${exit.signal}) before it was ready`,
+              { exit },
+            ),
+        );
       };
       this.on('ready', onReady);
       this.on('exit', onExit);
@@ -297,7 +318,10 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
     if (!exit.expected && this.#closing === undefined) {
       this.#counters.crashed++;
       this.#consecutiveCrashes++;
-      const delay = Math.min(this.#options.backoffMaxMs, this.#options.backoffInitialMs * 2 ** (this.#consecutiveCrashes - 1));
+      const delay = Math.min(
+        this.#options.backoffMaxMs,
+        this.#options.backoffInitialMs * 2 ** (this.#consecutiveCrashes - 1),
+      );
       this.#reportCrash(worker, worker.failure!, delay);
       this.#backoffUntil = Date.now() + delay;
       clearTimeout(this.#backoffTimer);
@@ -317,7 +341,11 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
   /** A failure is never only an event nobody listens to: without a 'crash' listener it goes to stderr. */
   #reportCrash(worker: PoolWorker, error: PortunusError, respawnInMs: number): void {
     if (this.listenerCount('crash') > 0) this.emit('crash', { worker, error, respawnInMs });
-    else process.emitWarning(`${error.message}\n(next worker in ${respawnInMs} ms)`, { type: 'PortunusWarning', code: error.code });
+    else
+      process.emitWarning(`${error.message}\n(next worker in ${respawnInMs} ms)`, {
+        type: 'PortunusWarning',
+        code: error.code,
+      });
   }
 
   #markUnhealthy(worker: PoolWorker, error: Error): void {
@@ -329,7 +357,8 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
 
   #activeCount(): number {
     let count = 0;
-    for (const worker of this.#workers) if (worker.generation === this.#generation && (worker.state === 'starting' || worker.state === 'ready')) count++;
+    for (const worker of this.#workers)
+      if (worker.generation === this.#generation && (worker.state === 'starting' || worker.state === 'ready')) count++;
     return count;
   }
 
@@ -337,7 +366,9 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
   #scale(): void {
     if (this.#closing !== undefined || this.#started === undefined) return;
     const now = Date.now();
-    const active = [...this.#workers].filter((w) => w.generation === this.#generation && (w.state === 'starting' || w.state === 'ready'));
+    const active = [...this.#workers].filter(
+      (w) => w.generation === this.#generation && (w.state === 'starting' || w.state === 'ready'),
+    );
     const ready = active.filter((w) => w.state === 'ready');
     const starting = active.length - ready.length;
     for (const worker of ready) {

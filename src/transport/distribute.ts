@@ -39,7 +39,11 @@ export interface DistributeOptions {
  * Sockets accepted with `pauseOnConnect: true` have read nothing: that is the fast path. A socket with
  * writes still queued in Node is handed off once they have reached the kernel.
  */
-export function distributeTransport(channel: Channel, transport: Transport, options?: DistributeOptions): Promise<Handoff> {
+export function distributeTransport(
+  channel: Channel,
+  transport: Transport,
+  options?: DistributeOptions,
+): Promise<Handoff> {
   // Bad arguments throw here, synchronously, with the transport untouched.
   validateInstance(channel, 'channel', Channel, 'a Channel');
   validateTransport(transport);
@@ -55,7 +59,10 @@ export function distributeTransport(channel: Channel, transport: Transport, opti
     }
   }
   // The session writes pre-read bytes with Buffer methods: view a plain Uint8Array as a Buffer (no copy).
-  const bytes = preRead === undefined || Buffer.isBuffer(preRead) ? preRead : Buffer.from(preRead.buffer, preRead.byteOffset, preRead.byteLength);
+  const bytes =
+    preRead === undefined || Buffer.isBuffer(preRead)
+      ? preRead
+      : Buffer.from(preRead.buffer, preRead.byteOffset, preRead.byteLength);
   return handOff(channel, transport, { metadata, preRead: bytes, keepOpen });
 }
 
@@ -73,7 +80,11 @@ export function distributeAcceptedFd(channel: Channel, fd: number): Promise<Hand
   return sessionOf(channel).send(acceptedConnection(fd), NO_OPTIONS);
 }
 
-async function handOff(channel: Channel, transport: Transport, options: { metadata: unknown; preRead: Buffer | undefined; keepOpen: boolean | undefined }): Promise<Handoff> {
+async function handOff(
+  channel: Channel,
+  transport: Transport,
+  options: { metadata: unknown; preRead: Buffer | undefined; keepOpen: boolean | undefined },
+): Promise<Handoff> {
   const pendingWrites = (transport as { writableLength?: number }).writableLength;
   if (typeof pendingWrites === 'number' && pendingWrites > 0) {
     await new Promise<void>((resolve) => {

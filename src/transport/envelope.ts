@@ -101,7 +101,8 @@ export function decodeTransportPayload(payload: Buffer): TransportBatch {
     preReads.push(payload.subarray(offset, end));
     offset = end;
   }
-  if (offset !== payload.length) throw badEnvelope(`${payload.length - offset} bytes after the last item's pre-read bytes`);
+  if (offset !== payload.length)
+    throw badEnvelope(`${payload.length - offset} bytes after the last item's pre-read bytes`);
   return { items: items as Envelope[], preReads };
 }
 
@@ -109,7 +110,8 @@ export function decodeTransportPayload(payload: Buffer): TransportBatch {
 export function salvageIds(payload: Buffer): number[] {
   try {
     const jsonLength = payload.readUInt32BE(0);
-    const items = (JSON.parse(payload.toString('utf8', 4, 4 + jsonLength)) as { items?: Array<{ id?: unknown }> }).items ?? [];
+    const items =
+      (JSON.parse(payload.toString('utf8', 4, 4 + jsonLength)) as { items?: Array<{ id?: unknown }> }).items ?? [];
     return items.map((item) => item.id).filter((id): id is number => isId(id));
   } catch {
     return [];
@@ -124,15 +126,20 @@ function validateEnvelope(item: unknown): asserts item is Envelope {
   const envelope = item as Record<string, unknown> | null;
   if (typeof envelope !== 'object' || envelope === null) throw badEnvelope('transport item is not an object');
   if (!isId(envelope.id)) throw badEnvelope('transport item has no valid id');
-  if (!TRANSPORT_KINDS.includes(envelope.kind as TransportKind)) throw badEnvelope(`unknown transport kind ${JSON.stringify(envelope.kind)}`);
-  if (!Number.isInteger(envelope.preRead) || (envelope.preRead as number) < 0) throw badEnvelope('transport item has no valid preRead count');
-  if (envelope.family !== undefined && !['IPv4', 'IPv6', 'unix'].includes(envelope.family as string)) throw badEnvelope('transport item has an unknown family');
+  if (!TRANSPORT_KINDS.includes(envelope.kind as TransportKind))
+    throw badEnvelope(`unknown transport kind ${JSON.stringify(envelope.kind)}`);
+  if (!Number.isInteger(envelope.preRead) || (envelope.preRead as number) < 0)
+    throw badEnvelope('transport item has no valid preRead count');
+  if (envelope.family !== undefined && !['IPv4', 'IPv6', 'unix'].includes(envelope.family as string))
+    throw badEnvelope('transport item has an unknown family');
   for (const key of OPTIONAL_STRINGS) {
-    if (envelope[key] !== undefined && typeof envelope[key] !== 'string') throw badEnvelope(`transport item field ${key} is not a string`);
+    if (envelope[key] !== undefined && typeof envelope[key] !== 'string')
+      throw badEnvelope(`transport item field ${key} is not a string`);
   }
   for (const key of OPTIONAL_PORTS) {
     const port = envelope[key];
-    if (port !== undefined && (!Number.isInteger(port) || (port as number) < 0 || (port as number) > 65535)) throw badEnvelope(`transport item field ${key} is not a port`);
+    if (port !== undefined && (!Number.isInteger(port) || (port as number) < 0 || (port as number) > 65535))
+      throw badEnvelope(`transport item field ${key} is not a port`);
   }
 }
 
@@ -164,5 +171,9 @@ export function decodeNack(payload: Buffer): Refusal[] {
   if (!Array.isArray(items)) throw badEnvelope('NACK JSON has no items array');
   return items
     .filter((item): item is Refusal => typeof item === 'object' && item !== null && isId((item as Refusal).id))
-    .map((item) => ({ id: item.id, code: String(item.code ?? 'ERR_PORTUNUS_HANDOFF_REFUSED'), message: String(item.message ?? 'refused') }));
+    .map((item) => ({
+      id: item.id,
+      code: String(item.code ?? 'ERR_PORTUNUS_HANDOFF_REFUSED'),
+      message: String(item.message ?? 'refused'),
+    }));
 }

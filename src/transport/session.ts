@@ -107,7 +107,10 @@ export class TransportSession {
   }
 
   /** Queues a prepared transport for the next TRANSPORT frame; resolves on the peer's ACK. */
-  send(prepared: PreparedTransport, options: { metadata?: unknown; preRead?: Buffer; keepOpen?: boolean }): Promise<Handoff> {
+  send(
+    prepared: PreparedTransport,
+    options: { metadata?: unknown; preRead?: Buffer; keepOpen?: boolean },
+  ): Promise<Handoff> {
     return new Promise((resolve, reject) => {
       if (this.#channel.isClosed) {
         prepared.restore();
@@ -198,18 +201,33 @@ export class TransportSession {
     for (const refusal of refusals) {
       const item = this.#inFlight.get(refusal.id);
       if (item === undefined) continue;
-      const code = (refusal.code.startsWith('ERR_PORTUNUS_') ? refusal.code : 'ERR_PORTUNUS_HANDOFF_REFUSED') as PortunusErrorCode;
-      this.#fail(item, new PortunusError(code, `peer refused transport ${refusal.id}: ${refusal.message}`, { id: refusal.id, remote: true }));
+      const code = (
+        refusal.code.startsWith('ERR_PORTUNUS_') ? refusal.code : 'ERR_PORTUNUS_HANDOFF_REFUSED'
+      ) as PortunusErrorCode;
+      this.#fail(
+        item,
+        new PortunusError(code, `peer refused transport ${refusal.id}: ${refusal.message}`, {
+          id: refusal.id,
+          remote: true,
+        }),
+      );
     }
   }
 
   #onTransport(message: ReceivedMessage, truncated: boolean): void {
     let batch;
     try {
-      if (truncated) throw new PortunusError('ERR_PORTUNUS_TRUNCATED', 'the kernel dropped the descriptors of this transport frame (MSG_CTRUNC): out of file descriptors?');
+      if (truncated)
+        throw new PortunusError(
+          'ERR_PORTUNUS_TRUNCATED',
+          'the kernel dropped the descriptors of this transport frame (MSG_CTRUNC): out of file descriptors?',
+        );
       batch = decodeTransportPayload(message.payload);
       if (batch.items.length !== message.fdCount) {
-        throw new PortunusError('ERR_PORTUNUS_BAD_ENVELOPE', `${batch.items.length} envelopes arrived with ${message.fdCount} descriptors`);
+        throw new PortunusError(
+          'ERR_PORTUNUS_BAD_ENVELOPE',
+          `${batch.items.length} envelopes arrived with ${message.fdCount} descriptors`,
+        );
       }
     } catch (error) {
       // The message releases its descriptors when this handler returns; refuse whatever ids can be read.
@@ -277,7 +295,11 @@ export class TransportSession {
         // Nobody takes it (the last listener went away while a server was being rebuilt), or the ACK can no
         // longer be sent, so the sender still owns it: hand it back by closing our copy.
         releaseAdopted(adopted);
-        this.#refusals.push({ id: adopted.id, code: 'ERR_PORTUNUS_HANDOFF_REFUSED', message: 'nobody adopts transports on this channel' });
+        this.#refusals.push({
+          id: adopted.id,
+          code: 'ERR_PORTUNUS_HANDOFF_REFUSED',
+          message: 'nobody adopts transports on this channel',
+        });
         continue;
       }
       this.#acks.push(adopted.id);
@@ -289,7 +311,8 @@ export class TransportSession {
       return;
     }
     if (this.#acks.length > 0) this.#channel.writeFrame(TransportFrame.ACK, encodeAck(this.#acks.splice(0)), []);
-    if (this.#refusals.length > 0) this.#channel.writeFrame(TransportFrame.NACK, encodeNack(this.#refusals.splice(0)), []);
+    if (this.#refusals.length > 0)
+      this.#channel.writeFrame(TransportFrame.NACK, encodeNack(this.#refusals.splice(0)), []);
     for (const { adopted, waiter } of deliveries) {
       if (waiter !== undefined) waiter.resolve(adopted);
       else this.#port.emit('transport', adopted);
@@ -298,7 +321,11 @@ export class TransportSession {
 
   #onChannelClosed(error: Error | undefined): void {
     this.#closedError = error;
-    const failure = new PortunusError('ERR_PORTUNUS_CHANNEL_CLOSED', 'channel closed before the peer acknowledged the handoff', { cause: error });
+    const failure = new PortunusError(
+      'ERR_PORTUNUS_CHANNEL_CLOSED',
+      'channel closed before the peer acknowledged the handoff',
+      { cause: error },
+    );
     this.#batch = [];
     for (const item of [...this.#inFlight.values()]) this.#fail(item, failure);
     for (const waiter of this.#waiters.splice(0)) waiter.reject(failure);

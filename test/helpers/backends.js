@@ -30,7 +30,10 @@ export async function startPeer(t, backend, name, args = [], extraEnv = {}) {
     const { channel, child, exited, reports } = spawnFixture(t, name, { args, env });
     peer = new Peer(backend, child, channel, exited, reports);
   } else if (backend === 'node-ipc') {
-    const child = fork(path.join(FIXTURES, `${name}.js`), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...env } });
+    const child = fork(path.join(FIXTURES, `${name}.js`), args, {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: { ...process.env, ...env },
+    });
     const channel = nodeIpcChannel(child);
     channel.on('error', () => {});
     const exited = new Promise((resolve) => {
@@ -149,7 +152,10 @@ export async function connectedPair(server) {
   const address = server.address();
   const client = typeof address === 'string' ? net.connect(address) : net.connect(address.port, address.address);
   client.on('error', () => {});
-  await within(new Promise((resolve, reject) => client.once('connect', resolve).once('error', reject)), 'a client to connect');
+  await within(
+    new Promise((resolve, reject) => client.once('connect', resolve).once('error', reject)),
+    'a client to connect',
+  );
   const socket = await within(accepted, 'the server to accept');
   socket.on('error', () => {});
   return { client, accepted: socket };
@@ -164,11 +170,13 @@ export function collector(socket) {
     chunks.push(chunk);
     for (const waiter of [...waiters]) waiter();
   });
-  const endedPromise = new Promise((resolve) => socket.once('end', () => {
-    ended = true;
-    resolve();
-    for (const waiter of [...waiters]) waiter();
-  }));
+  const endedPromise = new Promise((resolve) =>
+    socket.once('end', () => {
+      ended = true;
+      resolve();
+      for (const waiter of [...waiters]) waiter();
+    }),
+  );
   // A socket accepted with pauseOnConnect is explicitly paused: a 'data' listener alone does not resume it.
   socket.resume();
   return {

@@ -42,24 +42,42 @@ export function nextEvent(emitter, event, what, ms = 10_000, filter = () => true
  * any error or when nothing happened on the socket for `timeoutMs`.
  */
 export function request(port, options = {}) {
-  const { path = '/', method = 'GET', agent = false, headers = {}, body, timeoutMs = 10_000, localAddress, signal } = options;
+  const {
+    path = '/',
+    method = 'GET',
+    agent = false,
+    headers = {},
+    body,
+    timeoutMs = 10_000,
+    localAddress,
+    signal,
+  } = options;
   return new Promise((resolve, reject) => {
     const allHeaders = agent === false ? { connection: 'close', ...headers } : { ...headers };
-    const req = http.request({ host: '127.0.0.1', port, path, method, agent, headers: allHeaders, localAddress, signal }, (res) => {
-      const chunks = [];
-      res.on('data', (chunk) => chunks.push(chunk));
-      res.on('error', reject);
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString();
-        let json;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode, worker: res.headers['x-worker'], generation: res.headers['x-worker-generation'], body: text, json });
-      });
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port, path, method, agent, headers: allHeaders, localAddress, signal },
+      (res) => {
+        const chunks = [];
+        res.on('data', (chunk) => chunks.push(chunk));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString();
+          let json;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          resolve({
+            status: res.statusCode,
+            worker: res.headers['x-worker'],
+            generation: res.headers['x-worker-generation'],
+            body: text,
+            json,
+          });
+        });
+      },
+    );
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on('error', reject);
     req.end(body);
@@ -109,7 +127,11 @@ export async function servePool(t, script, poolOptions = {}, dispatchOptions = {
   const pool = new WorkerPool({ args: [fixture(script)], pingIntervalMs: 0, drainTimeoutMs: 2000, ...poolOptions });
   const serving = { pool, dispatcher: undefined, port: undefined };
   t.teardown(() => stopServing(serving).catch(() => {}));
-  serving.dispatcher = await within(acceptAndDispatch({ listen: { host: '127.0.0.1', port: 0 }, pool, ...dispatchOptions }), 'the dispatcher to start', 20_000);
+  serving.dispatcher = await within(
+    acceptAndDispatch({ listen: { host: '127.0.0.1', port: 0 }, pool, ...dispatchOptions }),
+    'the dispatcher to start',
+    20_000,
+  );
   serving.port = serving.dispatcher.address().port;
   return serving;
 }

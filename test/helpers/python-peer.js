@@ -51,7 +51,9 @@ export function startPythonPeer(t, python, args, { stdio = ['ignore', 'pipe', 'p
         waiters.add(check);
         check();
       });
-      return within(found, `the Python peer's '${name}' (stderr: ${stderr.trim() || 'empty'})`).finally(() => waiters.delete(check));
+      return within(found, `the Python peer's '${name}' (stderr: ${stderr.trim() || 'empty'})`).finally(() =>
+        waiters.delete(check),
+      );
     },
   };
 }

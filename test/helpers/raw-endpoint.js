@@ -11,7 +11,11 @@ export const addon = nativeAddon();
  * One frame: 16-byte header + payload. Every header field can be overridden, so that malformed frames are as
  * easy to write as good ones.
  */
-export function frame(type, payload = Buffer.alloc(0), { fdCount = 0, flags = 0, version = 1, reserved = 0, magic = 'PN', length } = {}) {
+export function frame(
+  type,
+  payload = Buffer.alloc(0),
+  { fdCount = 0, flags = 0, version = 1, reserved = 0, magic = 'PN', length } = {},
+) {
   const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
   const header = Buffer.alloc(16);
   header.write(magic, 0, 2, 'latin1');
@@ -36,7 +40,11 @@ export function parseFrames(bytes) {
   while (bytes.length - offset >= 16) {
     const length = bytes.readUInt32BE(offset + 8);
     if (bytes.length - offset < 16 + length) break;
-    frames.push({ type: bytes[offset + 3], fdCount: bytes.readUInt16BE(offset + 6), payload: bytes.subarray(offset + 16, offset + 16 + length) });
+    frames.push({
+      type: bytes[offset + 3],
+      fdCount: bytes.readUInt16BE(offset + 6),
+      payload: bytes.subarray(offset + 16, offset + 16 + length),
+    });
     offset += 16 + length;
   }
   return frames;
@@ -66,11 +74,15 @@ export class RawEndpoint {
   #untaken = [];
 
   constructor(fd, { read = true } = {}) {
-    this.#endpoint = new addon.Endpoint(fd, (data, marks, status) => this.#onRead(data, marks, status), () => {
-      const resolvers = this.#writable;
-      this.#writable = [];
-      for (const resolve of resolvers) resolve();
-    });
+    this.#endpoint = new addon.Endpoint(
+      fd,
+      (data, marks, status) => this.#onRead(data, marks, status),
+      () => {
+        const resolvers = this.#writable;
+        this.#writable = [];
+        for (const resolve of resolvers) resolve();
+      },
+    );
     if (read) this.#endpoint.readStart();
   }
 
@@ -156,7 +168,7 @@ export class RawEndpoint {
     const base = this.data.length;
     if (data !== undefined) this.data = Buffer.concat([this.data, data]);
     if (marks !== undefined) {
-      for (let i = 0; i < marks.length; ) {
+      for (let i = 0; i < marks.length;) {
         const count = marks[i + 2];
         const fds = Array.from(marks.subarray(i + 4, i + 4 + count));
         this.reads.push({ offset: base + marks[i], length: marks[i + 1], fds, truncated: marks[i + 3] === 1 });

@@ -27,11 +27,19 @@ export const dgramRow: TransportRow<dgram.Socket, AdoptedDgram> = {
   is: (transport): transport is dgram.Socket => transport instanceof dgram.Socket,
   prepare(socket, backend) {
     const { kind, attachment, fields } =
-      backend === 'unix' ? describedDescriptor(KINDS, dgramFd(socket), 'dgram.Socket', 'a UDP socket') : carriedAsNodeHandle(KINDS, 'udp', socket);
+      backend === 'unix'
+        ? describedDescriptor(KINDS, dgramFd(socket), 'dgram.Socket', 'a UDP socket')
+        : carriedAsNodeHandle(KINDS, 'udp', socket);
     return { kind, attachment, fields, buffered: undefined, restore() {}, release: () => socket.close() };
   },
   async adopt(attachment, envelope) {
-    return { kind: 'udp', dgram: typeof attachment === 'number' ? await bindDgramOnFd(attachment, envelope.family) : (attachment as dgram.Socket) };
+    return {
+      kind: 'udp',
+      dgram:
+        typeof attachment === 'number'
+          ? await bindDgramOnFd(attachment, envelope.family)
+          : (attachment as dgram.Socket),
+    };
   },
   release: (adopted) => adopted.dgram.close(),
 };

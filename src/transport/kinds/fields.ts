@@ -10,15 +10,27 @@ import type { SocketDescription } from '../../binding/index.js';
 import type { Envelope } from '../envelope.js';
 
 /** Envelope fields that describe the socket itself. */
-export type SocketFields = Pick<Envelope, 'family' | 'localAddress' | 'localPort' | 'remoteAddress' | 'remotePort' | 'localPath' | 'remotePath'>;
+export type SocketFields = Pick<
+  Envelope,
+  'family' | 'localAddress' | 'localPort' | 'remoteAddress' | 'remotePort' | 'localPath' | 'remotePath'
+>;
 
 /** Every field of SocketFields: each one an envelope carries is checked against the adopter's kernel. */
-export const CHECKED_FIELDS = ['family', 'localAddress', 'localPort', 'remoteAddress', 'remotePort', 'localPath', 'remotePath'] as const;
+export const CHECKED_FIELDS = [
+  'family',
+  'localAddress',
+  'localPort',
+  'remoteAddress',
+  'remotePort',
+  'localPath',
+  'remotePath',
+] as const;
 
 /** The fields of a descriptor, as the kernel describes it. */
 export function fieldsOfDescription(description: SocketDescription): SocketFields {
   const fields: SocketFields = {};
-  if (description.family === 'IPv4' || description.family === 'IPv6' || description.family === 'unix') fields.family = description.family;
+  if (description.family === 'IPv4' || description.family === 'IPv6' || description.family === 'unix')
+    fields.family = description.family;
   if (description.localAddress !== undefined) fields.localAddress = description.localAddress;
   if (description.localPort !== undefined) fields.localPort = description.localPort;
   if (description.remoteAddress !== undefined) fields.remoteAddress = description.remoteAddress;
@@ -41,12 +53,17 @@ export function fieldsOfNodeObject(transport: net.Socket | net.Server | dgram.So
   }
   const address = transport.address();
   if (typeof address === 'string' || address === null) return { family: 'unix', localPath: address ?? '' };
-  return { family: address.family === 'IPv6' ? 'IPv6' : 'IPv4', localAddress: address.address, localPort: address.port };
+  return {
+    family: address.family === 'IPv6' ? 'IPv6' : 'IPv4',
+    localAddress: address.address,
+    localPort: address.port,
+  };
 }
 
 /** The fields an envelope carries, for the adopted transport. */
 export function envelopeFields(envelope: Envelope): SocketFields {
   const fields: SocketFields = {};
-  for (const key of CHECKED_FIELDS) if (envelope[key] !== undefined) (fields as Record<string, unknown>)[key] = envelope[key];
+  for (const key of CHECKED_FIELDS)
+    if (envelope[key] !== undefined) (fields as Record<string, unknown>)[key] = envelope[key];
   return fields;
 }

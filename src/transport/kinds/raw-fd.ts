@@ -20,7 +20,8 @@ export const rawFdRow: TransportRow<{ fd: number }, AdoptedFd> = {
   object: '{ fd }',
   // Any descriptor is an 'fd'; Node's IPC carries Node objects only.
   kinds: { fd: { descriptor: undefined, nodeIpcClass: undefined } },
-  is: (transport): transport is { fd: number } => typeof transport === 'object' && transport !== null && 'fd' in transport,
+  is: (transport): transport is { fd: number } =>
+    typeof transport === 'object' && transport !== null && 'fd' in transport,
   validate: (transport) => validateFd(transport.fd, 'transport.fd'),
   prepare({ fd }, backend) {
     if (backend === 'node-ipc') unsupportedOnNodeIpc('fd');
@@ -31,7 +32,14 @@ export const rawFdRow: TransportRow<{ fd: number }, AdoptedFd> = {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EBADF') throw error;
     }
-    return { kind: 'fd', attachment: fd, fields, buffered: undefined, restore() {}, release: () => fdBackend.close(fd) };
+    return {
+      kind: 'fd',
+      attachment: fd,
+      fields,
+      buffered: undefined,
+      restore() {},
+      release: () => fdBackend.close(fd),
+    };
   },
   adopt: (attachment) => ({ kind: 'fd', fd: attachment as number }),
   release: (adopted) => fdBackend.close(adopted.fd),

@@ -86,7 +86,11 @@ export interface TransportRow<T, A extends AdoptedTransport> {
    * Builds the Node object on an arriving attachment already checked against `kinds`: a descriptor (unix),
    * or the Node object Node's IPC built (node-ipc). On success the returned object owns the attachment.
    */
-  adopt(attachment: Attachment, envelope: Envelope & { kind: A['kind'] }, preRead: Buffer): AdoptedPart<A> | Promise<AdoptedPart<A>>;
+  adopt(
+    attachment: Attachment,
+    envelope: Envelope & { kind: A['kind'] },
+    preRead: Buffer,
+  ): AdoptedPart<A> | Promise<AdoptedPart<A>>;
   /** Closes an adopted transport of this row. */
   release(adopted: A): void;
 }
@@ -101,11 +105,19 @@ export type Described<K extends TransportKind> = { kind: K; attachment: Attachme
  * The unix backend's first step: the descriptor under the object (still the object's) is described by the
  * kernel, which says which of `kinds` it is. Throws ERR_PORTUNUS_UNSUPPORTED when it is none of them.
  */
-export function describedDescriptor<K extends TransportKind>(kinds: { readonly [kind in K]: KindSpec }, fd: number, object: string, expected: string): Described<K> {
+export function describedDescriptor<K extends TransportKind>(
+  kinds: { readonly [kind in K]: KindSpec },
+  fd: number,
+  object: string,
+  expected: string,
+): Described<K> {
   const description = fdBackend.describeSocket(fd);
   const kind = (Object.keys(kinds) as K[]).find((candidate) => isDescribedAs(description, kinds[candidate]));
   if (kind === undefined) {
-    throw new PortunusError('ERR_PORTUNUS_UNSUPPORTED', `this ${object} is a ${description.kind} socket${description.listening ? ' that listens' : ''}, not ${expected}`);
+    throw new PortunusError(
+      'ERR_PORTUNUS_UNSUPPORTED',
+      `this ${object} is a ${description.kind} socket${description.listening ? ' that listens' : ''}, not ${expected}`,
+    );
   }
   return { kind, attachment: fd, fields: fieldsOfDescription(description) };
 }
@@ -114,12 +126,20 @@ export function describedDescriptor<K extends TransportKind>(kinds: { readonly [
  * The node-ipc backend's first step: Node's IPC carries the object itself, for the kinds it can carry;
  * `kind` is what the object says it is, there being no descriptor to ask. Throws ERR_PORTUNUS_UNSUPPORTED.
  */
-export function carriedAsNodeHandle<K extends TransportKind>(kinds: { readonly [kind in K]: KindSpec }, kind: K, object: NodeHandle): Described<K> {
+export function carriedAsNodeHandle<K extends TransportKind>(
+  kinds: { readonly [kind in K]: KindSpec },
+  kind: K,
+  object: NodeHandle,
+): Described<K> {
   if (kinds[kind].nodeIpcClass === undefined) unsupportedOnNodeIpc(kind);
   return { kind, attachment: object, fields: fieldsOfNodeObject(object) };
 }
 
 /** Throws ERR_PORTUNUS_UNSUPPORTED for a kind that Node's IPC cannot carry. */
 export function unsupportedOnNodeIpc(kind: TransportKind): never {
-  throw new PortunusError('ERR_PORTUNUS_UNSUPPORTED', `the node-ipc backend cannot carry a transport of kind '${kind}' (it carries TCP sockets, TCP servers and UDP sockets)`, { kind });
+  throw new PortunusError(
+    'ERR_PORTUNUS_UNSUPPORTED',
+    `the node-ipc backend cannot carry a transport of kind '${kind}' (it carries TCP sockets, TCP servers and UDP sockets)`,
+    { kind },
+  );
 }

@@ -33,19 +33,27 @@ export const serverRow: TransportRow<net.Server, AdoptedServer> = {
   kinds: KINDS,
   is: (transport): transport is net.Server => transport instanceof net.Server,
   prepare(server, backend) {
-    if (!server.listening) throw new PortunusError('ERR_PORTUNUS_UNSUPPORTED', 'only a listening server can be handed off');
+    if (!server.listening)
+      throw new PortunusError('ERR_PORTUNUS_UNSUPPORTED', 'only a listening server can be handed off');
     const address = server.address();
     // Without a descriptor to ask (node-ipc), a server without an IP address is a Unix one: a Unix server
     // Node did not bind itself (listening on an adopted descriptor) has no address at all.
     const { kind, attachment, fields } =
       backend === 'unix'
         ? describedDescriptor(KINDS, serverFd(server), 'net.Server', 'a listening stream socket')
-        : carriedAsNodeHandle(KINDS, typeof address === 'object' && address !== null ? 'tcp-server' : 'unix-server', server);
+        : carriedAsNodeHandle(
+            KINDS,
+            typeof address === 'object' && address !== null ? 'tcp-server' : 'unix-server',
+            server,
+          );
     const release = typeof address === 'string' ? () => closeKeepingName(server, address) : () => server.close();
     return { kind, attachment, fields, buffered: undefined, restore() {}, release };
   },
   async adopt(attachment, envelope) {
-    return { kind: envelope.kind, server: typeof attachment === 'number' ? await listenOnFd(attachment) : (attachment as net.Server) };
+    return {
+      kind: envelope.kind,
+      server: typeof attachment === 'number' ? await listenOnFd(attachment) : (attachment as net.Server),
+    };
   },
   release: (adopted) => adopted.server.close(),
 };

@@ -9,7 +9,13 @@ import net from 'node:net';
 import { detachReads, fdBackend, socketFd, tcpSocketFromFd } from '../../binding/index.js';
 import { PortunusError } from '../../errors.js';
 import type { SocketFields } from './fields.js';
-import { carriedAsNodeHandle, describedDescriptor, type Adoption, type PreparedTransport, type TransportRow } from './row.js';
+import {
+  carriedAsNodeHandle,
+  describedDescriptor,
+  type Adoption,
+  type PreparedTransport,
+  type TransportRow,
+} from './row.js';
 
 /** A connected socket adopted from another process. The adopter owns `socket`. */
 export interface AdoptedSocket extends Adoption, SocketFields {
@@ -67,5 +73,12 @@ export const socketRow: TransportRow<net.Socket, AdoptedSocket> = {
  * dispatcher's fast path), ready to send. The descriptor is closed once the peer acknowledges it.
  */
 export function acceptedConnection(fd: number): PreparedTransport {
-  return { kind: 'tcp', attachment: fd, fields: {}, buffered: undefined, restore() {}, release: () => fdBackend.close(fd) };
+  return {
+    kind: 'tcp',
+    attachment: fd,
+    fields: {},
+    buffered: undefined,
+    restore() {},
+    release: () => fdBackend.close(fd),
+  };
 }

@@ -71,12 +71,17 @@ export function prepareTransport(transport: Transport, backend: Backend): Prepar
 }
 
 function mismatch(envelope: Envelope, detail: string): PortunusError {
-  return new PortunusError('ERR_PORTUNUS_ENVELOPE_MISMATCH', `transport ${envelope.id} claims to be '${envelope.kind}' but ${detail}`, { id: envelope.id, kind: envelope.kind });
+  return new PortunusError(
+    'ERR_PORTUNUS_ENVELOPE_MISMATCH',
+    `transport ${envelope.id} claims to be '${envelope.kind}' but ${detail}`,
+    { id: envelope.id, kind: envelope.kind },
+  );
 }
 
 /** The kind the kernel's description says a descriptor is ('fd' aside, which any descriptor is), if any. */
 function kindOfDescription(description: SocketKind): string | undefined {
-  for (const [kind, { spec }] of KINDS) if (spec.descriptor !== undefined && isDescribedAs(description, spec)) return kind;
+  for (const [kind, { spec }] of KINDS)
+    if (spec.descriptor !== undefined && isDescribedAs(description, spec)) return kind;
   return undefined;
 }
 
@@ -88,7 +93,8 @@ export function verifyArrival(envelope: Envelope, attachment: Attachment): void 
   const { spec } = kindOf(envelope.kind);
   if (typeof attachment !== 'number') {
     const expected = spec.nodeIpcClass;
-    if (expected === undefined || !(attachment instanceof expected)) throw mismatch(envelope, `a ${attachment.constructor.name} arrived`);
+    if (expected === undefined || !(attachment instanceof expected))
+      throw mismatch(envelope, `a ${attachment.constructor.name} arrived`);
     return;
   }
   // An envelope without addresses (the dispatcher's accepted connections) only needs the kind: that check
@@ -123,7 +129,11 @@ export async function adoptArrival(envelope: Envelope, attachment: Attachment, p
     return { ...base, ...(await kindOf(envelope.kind).row.adopt(attachment, envelope, preRead)) } as Adopted;
   } catch (cause) {
     releaseQuietly(attachment);
-    throw new PortunusError('ERR_PORTUNUS_ADOPT_FAILED', `could not adopt transport ${envelope.id} (${envelope.kind}): ${(cause as Error).message}`, { cause, id: envelope.id });
+    throw new PortunusError(
+      'ERR_PORTUNUS_ADOPT_FAILED',
+      `could not adopt transport ${envelope.id} (${envelope.kind}): ${(cause as Error).message}`,
+      { cause, id: envelope.id },
+    );
   }
 }
 

@@ -88,28 +88,104 @@ cycle.self = cycle;
 /** [title, setup → call, expected error]. `setup` gets the test and returns what the call needs. */
 const CASES = [
   // How values are shown.
-  ['channelPair(): options.maxPayloadBytes NaN', () => () => channelPair({ maxPayloadBytes: NaN }), { code: VALUE, name: 'options.maxPayloadBytes', received: 'NaN' }],
-  ['channelPair(): options.maxPayloadBytes Infinity', () => () => channelPair({ maxPayloadBytes: Infinity }), { code: VALUE, name: 'options.maxPayloadBytes', received: 'Infinity' }],
-  ['channelPair(): options.highWaterMark -0', () => () => channelPair({ highWaterMark: -0 }), { code: VALUE, name: 'options.highWaterMark', received: '-0' }],
-  ['channelPair(): options.highWaterMark a string', () => () => channelPair({ highWaterMark: '1024' }), { code: TYPE, name: 'options.highWaterMark', received: "type string ('1024')" }],
-  ['channelPair(): options.maxQueuedBytes a bigint', () => () => channelPair({ maxQueuedBytes: 10n }), { code: TYPE, name: 'options.maxQueuedBytes', received: 'type bigint (10n)' }],
-  ['channelPair(): options.maxQueuedBytes a symbol', () => () => channelPair({ maxQueuedBytes: Symbol('size') }), { code: TYPE, name: 'options.maxQueuedBytes', received: 'type symbol (Symbol(size))' }],
-  ['channelPair(): options.maxQueuedBytes a function', () => () => channelPair({ maxQueuedBytes: function size() {} }), { code: TYPE, name: 'options.maxQueuedBytes', received: 'function size' }],
-  ['channelPair(): options.maxQueuedBytes an object', () => () => channelPair({ maxQueuedBytes: new Map() }), { code: TYPE, name: 'options.maxQueuedBytes', received: 'an instance of Map' }],
+  [
+    'channelPair(): options.maxPayloadBytes NaN',
+    () => () => channelPair({ maxPayloadBytes: NaN }),
+    { code: VALUE, name: 'options.maxPayloadBytes', received: 'NaN' },
+  ],
+  [
+    'channelPair(): options.maxPayloadBytes Infinity',
+    () => () => channelPair({ maxPayloadBytes: Infinity }),
+    { code: VALUE, name: 'options.maxPayloadBytes', received: 'Infinity' },
+  ],
+  [
+    'channelPair(): options.highWaterMark -0',
+    () => () => channelPair({ highWaterMark: -0 }),
+    { code: VALUE, name: 'options.highWaterMark', received: '-0' },
+  ],
+  [
+    'channelPair(): options.highWaterMark a string',
+    () => () => channelPair({ highWaterMark: '1024' }),
+    { code: TYPE, name: 'options.highWaterMark', received: "type string ('1024')" },
+  ],
+  [
+    'channelPair(): options.maxQueuedBytes a bigint',
+    () => () => channelPair({ maxQueuedBytes: 10n }),
+    { code: TYPE, name: 'options.maxQueuedBytes', received: 'type bigint (10n)' },
+  ],
+  [
+    'channelPair(): options.maxQueuedBytes a symbol',
+    () => () => channelPair({ maxQueuedBytes: Symbol('size') }),
+    { code: TYPE, name: 'options.maxQueuedBytes', received: 'type symbol (Symbol(size))' },
+  ],
+  [
+    'channelPair(): options.maxQueuedBytes a function',
+    () => () => channelPair({ maxQueuedBytes: function size() {} }),
+    { code: TYPE, name: 'options.maxQueuedBytes', received: 'function size' },
+  ],
+  [
+    'channelPair(): options.maxQueuedBytes an object',
+    () => () => channelPair({ maxQueuedBytes: new Map() }),
+    { code: TYPE, name: 'options.maxQueuedBytes', received: 'an instance of Map' },
+  ],
   ['channelPair(): options null', () => () => channelPair(null), { code: TYPE, name: 'options', received: 'null' }],
   // setTimeout fires at once past 2^31 - 1 ms: such a handshake timeout would end every channel at once.
-  ['channelPair(): options.handshakeTimeoutMs past what setTimeout can wait', () => () => channelPair({ handshakeTimeoutMs: 2 ** 31 }), { code: VALUE, name: 'options.handshakeTimeoutMs', received: '2147483648' }],
+  [
+    'channelPair(): options.handshakeTimeoutMs past what setTimeout can wait',
+    () => () => channelPair({ handshakeTimeoutMs: 2 ** 31 }),
+    { code: VALUE, name: 'options.handshakeTimeoutMs', received: '2147483648' },
+  ],
   // Opening a channel.
-  ['channelFromFd(): fd Infinity', () => () => channelFromFd(Infinity), { code: VALUE, name: 'fd', received: 'Infinity' }],
-  ['channelFromFd(): fd a string', () => () => channelFromFd('3'), { code: TYPE, name: 'fd', received: "type string ('3')" }],
-  ['channelFromFd(): options.maxQueuedBytes 1.5', () => () => channelFromFd(0, { maxQueuedBytes: 1.5 }), { code: VALUE, name: 'options.maxQueuedBytes', received: '1.5' }],
-  ['socketPairForChild(): options.maxPayloadBytes a bigint', () => () => socketPairForChild({ maxPayloadBytes: 1n }), { code: TYPE, name: 'options.maxPayloadBytes', received: 'type bigint (1n)' }],
-  ['nodeIpcChannel(): no endpoint', () => () => nodeIpcChannel(undefined), { code: TYPE, name: 'endpoint', received: 'undefined' }],
-  ['connectChannel(): socketPath empty', () => () => connectChannel(''), { code: VALUE, name: 'socketPath', received: "''" }],
-  ['connectChannel(): options.maxPayloadBytes -1', (t) => () => connectChannel(path.join(socketDirectory(t), 'none.sock'), { maxPayloadBytes: -1 }), { code: VALUE, name: 'options.maxPayloadBytes', received: '-1' }],
-  ['connectChannel(): options.allow a string', (t) => () => connectChannel(path.join(socketDirectory(t), 'none.sock'), { allow: 'root' }), { code: TYPE, name: 'options.allow', received: "type string ('root')" }],
-  ['listenChannel(): socketPath a number', () => () => listenChannel(42), { code: TYPE, name: 'socketPath', received: 'type number (42)' }],
-  ['listenChannel(): options.highWaterMark NaN', (t) => () => listenChannel(path.join(socketDirectory(t), 'listen.sock'), { highWaterMark: NaN }), { code: VALUE, name: 'options.highWaterMark', received: 'NaN' }],
+  [
+    'channelFromFd(): fd Infinity',
+    () => () => channelFromFd(Infinity),
+    { code: VALUE, name: 'fd', received: 'Infinity' },
+  ],
+  [
+    'channelFromFd(): fd a string',
+    () => () => channelFromFd('3'),
+    { code: TYPE, name: 'fd', received: "type string ('3')" },
+  ],
+  [
+    'channelFromFd(): options.maxQueuedBytes 1.5',
+    () => () => channelFromFd(0, { maxQueuedBytes: 1.5 }),
+    { code: VALUE, name: 'options.maxQueuedBytes', received: '1.5' },
+  ],
+  [
+    'socketPairForChild(): options.maxPayloadBytes a bigint',
+    () => () => socketPairForChild({ maxPayloadBytes: 1n }),
+    { code: TYPE, name: 'options.maxPayloadBytes', received: 'type bigint (1n)' },
+  ],
+  [
+    'nodeIpcChannel(): no endpoint',
+    () => () => nodeIpcChannel(undefined),
+    { code: TYPE, name: 'endpoint', received: 'undefined' },
+  ],
+  [
+    'connectChannel(): socketPath empty',
+    () => () => connectChannel(''),
+    { code: VALUE, name: 'socketPath', received: "''" },
+  ],
+  [
+    'connectChannel(): options.maxPayloadBytes -1',
+    (t) => () => connectChannel(path.join(socketDirectory(t), 'none.sock'), { maxPayloadBytes: -1 }),
+    { code: VALUE, name: 'options.maxPayloadBytes', received: '-1' },
+  ],
+  [
+    'connectChannel(): options.allow a string',
+    (t) => () => connectChannel(path.join(socketDirectory(t), 'none.sock'), { allow: 'root' }),
+    { code: TYPE, name: 'options.allow', received: "type string ('root')" },
+  ],
+  [
+    'listenChannel(): socketPath a number',
+    () => () => listenChannel(42),
+    { code: TYPE, name: 'socketPath', received: 'type number (42)' },
+  ],
+  [
+    'listenChannel(): options.highWaterMark NaN',
+    (t) => () => listenChannel(path.join(socketDirectory(t), 'listen.sock'), { highWaterMark: NaN }),
+    { code: VALUE, name: 'options.highWaterMark', received: 'NaN' },
+  ],
   // Channel methods.
   [
     'channel.ping(): timeoutMs NaN',
@@ -130,7 +206,11 @@ const CASES = [
     { code: TYPE, name: 'handler', received: "type string ('onFrame')" },
   ],
   // Descriptor helpers: the addon read numbers as int32, so 2^32 + 1 described descriptor 1 and 1.5 meant 1.
-  ['describeFd(): past int32', () => () => describeFd(2 ** 32 + 1), { code: VALUE, name: 'fd', received: '4294967297' }],
+  [
+    'describeFd(): past int32',
+    () => () => describeFd(2 ** 32 + 1),
+    { code: VALUE, name: 'fd', received: '4294967297' },
+  ],
   ['peerCredentialsOf(): 1.5', () => () => peerCredentialsOf(1.5), { code: VALUE, name: 'fd', received: '1.5' }],
   ['dupFd(): a string', () => () => dupFd('0'), { code: TYPE, name: 'fd', received: "type string ('0')" }],
   ['closeFd(): -1', () => () => closeFd(-1), { code: VALUE, name: 'fd', received: '-1' }],
@@ -183,22 +263,78 @@ const CASES = [
     },
     { code: VALUE, name: 'options.metadata', received: 'an instance of Object' },
   ],
-  ['adoptTransport(): no channel', () => () => adoptTransport(undefined), { code: TYPE, name: 'channel', received: 'undefined' }],
+  [
+    'adoptTransport(): no channel',
+    () => () => adoptTransport(undefined),
+    { code: TYPE, name: 'channel', received: 'undefined' },
+  ],
   // The dispatcher, the pool, the worker side and the shutdown helper. A WorkerPool starts nothing until
   // start(), so these open nothing either.
-  ['acceptAndDispatch(): options.ackTimeoutMs NaN', (t) => () => acceptAndDispatch({ listen: { port: 0 }, pool: idlePool(t), ackTimeoutMs: NaN }), { code: VALUE, name: 'options.ackTimeoutMs', received: 'NaN' }],
-  ['acceptAndDispatch(): options.queueTimeoutMs 0', (t) => () => acceptAndDispatch({ listen: { port: 0 }, pool: idlePool(t), queueTimeoutMs: 0 }), { code: VALUE, name: 'options.queueTimeoutMs', received: '0' }],
-  ['acceptAndDispatch(): options.maxPending a string', (t) => () => acceptAndDispatch({ listen: { port: 0 }, pool: idlePool(t), maxPending: '8' }), { code: TYPE, name: 'options.maxPending', received: "type string ('8')" }],
-  ['acceptAndDispatch(): options.preRead.maxBytes -1', (t) => () => acceptAndDispatch({ listen: { port: 0 }, pool: idlePool(t), preRead: { maxBytes: -1 } }), { code: VALUE, name: 'options.preRead.maxBytes', received: '-1' }],
-  ['acceptAndDispatch(): options.preRead.complete not a function', (t) => () => acceptAndDispatch({ listen: { port: 0 }, pool: idlePool(t), preRead: { complete: true } }), { code: TYPE, name: 'options.preRead.complete', received: 'type boolean (true)' }],
-  ['acceptAndDispatch(): options.pool missing', () => () => acceptAndDispatch({ listen: { port: 0 } }), { code: TYPE, name: 'options.pool', received: 'undefined' }],
-  ['new WorkerPool(): options.max NaN (WORKERS=abc)', () => () => new WorkerPool({ max: NaN }), { code: VALUE, name: 'options.max', received: 'NaN' }],
-  ['new WorkerPool(): options.detached a string', () => () => new WorkerPool({ detached: 'yes' }), { code: TYPE, name: 'options.detached', received: "type string ('yes')" }],
-  ['new WorkerPool(): options.readyTimeoutMs past what setTimeout can wait', () => () => new WorkerPool({ readyTimeoutMs: 2 ** 31 }), { code: VALUE, name: 'options.readyTimeoutMs', received: '2147483648' }],
-  ['new WorkerPool(): options.stdio pipe', () => () => new WorkerPool({ stdio: 'pipe' }), { code: VALUE, name: 'options.stdio', received: "'pipe'" }],
-  ['adoptConnections(): options.exitOnDrain a number', () => () => adoptConnections(new EventEmitter(), { exitOnDrain: 1 }), { code: TYPE, name: 'options.exitOnDrain', received: 'type number (1)' }],
-  ['adoptConnections(): options.channel not a Channel', () => () => adoptConnections(new EventEmitter(), { channel: {} }), { code: TYPE, name: 'options.channel', received: 'an instance of Object' }],
-  ['shutdownOnSignals(): options.timeoutMs -5', () => () => shutdownOnSignals([], { timeoutMs: -5 }), { code: VALUE, name: 'options.timeoutMs', received: '-5' }],
+  [
+    'acceptAndDispatch(): options.ackTimeoutMs NaN',
+    (t) => () => acceptAndDispatch({ listen: { port: 0 }, pool: idlePool(t), ackTimeoutMs: NaN }),
+    { code: VALUE, name: 'options.ackTimeoutMs', received: 'NaN' },
+  ],
+  [
+    'acceptAndDispatch(): options.queueTimeoutMs 0',
+    (t) => () => acceptAndDispatch({ listen: { port: 0 }, pool: idlePool(t), queueTimeoutMs: 0 }),
+    { code: VALUE, name: 'options.queueTimeoutMs', received: '0' },
+  ],
+  [
+    'acceptAndDispatch(): options.maxPending a string',
+    (t) => () => acceptAndDispatch({ listen: { port: 0 }, pool: idlePool(t), maxPending: '8' }),
+    { code: TYPE, name: 'options.maxPending', received: "type string ('8')" },
+  ],
+  [
+    'acceptAndDispatch(): options.preRead.maxBytes -1',
+    (t) => () => acceptAndDispatch({ listen: { port: 0 }, pool: idlePool(t), preRead: { maxBytes: -1 } }),
+    { code: VALUE, name: 'options.preRead.maxBytes', received: '-1' },
+  ],
+  [
+    'acceptAndDispatch(): options.preRead.complete not a function',
+    (t) => () => acceptAndDispatch({ listen: { port: 0 }, pool: idlePool(t), preRead: { complete: true } }),
+    { code: TYPE, name: 'options.preRead.complete', received: 'type boolean (true)' },
+  ],
+  [
+    'acceptAndDispatch(): options.pool missing',
+    () => () => acceptAndDispatch({ listen: { port: 0 } }),
+    { code: TYPE, name: 'options.pool', received: 'undefined' },
+  ],
+  [
+    'new WorkerPool(): options.max NaN (WORKERS=abc)',
+    () => () => new WorkerPool({ max: NaN }),
+    { code: VALUE, name: 'options.max', received: 'NaN' },
+  ],
+  [
+    'new WorkerPool(): options.detached a string',
+    () => () => new WorkerPool({ detached: 'yes' }),
+    { code: TYPE, name: 'options.detached', received: "type string ('yes')" },
+  ],
+  [
+    'new WorkerPool(): options.readyTimeoutMs past what setTimeout can wait',
+    () => () => new WorkerPool({ readyTimeoutMs: 2 ** 31 }),
+    { code: VALUE, name: 'options.readyTimeoutMs', received: '2147483648' },
+  ],
+  [
+    'new WorkerPool(): options.stdio pipe',
+    () => () => new WorkerPool({ stdio: 'pipe' }),
+    { code: VALUE, name: 'options.stdio', received: "'pipe'" },
+  ],
+  [
+    'adoptConnections(): options.exitOnDrain a number',
+    () => () => adoptConnections(new EventEmitter(), { exitOnDrain: 1 }),
+    { code: TYPE, name: 'options.exitOnDrain', received: 'type number (1)' },
+  ],
+  [
+    'adoptConnections(): options.channel not a Channel',
+    () => () => adoptConnections(new EventEmitter(), { channel: {} }),
+    { code: TYPE, name: 'options.channel', received: 'an instance of Object' },
+  ],
+  [
+    'shutdownOnSignals(): options.timeoutMs -5',
+    () => () => shutdownOnSignals([], { timeoutMs: -5 }),
+    { code: VALUE, name: 'options.timeoutMs', received: '-5' },
+  ],
 ];
 
 for (const [title, setup, expected] of CASES) {
@@ -214,7 +350,11 @@ for (const [title, setup, expected] of CASES) {
 test.serial('listenChannel() with a bad option neither creates the socket nor listens', async (t) => {
   const directory = socketDirectory(t);
   const socketPath = path.join(directory, 'sub', 'listen.sock');
-  assertArgumentError(t, () => listenChannel(socketPath, { maxQueuedBytes: 0 }), { code: VALUE, name: 'options.maxQueuedBytes', received: '0' });
+  assertArgumentError(t, () => listenChannel(socketPath, { maxQueuedBytes: 0 }), {
+    code: VALUE,
+    name: 'options.maxQueuedBytes',
+    received: '0',
+  });
   t.false(fs.existsSync(path.dirname(socketPath)), 'nothing was created on disk');
 });
 
@@ -233,7 +373,11 @@ test.serial('inheritedChannel() checks its options before it consumes PORTUNUS_C
   const [mine, theirs] = addon.socketPair('stream');
   process.env[CHANNEL_FD_ENV] = String(mine);
   t.teardown(() => delete process.env[CHANNEL_FD_ENV]);
-  assertArgumentError(t, () => inheritedChannel({ handshakeTimeoutMs: -1 }), { code: VALUE, name: 'options.handshakeTimeoutMs', received: '-1' });
+  assertArgumentError(t, () => inheritedChannel({ handshakeTimeoutMs: -1 }), {
+    code: VALUE,
+    name: 'options.handshakeTimeoutMs',
+    received: '-1',
+  });
   t.is(process.env[CHANNEL_FD_ENV], String(mine), 'the variable is still there for a call with good options');
   t.notThrows(() => fs.fstatSync(mine), 'and the descriptor is still open');
   addon.close(mine);
@@ -245,7 +389,10 @@ test.serial('preRead may be any Uint8Array: the adopter gets the bytes', async (
   const before = openFdCount();
   const { channel, peer, transport, close } = handoffSetup(t);
   const adopting = within(adoptTransport(peer), 'the adopter to get the transport');
-  const handoff = await within(distributeTransport(channel, transport, { preRead: new Uint8Array([1, 2, 3]), keepOpen: true }), 'the handoff');
+  const handoff = await within(
+    distributeTransport(channel, transport, { preRead: new Uint8Array([1, 2, 3]), keepOpen: true }),
+    'the handoff',
+  );
   const adopted = await adopting;
   t.is(handoff.kind, 'fd');
   t.true(Buffer.isBuffer(adopted.preRead));
@@ -260,25 +407,32 @@ test.serial('preRead may be any Uint8Array: the adopter gets the bytes', async (
 for (const [title, listen, expected] of [
   ['missing', undefined, { code: TYPE, name: 'options.listen', received: 'undefined' }],
   ['a port number instead of options', 8080, { code: TYPE, name: 'options.listen', received: 'type number (8080)' }],
-  ['with a port that is a name', { host: '127.0.0.1', port: 'http' }, { code: TYPE, name: 'options.listen.port', received: "type string ('http')" }],
+  [
+    'with a port that is a name',
+    { host: '127.0.0.1', port: 'http' },
+    { code: TYPE, name: 'options.listen.port', received: "type string ('http')" },
+  ],
   ['with port 65536', { port: 65536 }, { code: VALUE, name: 'options.listen.port', received: '65536' }],
 ]) {
-  test.serial(`acceptAndDispatch(): options.listen ${title} is refused with ${expected.code} naming ${expected.name}`, async (t) => {
-    const before = openFdCount();
-    const pool = new WorkerPool({ args: [fixture('worker-http.js')], min: 0, max: 1, pingIntervalMs: 0 });
-    t.teardown(() => pool.close());
-    let error;
-    try {
-      await acceptAndDispatch({ listen, pool });
-    } catch (caught) {
-      error = caught;
-    }
-    t.is(error?.code, expected.code, String(error));
-    t.true(error?.message.includes(`"${expected.name}"`), String(error));
-    t.true(error?.message.endsWith(`Received ${expected.received}`), String(error));
-    t.is(pool.stats().workers.length, 0, 'no worker was started');
-    await assertNoFdLeak(t, before);
-  });
+  test.serial(
+    `acceptAndDispatch(): options.listen ${title} is refused with ${expected.code} naming ${expected.name}`,
+    async (t) => {
+      const before = openFdCount();
+      const pool = new WorkerPool({ args: [fixture('worker-http.js')], min: 0, max: 1, pingIntervalMs: 0 });
+      t.teardown(() => pool.close());
+      let error;
+      try {
+        await acceptAndDispatch({ listen, pool });
+      } catch (caught) {
+        error = caught;
+      }
+      t.is(error?.code, expected.code, String(error));
+      t.true(error?.message.includes(`"${expected.name}"`), String(error));
+      t.true(error?.message.endsWith(`Received ${expected.received}`), String(error));
+      t.is(pool.stats().workers.length, 0, 'no worker was started');
+      await assertNoFdLeak(t, before);
+    },
+  );
 }
 
 test.serial('OS errors of descriptor helpers name the descriptor: message and fd property', async (t) => {
@@ -303,7 +457,7 @@ test.serial('OS errors of descriptor helpers name the descriptor: message and fd
   await assertNoFdLeak(t, before);
 });
 
-test.serial("a channel ended by the OS names its descriptor: recvmsg ECONNRESET (fd N)", async (t) => {
+test.serial('a channel ended by the OS names its descriptor: recvmsg ECONNRESET (fd N)', async (t) => {
   const before = openFdCount();
   const [mine, theirs] = addon.socketPair('stream');
   const channel = channelFromFd(mine);

@@ -11,9 +11,14 @@ const MAIN = fileURLToPath(new URL('../../../examples/http-pool/main.js', import
 /** Runs the main job with `env` added and resolves with its exit code and stderr (it is expected to stop). */
 function runMain(env) {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [MAIN], { env: { ...process.env, ...env }, timeout: STEP_MS }, (error, stdout, stderr) => {
-      resolve({ code: error?.code ?? 0, signal: child.signalCode, stdout, stderr });
-    });
+    const child = execFile(
+      process.execPath,
+      [MAIN],
+      { env: { ...process.env, ...env }, timeout: STEP_MS },
+      (error, stdout, stderr) => {
+        resolve({ code: error?.code ?? 0, signal: child.signalCode, stdout, stderr });
+      },
+    );
   });
 }
 

@@ -25,7 +25,11 @@ function commonJsProject(t, files = {}) {
   t.teardown(() => fs.rmSync(directory, { recursive: true, force: true }));
   fs.mkdirSync(path.join(directory, 'node_modules'));
   fs.symlinkSync(PACKAGE_ROOT, path.join(directory, 'node_modules', 'portunus'), 'dir');
-  fs.symlinkSync(path.join(PACKAGE_ROOT, 'node_modules', '@types'), path.join(directory, 'node_modules', '@types'), 'dir');
+  fs.symlinkSync(
+    path.join(PACKAGE_ROOT, 'node_modules', '@types'),
+    path.join(directory, 'node_modules', '@types'),
+    'dir',
+  );
   fs.writeFileSync(path.join(directory, 'package.json'), JSON.stringify({ name: 'cjs-consumer', private: true }));
   for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(directory, name), text);
   return directory;
@@ -37,12 +41,14 @@ async function runCommonJs(cwd, script) {
   return JSON.parse(stdout);
 }
 
-test.serial('require("portunus") in a CommonJS project loads the ES module files: a channelPair() round trip works', async (t) => {
-  const before = openFdCount();
-  const cwd = commonJsProject(t);
-  const result = await runCommonJs(
-    cwd,
-    `
+test.serial(
+  'require("portunus") in a CommonJS project loads the ES module files: a channelPair() round trip works',
+  async (t) => {
+    const before = openFdCount();
+    const cwd = commonJsProject(t);
+    const result = await runCommonJs(
+      cwd,
+      `
     const portunus = require('portunus');
     const [a, b] = portunus.channelPair();
     b.once('message', (message) => {
@@ -52,12 +58,17 @@ test.serial('require("portunus") in a CommonJS project loads the ES module files
     });
     a.send('sent through require()');
     `,
-  );
-  t.is(result.text, 'sent through require()');
-  t.is(fs.realpathSync(result.resolved), path.join(PACKAGE_ROOT, 'dist', 'index.js'), 'the same file import loads, not a CommonJS copy');
-  t.false(result.hasDefault, 'require() returns the named exports, as import does');
-  await assertNoFdLeak(t, before);
-});
+    );
+    t.is(result.text, 'sent through require()');
+    t.is(
+      fs.realpathSync(result.resolved),
+      path.join(PACKAGE_ROOT, 'dist', 'index.js'),
+      'the same file import loads, not a CommonJS copy',
+    );
+    t.false(result.hasDefault, 'require() returns the named exports, as import does');
+    await assertNoFdLeak(t, before);
+  },
+);
 
 test('require("portunus") and import("portunus") share one copy of the module: PortunusError is the same class', async (t) => {
   const cwd = commonJsProject(t);
@@ -143,10 +154,16 @@ for (const [module, skipLibCheck] of [
 ]) {
   test(`tsc (module ${module}, skipLibCheck ${skipLibCheck}) type-checks a CommonJS file that requires portunus, and the compiled file runs`, async (t) => {
     const exportNames = Object.keys(await import('../../../dist/index.js'));
-    const subpathExports = { protocol: Object.keys(await import('../../../dist/protocol.js')), fd: Object.keys(await import('../../../dist/fd.js')) };
+    const subpathExports = {
+      protocol: Object.keys(await import('../../../dist/protocol.js')),
+      fd: Object.keys(await import('../../../dist/fd.js')),
+    };
     const cwd = commonJsProject(t, typeScriptFiles(exportNames, subpathExports));
     try {
-      await run(process.execPath, [TSC, '-p', cwd, '--module', module, '--skipLibCheck', String(skipLibCheck)], { cwd, timeout: TSC_MS });
+      await run(process.execPath, [TSC, '-p', cwd, '--module', module, '--skipLibCheck', String(skipLibCheck)], {
+        cwd,
+        timeout: TSC_MS,
+      });
     } catch (error) {
       t.fail(`tsc failed:\n${error.stdout}${error.stderr}`);
       return;

@@ -59,7 +59,10 @@ test.serial('the child writes on a TCP connection this process accepted', async 
   });
   const socket = await accepted;
   try {
-    await within(child.channel.send(JSON.stringify({ op: 'write-socket', text: 'hello from the child' }), [socket._handle.fd]), 'the send');
+    await within(
+      child.channel.send(JSON.stringify({ op: 'write-socket', text: 'hello from the child' }), [socket._handle.fd]),
+      'the send',
+    );
   } finally {
     // Closes this process's descriptor only: the connection lives on in the child.
     socket.destroy();
@@ -105,7 +108,17 @@ for (const size of [0, 1, 16, 65_535, 65_543, 1024 * 1024]) {
 }
 
 // 253 is what one sendmsg carries on Linux: the counts around it and its multiples take the chunked path.
-const FD_COUNTS = [1, 2, maxFdsPerMessage - 1, maxFdsPerMessage, maxFdsPerMessage + 1, 300, 2 * maxFdsPerMessage, 2 * maxFdsPerMessage + 1, 1024];
+const FD_COUNTS = [
+  1,
+  2,
+  maxFdsPerMessage - 1,
+  maxFdsPerMessage,
+  maxFdsPerMessage + 1,
+  300,
+  2 * maxFdsPerMessage,
+  2 * maxFdsPerMessage + 1,
+  1024,
+];
 
 for (const n of FD_COUNTS) {
   test.serial(`a message with ${n} descriptors arrives with all of them, each usable`, async (t) => {

@@ -41,10 +41,13 @@ async function connectedDescriptor(socketPath) {
   const socket = net.connect(socketPath);
   socket.pause();
   socket.on('error', () => {});
-  await within(new Promise((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', reject);
-  }), 'the hostile client to connect');
+  await within(
+    new Promise((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    }),
+    'the hostile client to connect',
+  );
   // A duplicate for the raw endpoint, which can attach descriptors; Node's copy is closed right away.
   const fd = addon.dup(socket._handle.fd);
   socket.destroy();
@@ -75,9 +78,12 @@ const ADDRESSES = {
 
 for (const [label, makeAddress] of Object.entries(ADDRESSES)) {
   const run = label === 'an abstract name' && process.platform !== 'linux' ? test.skip : test.serial;
-  run(`${CONNECTIONS} peers that say hello, start a frame with a descriptor and hang up on ${label}: each one is a live 'channel' or a 'clientError', never a closed channel`, async (t) => {
-    await hostileConnections(t, makeAddress(t));
-  });
+  run(
+    `${CONNECTIONS} peers that say hello, start a frame with a descriptor and hang up on ${label}: each one is a live 'channel' or a 'clientError', never a closed channel`,
+    async (t) => {
+      await hostileConnections(t, makeAddress(t));
+    },
+  );
 }
 
 /** Runs the hostile peers against a server on `socketPath`, a few at a time, and checks what each became. */
@@ -120,28 +126,43 @@ async function hostileConnections(t, socketPath) {
     while (next < CONNECTIONS) {
       const id = ++next;
       const patient = id % 2 === 1;
-      await hostileClient(socketPath, readEnd, id, patient ? within(announcement(id).promise, `the channel of patient peer ${id}`) : undefined);
+      await hostileClient(
+        socketPath,
+        readEnd,
+        id,
+        patient ? within(announcement(id).promise, `the channel of patient peer ${id}`) : undefined,
+      );
     }
   };
   try {
     await within(Promise.all(Array.from({ length: PARALLEL }, lane)), `${CONNECTIONS} hostile connections`, 40_000);
     // Waits that time out are reported by the assertions below, with the counts.
-    await until(() => outcome.live + outcome.deadOnArrival + outcome.clientErrors === CONNECTIONS, 'every connection to be settled').catch(() => {});
+    await until(
+      () => outcome.live + outcome.deadOnArrival + outcome.clientErrors === CONNECTIONS,
+      'every connection to be settled',
+    ).catch(() => {});
     await until(() => outcome.closedAfterwards === outcome.live, "every announced channel's 'close'").catch(() => {});
   } finally {
     await server.close();
     addon.close(readEnd);
     addon.close(writeEnd);
   }
-  t.log(`live channels ${outcome.live}, 'clientError' ${outcome.clientErrors}, codes ${JSON.stringify([...outcome.codes])}`);
+  t.log(
+    `live channels ${outcome.live}, 'clientError' ${outcome.clientErrors}, codes ${JSON.stringify([...outcome.codes])}`,
+  );
 
   t.is(outcome.deadOnArrival, 0, "channels that were already closed when 'channel' announced them");
-  t.is(outcome.live + outcome.clientErrors, CONNECTIONS, "connections that ended as neither 'channel' nor 'clientError'");
+  t.is(
+    outcome.live + outcome.clientErrors,
+    CONNECTIONS,
+    "connections that ended as neither 'channel' nor 'clientError'",
+  );
   t.true(outcome.live >= CONNECTIONS / 2, 'every patient peer is a channel');
   t.is(outcome.closedAfterwards, outcome.live, "announced channels whose 'close' never came");
   // Every connection ends in the middle of a frame, whichever way it is reported; ECONNRESET instead when
   // the peer hung up with our hello still unread on its side (after its bytes were delivered all the same).
-  for (const code of outcome.codes.keys()) t.true(['ERR_PORTUNUS_BAD_FRAME', 'ECONNRESET'].includes(code), `unexpected end: ${code}`);
+  for (const code of outcome.codes.keys())
+    t.true(['ERR_PORTUNUS_BAD_FRAME', 'ECONNRESET'].includes(code), `unexpected end: ${code}`);
   await assertNoFdLeak(t, before);
 }
 
@@ -154,42 +175,46 @@ function withResolvers() {
   return { promise, resolve };
 }
 
-test.serial('connectChannel() rejects, instead of resolving with a closed channel, when the server says hello and hangs up mid-frame', async (t) => {
-  const before = openFdCount();
-  const socketPath = path.join(privateDirectory(t), 'raw.sock');
-  const [readEnd, writeEnd] = addon.socketPair('stream');
-  const { greeting, truncated } = helloThenTruncatedFrame();
-  // A raw server that writes everything and hangs up at once, before the client even reads.
-  const server = net.createServer({ pauseOnConnect: true }, (socket) => {
-    const raw = new RawEndpoint(addon.dup(socket._handle.fd), { read: false });
-    socket.destroy();
-    raw.write(greeting)
-      .then(() => raw.write(truncated, [readEnd]))
-      .finally(() => raw.close());
-  });
-  await new Promise((resolve) => server.listen(socketPath, resolve));
-  try {
-    for (let i = 0; i < 100; i++) {
-      const result = await within(
-        connectChannel(socketPath).then(
-          (channel) => ({ channel }),
-          (error) => ({ error }),
-        ),
-        'connectChannel to settle',
-      );
-      if (result.channel !== undefined) {
-        // Resolving is fine only with a channel whose end is still ahead.
-        t.false(result.channel.isClosed, `attempt ${i}: connectChannel resolved with a closed channel`);
-        result.channel.on('error', () => {});
-        await within(result.channel.closed, 'the announced channel to close');
-      } else {
-        t.is(result.error.code, 'ERR_PORTUNUS_BAD_FRAME', `attempt ${i}`);
+test.serial(
+  'connectChannel() rejects, instead of resolving with a closed channel, when the server says hello and hangs up mid-frame',
+  async (t) => {
+    const before = openFdCount();
+    const socketPath = path.join(privateDirectory(t), 'raw.sock');
+    const [readEnd, writeEnd] = addon.socketPair('stream');
+    const { greeting, truncated } = helloThenTruncatedFrame();
+    // A raw server that writes everything and hangs up at once, before the client even reads.
+    const server = net.createServer({ pauseOnConnect: true }, (socket) => {
+      const raw = new RawEndpoint(addon.dup(socket._handle.fd), { read: false });
+      socket.destroy();
+      raw
+        .write(greeting)
+        .then(() => raw.write(truncated, [readEnd]))
+        .finally(() => raw.close());
+    });
+    await new Promise((resolve) => server.listen(socketPath, resolve));
+    try {
+      for (let i = 0; i < 100; i++) {
+        const result = await within(
+          connectChannel(socketPath).then(
+            (channel) => ({ channel }),
+            (error) => ({ error }),
+          ),
+          'connectChannel to settle',
+        );
+        if (result.channel !== undefined) {
+          // Resolving is fine only with a channel whose end is still ahead.
+          t.false(result.channel.isClosed, `attempt ${i}: connectChannel resolved with a closed channel`);
+          result.channel.on('error', () => {});
+          await within(result.channel.closed, 'the announced channel to close');
+        } else {
+          t.is(result.error.code, 'ERR_PORTUNUS_BAD_FRAME', `attempt ${i}`);
+        }
       }
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      addon.close(readEnd);
+      addon.close(writeEnd);
     }
-  } finally {
-    await new Promise((resolve) => server.close(resolve));
-    addon.close(readEnd);
-    addon.close(writeEnd);
-  }
-  await assertNoFdLeak(t, before);
-});
+    await assertNoFdLeak(t, before);
+  },
+);

@@ -58,7 +58,11 @@ const cases = [
   ['protocol version 2', 'ERR_PORTUNUS_VERSION_MISMATCH', frame(0x02, 'x', { version: 2 })],
   ['protocol version 0', 'ERR_PORTUNUS_VERSION_MISMATCH', frame(0x02, 'x', { version: 0 })],
   // Nothing of the payload is ever sent: the header alone must close the channel.
-  ['a payload length one over the default limit', 'ERR_PORTUNUS_FRAME_TOO_LARGE', frame(0x02, '', { length: LIMIT + 1 })],
+  [
+    'a payload length one over the default limit',
+    'ERR_PORTUNUS_FRAME_TOO_LARGE',
+    frame(0x02, '', { length: LIMIT + 1 }),
+  ],
   ['a payload length of 4 GiB - 1', 'ERR_PORTUNUS_FRAME_TOO_LARGE', frame(0x02, '', { length: 0xffffffff })],
   ['a header announcing 1025 descriptors', 'ERR_PORTUNUS_TOO_MANY_FDS', frame(0x02, '', { fdCount: 1025 })],
   ['a header announcing 65535 descriptors', 'ERR_PORTUNUS_TOO_MANY_FDS', frame(0x02, '', { fdCount: 0xffff })],
@@ -66,11 +70,18 @@ const cases = [
 ];
 
 for (const [what, code, bytes] of cases) {
-  test.serial(`${what} closes the channel with ${code}`, (t) => expectClose(t, { code, act: (raw) => raw.write(bytes) }));
+  test.serial(`${what} closes the channel with ${code}`, (t) =>
+    expectClose(t, { code, act: (raw) => raw.write(bytes) }),
+  );
 }
 
 test.serial('a bad header carrying a descriptor closes the channel and the descriptor', (t) =>
-  expectClose(t, { code: 'ERR_PORTUNUS_BAD_FRAME', withFd: true, act: (raw, fd) => raw.write(frame(0x02, 'x', { fdCount: 1, magic: 'XX' }), [fd]) }));
+  expectClose(t, {
+    code: 'ERR_PORTUNUS_BAD_FRAME',
+    withFd: true,
+    act: (raw, fd) => raw.write(frame(0x02, 'x', { fdCount: 1, magic: 'XX' }), [fd]),
+  }),
+);
 
 test.serial('a bad header arriving one byte at a time is caught when its 16th byte arrives', (t) =>
   expectClose(t, {
@@ -79,15 +90,24 @@ test.serial('a bad header arriving one byte at a time is caught when its 16th by
       const bytes = frame(0x02, 'x', { reserved: 7 });
       for (let i = 0; i < bytes.length; i++) await raw.write(bytes.subarray(i, i + 1));
     },
-  }));
+  }),
+);
 
 test.serial('a payload over a configured maxPayloadBytes closes the channel with ERR_PORTUNUS_FRAME_TOO_LARGE', (t) =>
-  expectClose(t, { code: 'ERR_PORTUNUS_FRAME_TOO_LARGE', options: { maxPayloadBytes: 1024 }, act: (raw) => raw.write(frame(0x02, Buffer.alloc(1025))) }));
+  expectClose(t, {
+    code: 'ERR_PORTUNUS_FRAME_TOO_LARGE',
+    options: { maxPayloadBytes: 1024 },
+    act: (raw) => raw.write(frame(0x02, Buffer.alloc(1025))),
+  }),
+);
 
 test.serial('a payload of exactly maxPayloadBytes is accepted', async (t) => {
   const before = openFdCount();
   const { channel, raw } = await channelWithRawPeer({ options: { maxPayloadBytes: 1024 } });
-  const message = within(new Promise((resolve) => channel.once('message', (m) => resolve(m.payload.length))), 'the message');
+  const message = within(
+    new Promise((resolve) => channel.once('message', (m) => resolve(m.payload.length))),
+    'the message',
+  );
   await raw.write(frame(0x02, Buffer.alloc(1024, 1)));
   t.is(await message, 1024);
   channel.destroy();
@@ -96,19 +116,45 @@ test.serial('a payload of exactly maxPayloadBytes is accepted', async (t) => {
 });
 
 test.serial('a DATA frame before the hello closes the channel with ERR_PORTUNUS_BAD_FRAME and its descriptor', (t) =>
-  expectClose(t, { code: 'ERR_PORTUNUS_BAD_FRAME', sendHello: false, withFd: true, act: (raw, fd) => raw.write(frame(0x02, 'early', { fdCount: 1 }), [fd]) }));
+  expectClose(t, {
+    code: 'ERR_PORTUNUS_BAD_FRAME',
+    sendHello: false,
+    withFd: true,
+    act: (raw, fd) => raw.write(frame(0x02, 'early', { fdCount: 1 }), [fd]),
+  }),
+);
 
 test.serial('a PING before the hello closes the channel with ERR_PORTUNUS_BAD_FRAME', (t) =>
-  expectClose(t, { code: 'ERR_PORTUNUS_BAD_FRAME', sendHello: false, act: (raw) => raw.write(frame(0x03, Buffer.alloc(4))) }));
+  expectClose(t, {
+    code: 'ERR_PORTUNUS_BAD_FRAME',
+    sendHello: false,
+    act: (raw) => raw.write(frame(0x03, Buffer.alloc(4))),
+  }),
+);
 
 test.serial('a hello that is not JSON closes the channel with ERR_PORTUNUS_BAD_FRAME', (t) =>
-  expectClose(t, { code: 'ERR_PORTUNUS_BAD_FRAME', sendHello: false, act: (raw) => raw.write(frame(0x01, '{"protocol":')) }));
+  expectClose(t, {
+    code: 'ERR_PORTUNUS_BAD_FRAME',
+    sendHello: false,
+    act: (raw) => raw.write(frame(0x01, '{"protocol":')),
+  }),
+);
 
 test.serial('a hello without a numeric protocol closes the channel with ERR_PORTUNUS_BAD_FRAME', (t) =>
-  expectClose(t, { code: 'ERR_PORTUNUS_BAD_FRAME', sendHello: false, act: (raw) => raw.write(frame(0x01, '{"protocol":"1"}')) }));
+  expectClose(t, {
+    code: 'ERR_PORTUNUS_BAD_FRAME',
+    sendHello: false,
+    act: (raw) => raw.write(frame(0x01, '{"protocol":"1"}')),
+  }),
+);
 
 test.serial('a hello for protocol 2 closes the channel with ERR_PORTUNUS_VERSION_MISMATCH', (t) =>
-  expectClose(t, { code: 'ERR_PORTUNUS_VERSION_MISMATCH', sendHello: false, act: (raw) => raw.write(frame(0x01, '{"protocol":2}')) }));
+  expectClose(t, {
+    code: 'ERR_PORTUNUS_VERSION_MISMATCH',
+    sendHello: false,
+    act: (raw) => raw.write(frame(0x01, '{"protocol":2}')),
+  }),
+);
 
 test.serial('a peer that closes in the middle of a header ends the channel with ERR_PORTUNUS_BAD_FRAME', (t) =>
   expectClose(t, {
@@ -117,17 +163,21 @@ test.serial('a peer that closes in the middle of a header ends the channel with 
       await raw.write(frame(0x02, 'x').subarray(0, 9));
       raw.close();
     },
-  }));
+  }),
+);
 
-test.serial('a peer that closes in the middle of a payload ends the channel with ERR_PORTUNUS_BAD_FRAME and closes the frame\'s descriptor', (t) =>
-  expectClose(t, {
-    code: 'ERR_PORTUNUS_BAD_FRAME',
-    withFd: true,
-    act: async (raw, fd) => {
-      await raw.write(frame(0x02, 'a payload cut short', { fdCount: 1 }).subarray(0, 20), [fd]);
-      raw.close();
-    },
-  }));
+test.serial(
+  "a peer that closes in the middle of a payload ends the channel with ERR_PORTUNUS_BAD_FRAME and closes the frame's descriptor",
+  (t) =>
+    expectClose(t, {
+      code: 'ERR_PORTUNUS_BAD_FRAME',
+      withFd: true,
+      act: async (raw, fd) => {
+        await raw.write(frame(0x02, 'a payload cut short', { fdCount: 1 }).subarray(0, 20), [fd]);
+        raw.close();
+      },
+    }),
+);
 
 test.serial('a peer that closes between frames ends the channel cleanly', (t) =>
   expectClose(t, {
@@ -136,4 +186,5 @@ test.serial('a peer that closes between frames ends the channel cleanly', (t) =>
       await raw.write(frame(0x02, 'complete'));
       raw.close();
     },
-  }));
+  }),
+);

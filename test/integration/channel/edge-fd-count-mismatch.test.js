@@ -57,68 +57,79 @@ async function expectMismatch(t, count, send) {
 }
 
 test.serial('a frame announcing 2 descriptors that arrives with 1', (t) =>
-  expectMismatch(t, 1, (raw, fds) => raw.write(frame(0x02, 'two?', { fdCount: 2 }), fds)));
+  expectMismatch(t, 1, (raw, fds) => raw.write(frame(0x02, 'two?', { fdCount: 2 }), fds)),
+);
 
 test.serial('a frame announcing 1 descriptor that arrives with 3', (t) =>
-  expectMismatch(t, 3, (raw, fds) => raw.write(frame(0x02, 'one?', { fdCount: 1 }), fds)));
+  expectMismatch(t, 3, (raw, fds) => raw.write(frame(0x02, 'one?', { fdCount: 1 }), fds)),
+);
 
 test.serial('a frame announcing none that arrives with 1', (t) =>
-  expectMismatch(t, 1, (raw, fds) => raw.write(frame(0x02, 'none?'), fds)));
+  expectMismatch(t, 1, (raw, fds) => raw.write(frame(0x02, 'none?'), fds)),
+);
 
-test.serial('an empty frame announcing none that arrives with 1', (t) => expectMismatch(t, 1, (raw, fds) => raw.write(frame(0x02, ''), fds)));
+test.serial('an empty frame announcing none that arrives with 1', (t) =>
+  expectMismatch(t, 1, (raw, fds) => raw.write(frame(0x02, ''), fds)),
+);
 
 test.serial('a descriptor that rides on a payload byte instead of the header', (t) =>
   expectMismatch(t, 1, async (raw, fds) => {
     const bytes = frame(0x02, Buffer.concat([PAD, Buffer.from('late descriptor')]), { fdCount: 1 });
     await raw.write(bytes.subarray(0, 16 + PAD.length));
     await raw.write(bytes.subarray(16 + PAD.length), fds);
-  }));
+  }),
+);
 
 test.serial("a frame's descriptor that arrives with the next frame", (t) =>
   expectMismatch(t, 1, async (raw, fds) => {
     await raw.write(frame(0x02, PAD, { fdCount: 1 }));
     await raw.write(frame(0x02, 'I carry it'), fds);
-  }));
+  }),
+);
 
 test.serial('a second frame that announces one descriptor but brings two', (t) =>
   expectMismatch(t, 2, async (raw, fds) => {
     await raw.write(frame(0x02, 'first', { fdCount: 1 }), [fds[0]]);
     // The first frame took its descriptor; this one announces one but brings two.
     await raw.write(frame(0x02, 'second', { fdCount: 1 }), [fds[1], fds[1]]);
-  }));
+  }),
+);
 
-test.serial('legal: descriptors on header bytes 0 and 7, as a foreign chunking sender may put them, in order', async (t) => {
-  const before = openFdCount();
-  const { channel, raw } = await open();
-  const [first, second] = [probe(), probe()];
-  const message = within(
-    new Promise((resolve) =>
-      channel.once('message', (m) => {
-        const fds = m.takeFds();
-        fds.forEach((fd, i) => fs.writeSync(fd, `fd ${i}`));
-        for (const fd of fds) addon.close(fd);
-        resolve([m.text(), fds.length]);
-      }),
-    ),
-    'the message',
-  );
-  const bytes = frame(0x02, 'split', { fdCount: 2 });
-  await raw.write(bytes.subarray(0, 7), [first.fd]);
-  await raw.write(bytes.subarray(7, 16), [second.fd]);
-  await raw.write(bytes.subarray(16));
-  addon.close(first.fd);
-  addon.close(second.fd);
-  t.deepEqual(await message, ['split', 2]);
-  for (const [i, p] of [first, second].entries()) {
-    await p.reader.until((r) => r.status === 1, `descriptor ${i} to be closed`);
-    t.is(p.reader.data.toString(), `fd ${i}`);
-    p.reader.close();
-  }
-  t.false(channel.isClosed);
-  channel.destroy();
-  raw.close();
-  await assertNoFdLeak(t, before);
-});
+test.serial(
+  'legal: descriptors on header bytes 0 and 7, as a foreign chunking sender may put them, in order',
+  async (t) => {
+    const before = openFdCount();
+    const { channel, raw } = await open();
+    const [first, second] = [probe(), probe()];
+    const message = within(
+      new Promise((resolve) =>
+        channel.once('message', (m) => {
+          const fds = m.takeFds();
+          fds.forEach((fd, i) => fs.writeSync(fd, `fd ${i}`));
+          for (const fd of fds) addon.close(fd);
+          resolve([m.text(), fds.length]);
+        }),
+      ),
+      'the message',
+    );
+    const bytes = frame(0x02, 'split', { fdCount: 2 });
+    await raw.write(bytes.subarray(0, 7), [first.fd]);
+    await raw.write(bytes.subarray(7, 16), [second.fd]);
+    await raw.write(bytes.subarray(16));
+    addon.close(first.fd);
+    addon.close(second.fd);
+    t.deepEqual(await message, ['split', 2]);
+    for (const [i, p] of [first, second].entries()) {
+      await p.reader.until((r) => r.status === 1, `descriptor ${i} to be closed`);
+      t.is(p.reader.data.toString(), `fd ${i}`);
+      p.reader.close();
+    }
+    t.false(channel.isClosed);
+    channel.destroy();
+    raw.close();
+    await assertNoFdLeak(t, before);
+  },
+);
 
 test.serial('legal: fd-less frames coalesced in front of a frame with descriptors, in one read', async (t) => {
   const before = openFdCount();

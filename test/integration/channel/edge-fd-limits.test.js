@@ -59,69 +59,98 @@ test.serial('the per-sendmsg limit is what the native layer reports', (t) => {
 
 test.serial(`${M} descriptors (one full sendmsg) arrive in order`, (t) => roundTrip(t, M));
 test.serial('254 descriptors (two sendmsg calls) arrive in order', (t) => roundTrip(t, 254));
-test.serial(`${MAX_FDS_PER_FRAME} descriptors (MAX_FDS_PER_FRAME) arrive in order`, (t) => roundTrip(t, MAX_FDS_PER_FRAME));
+test.serial(`${MAX_FDS_PER_FRAME} descriptors (MAX_FDS_PER_FRAME) arrive in order`, (t) =>
+  roundTrip(t, MAX_FDS_PER_FRAME),
+);
 
-test.serial('a chunked frame rides on consecutive header bytes: full chunks first, the rest with the remaining bytes', async (t) => {
-  const before = openFdCount();
-  const { channel, raw } = await channelWithRawPeer();
-  await within(channel.ready, 'the hello');
-  // Once the channel's hello is read, the next read starts at the DATA frame.
-  await raw.frameOfType(0x01);
-  const start = raw.data.length;
-  const count = 2 * M + 94;
-  const [kept, sent] = addon.socketPair('stream');
-  const copies = Array.from({ length: count }, () => addon.dup(sent));
-  addon.close(sent);
-  addon.close(kept);
-  await channel.send('chunked', copies);
-  for (const fd of copies) addon.close(fd);
-  await raw.until((r) => r.frames.some((f) => f.type === 0x02) && r.reads.reduce((n, read) => n + read.fds.length, 0) === count, 'the chunked frame');
-  t.deepEqual(
-    raw.reads.map(({ offset, length, fds, truncated }) => ({ offset: offset - start, length, fds: fds.length, truncated })),
-    [
-      { offset: 0, length: 1, fds: M, truncated: false },
-      { offset: 1, length: 1, fds: M, truncated: false },
-      { offset: 2, length: 14 + 'chunked'.length, fds: 94, truncated: false },
-    ],
-  );
-  t.like(raw.frames.find((f) => f.type === 0x02), { fdCount: count });
-  channel.destroy();
-  raw.close();
-  await assertNoFdLeak(t, before);
-});
+test.serial(
+  'a chunked frame rides on consecutive header bytes: full chunks first, the rest with the remaining bytes',
+  async (t) => {
+    const before = openFdCount();
+    const { channel, raw } = await channelWithRawPeer();
+    await within(channel.ready, 'the hello');
+    // Once the channel's hello is read, the next read starts at the DATA frame.
+    await raw.frameOfType(0x01);
+    const start = raw.data.length;
+    const count = 2 * M + 94;
+    const [kept, sent] = addon.socketPair('stream');
+    const copies = Array.from({ length: count }, () => addon.dup(sent));
+    addon.close(sent);
+    addon.close(kept);
+    await channel.send('chunked', copies);
+    for (const fd of copies) addon.close(fd);
+    await raw.until(
+      (r) => r.frames.some((f) => f.type === 0x02) && r.reads.reduce((n, read) => n + read.fds.length, 0) === count,
+      'the chunked frame',
+    );
+    t.deepEqual(
+      raw.reads.map(({ offset, length, fds, truncated }) => ({
+        offset: offset - start,
+        length,
+        fds: fds.length,
+        truncated,
+      })),
+      [
+        { offset: 0, length: 1, fds: M, truncated: false },
+        { offset: 1, length: 1, fds: M, truncated: false },
+        { offset: 2, length: 14 + 'chunked'.length, fds: 94, truncated: false },
+      ],
+    );
+    t.like(
+      raw.frames.find((f) => f.type === 0x02),
+      { fdCount: count },
+    );
+    channel.destroy();
+    raw.close();
+    await assertNoFdLeak(t, before);
+  },
+);
 
-test.serial(`${MAX_FDS_PER_FRAME + 1} descriptors are refused with ERR_PORTUNUS_TOO_MANY_FDS; the channel and the caller's descriptors are untouched`, async (t) => {
-  const before = openFdCount();
-  const [a, b] = channelPair();
-  const [kept, sent] = addon.socketPair('stream');
-  const copies = Array.from({ length: MAX_FDS_PER_FRAME + 1 }, () => addon.dup(sent));
-  const error = await t.throwsAsync(a.send('too many', copies));
-  t.is(error.code, 'ERR_PORTUNUS_TOO_MANY_FDS');
-  // The caller still owns every descriptor it passed.
-  t.true(copies.every((fd) => fs.fstatSync(fd).isSocket()));
-  for (const fd of copies) addon.close(fd);
-  // The channel goes on.
-  const next = within(new Promise((resolve) => b.once('message', (message) => resolve([message.text(), message.fdCount]))), 'the next message');
-  await a.send('after', [sent]);
-  t.deepEqual(await next, ['after', 1]);
-  t.false(a.isClosed);
-  addon.close(sent);
-  addon.close(kept);
-  await a.close();
-  await b.close();
-  await assertNoFdLeak(t, before);
-});
+test.serial(
+  `${MAX_FDS_PER_FRAME + 1} descriptors are refused with ERR_PORTUNUS_TOO_MANY_FDS; the channel and the caller's descriptors are untouched`,
+  async (t) => {
+    const before = openFdCount();
+    const [a, b] = channelPair();
+    const [kept, sent] = addon.socketPair('stream');
+    const copies = Array.from({ length: MAX_FDS_PER_FRAME + 1 }, () => addon.dup(sent));
+    const error = await t.throwsAsync(a.send('too many', copies));
+    t.is(error.code, 'ERR_PORTUNUS_TOO_MANY_FDS');
+    // The caller still owns every descriptor it passed.
+    t.true(copies.every((fd) => fs.fstatSync(fd).isSocket()));
+    for (const fd of copies) addon.close(fd);
+    // The channel goes on.
+    const next = within(
+      new Promise((resolve) => b.once('message', (message) => resolve([message.text(), message.fdCount]))),
+      'the next message',
+    );
+    await a.send('after', [sent]);
+    t.deepEqual(await next, ['after', 1]);
+    t.false(a.isClosed);
+    addon.close(sent);
+    addon.close(kept);
+    await a.close();
+    await b.close();
+    await assertNoFdLeak(t, before);
+  },
+);
 
-test.serial(`the native write refuses ${M + 1} descriptors as an argument error, where sendmsg would fail with EINVAL`, async (t) => {
-  const before = openFdCount();
-  const [a, b] = addon.socketPair('stream');
-  const endpoint = new addon.Endpoint(a, () => {}, () => {});
-  const copies = Array.from({ length: M + 1 }, () => addon.dup(b));
-  const error = t.throws(() => endpoint.write(Buffer.from('x'), 0, 1, Int32Array.from(copies)));
-  t.is(error.code, 'ERR_INVALID_ARG_TYPE');
-  t.is(endpoint.write(Buffer.from('x'), 0, 1, Int32Array.from(copies.slice(0, M))), 1);
-  for (const fd of copies) addon.close(fd);
-  endpoint.close();
-  addon.close(b);
-  await assertNoFdLeak(t, before);
-});
+test.serial(
+  `the native write refuses ${M + 1} descriptors as an argument error, where sendmsg would fail with EINVAL`,
+  async (t) => {
+    const before = openFdCount();
+    const [a, b] = addon.socketPair('stream');
+    const endpoint = new addon.Endpoint(
+      a,
+      () => {},
+      () => {},
+    );
+    const copies = Array.from({ length: M + 1 }, () => addon.dup(b));
+    const error = t.throws(() => endpoint.write(Buffer.from('x'), 0, 1, Int32Array.from(copies)));
+    t.is(error.code, 'ERR_INVALID_ARG_TYPE');
+    t.is(endpoint.write(Buffer.from('x'), 0, 1, Int32Array.from(copies.slice(0, M))), 1);
+    for (const fd of copies) addon.close(fd);
+    endpoint.close();
+    addon.close(b);
+    await assertNoFdLeak(t, before);
+  },
+);

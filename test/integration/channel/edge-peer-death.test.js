@@ -12,7 +12,9 @@ import { addon, within } from '../../helpers/raw-endpoint.js';
 
 const PEER = fileURLToPath(new URL('../../fixtures/python-read-some-then-wait.py', import.meta.url));
 const STOP_READING = fileURLToPath(new URL('../../fixtures/python-stop-reading.py', import.meta.url));
-const python = ['python3', 'python'].find((name) => spawnSync(name, ['-c', 'import socket'], { stdio: 'ignore' }).status === 0);
+const python = ['python3', 'python'].find(
+  (name) => spawnSync(name, ['-c', 'import socket'], { stdio: 'ignore' }).status === 0,
+);
 const pythonTest = python !== undefined || process.env.CI === 'true' ? test.serial : test.skip;
 
 // Installed once and never removed: removing the last listener would restore SIGPIPE's default action (exit)
@@ -37,7 +39,11 @@ test.serial('the native write to a closed peer returns -EPIPE and raises no SIGP
   const before = openFdCount();
   const start = await sigpipesSoFar();
   const [a, b] = addon.socketPair('stream');
-  const endpoint = new addon.Endpoint(a, () => {}, () => {});
+  const endpoint = new addon.Endpoint(
+    a,
+    () => {},
+    () => {},
+  );
   addon.close(b);
   t.is(endpoint.write(Buffer.from('anyone?'), 0, 7), -constants.errno.EPIPE);
   const [c, d] = addon.socketPair('stream');
@@ -73,66 +79,78 @@ function checkEnd(t, error, results) {
   t.true(results.slice(firstFailure).every((r) => r === 'ERR_PORTUNUS_CHANNEL_CLOSED'));
 }
 
-pythonTest('a peer process killed with frames queued: the channel closes with EPIPE/ECONNRESET, every send settles, no SIGPIPE', async (t) => {
-  const before = openFdCount();
-  const start = await sigpipesSoFar();
-  const { channel, childFd, closeChildFd } = socketPairForChild();
-  const child = spawn(python, [PEER, '3'], { stdio: ['ignore', 'pipe', 'inherit', childFd] });
-  closeChildFd();
-  t.teardown(() => child.kill('SIGKILL'));
-  const exited = new Promise((resolve) => child.once('close', (code, signal) => resolve(signal)));
-  const read = within(new Promise((resolve) => readline.createInterface({ input: child.stdout }).once('line', resolve)), 'the peer to read');
+pythonTest(
+  'a peer process killed with frames queued: the channel closes with EPIPE/ECONNRESET, every send settles, no SIGPIPE',
+  async (t) => {
+    const before = openFdCount();
+    const start = await sigpipesSoFar();
+    const { channel, childFd, closeChildFd } = socketPairForChild();
+    const child = spawn(python, [PEER, '3'], { stdio: ['ignore', 'pipe', 'inherit', childFd] });
+    closeChildFd();
+    t.teardown(() => child.kill('SIGKILL'));
+    const exited = new Promise((resolve) => child.once('close', (code, signal) => resolve(signal)));
+    const read = within(
+      new Promise((resolve) => readline.createInterface({ input: child.stdout }).once('line', resolve)),
+      'the peer to read',
+    );
 
-  const { settled, fds } = flood(channel, 64);
-  t.like(JSON.parse(await read), { event: 'read', bytes: 64 * 1024 });
-  t.true(channel.queuedBytes > 0, 'frames are still queued when the peer dies');
-  child.kill('SIGKILL');
-  t.is(await within(exited, 'the peer to die'), 'SIGKILL');
+    const { settled, fds } = flood(channel, 64);
+    t.like(JSON.parse(await read), { event: 'read', bytes: 64 * 1024 });
+    t.true(channel.queuedBytes > 0, 'frames are still queued when the peer dies');
+    child.kill('SIGKILL');
+    t.is(await within(exited, 'the peer to die'), 'SIGKILL');
 
-  const error = await within(channel.closed, 'the channel to close');
-  checkEnd(t, error, await within(settled, 'every send to settle'));
-  t.is(await sigpipesSoFar(), start, 'no SIGPIPE');
-  for (const fd of fds) addon.close(fd);
-  await assertNoFdLeak(t, before);
-});
+    const error = await within(channel.closed, 'the channel to close');
+    checkEnd(t, error, await within(settled, 'every send to settle'));
+    t.is(await sigpipesSoFar(), start, 'no SIGPIPE');
+    for (const fd of fds) addon.close(fd);
+    await assertNoFdLeak(t, before);
+  },
+);
 
-test.serial('a peer channel destroyed with frames queued for it: the sender closes, every send settles, no SIGPIPE', async (t) => {
-  const before = openFdCount();
-  const start = await sigpipesSoFar();
-  const [a, b] = channelPair();
-  await within(a.ready, 'the hello');
-  const { settled, fds } = flood(a, 64);
-  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
-  t.true(a.queuedBytes > 0);
-  b.destroy();
-  const error = await within(a.closed, 'the sender to close');
-  checkEnd(t, error, await within(settled, 'every send to settle'));
-  t.is(await sigpipesSoFar(), start, 'no SIGPIPE');
-  for (const fd of fds) addon.close(fd);
-  await assertNoFdLeak(t, before);
-});
+test.serial(
+  'a peer channel destroyed with frames queued for it: the sender closes, every send settles, no SIGPIPE',
+  async (t) => {
+    const before = openFdCount();
+    const start = await sigpipesSoFar();
+    const [a, b] = channelPair();
+    await within(a.ready, 'the hello');
+    const { settled, fds } = flood(a, 64);
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    t.true(a.queuedBytes > 0);
+    b.destroy();
+    const error = await within(a.closed, 'the sender to close');
+    checkEnd(t, error, await within(settled, 'every send to settle'));
+    t.is(await sigpipesSoFar(), start, 'no SIGPIPE');
+    for (const fd of fds) addon.close(fd);
+    await assertNoFdLeak(t, before);
+  },
+);
 
-pythonTest('a peer that shuts down its reading side but stays connected: sends fail with EPIPE and the channel ends, no hang', async (t) => {
-  const before = openFdCount();
-  const start = await sigpipesSoFar();
-  const { channel, childFd, closeChildFd } = socketPairForChild();
-  const child = spawn(python, [STOP_READING, '3'], { stdio: ['ignore', 'pipe', 'inherit', childFd] });
-  closeChildFd();
-  t.teardown(() => child.kill('SIGKILL'));
-  const exited = new Promise((resolve) => child.once('close', (code) => resolve(code)));
-  const lines = readline.createInterface({ input: child.stdout });
-  const stopped = within(new Promise((resolve) => lines.once('line', resolve)), 'the peer to stop reading');
-  await within(channel.ready, "the peer's hello");
-  t.like(JSON.parse(await stopped), { event: 'stopped-reading' });
+pythonTest(
+  'a peer that shuts down its reading side but stays connected: sends fail with EPIPE and the channel ends, no hang',
+  async (t) => {
+    const before = openFdCount();
+    const start = await sigpipesSoFar();
+    const { channel, childFd, closeChildFd } = socketPairForChild();
+    const child = spawn(python, [STOP_READING, '3'], { stdio: ['ignore', 'pipe', 'inherit', childFd] });
+    closeChildFd();
+    t.teardown(() => child.kill('SIGKILL'));
+    const exited = new Promise((resolve) => child.once('close', (code) => resolve(code)));
+    const lines = readline.createInterface({ input: child.stdout });
+    const stopped = within(new Promise((resolve) => lines.once('line', resolve)), 'the peer to stop reading');
+    await within(channel.ready, "the peer's hello");
+    t.like(JSON.parse(await stopped), { event: 'stopped-reading' });
 
-  const sent = channel.send('nobody reads this').then(
-    () => 'sent',
-    (error) => error.code,
-  );
-  const error = await within(channel.closed, 'the channel to end');
-  t.is(error?.code, 'EPIPE');
-  t.is(await sent, 'ERR_PORTUNUS_CHANNEL_CLOSED');
-  t.is(await within(exited, 'the peer to see the close'), 0);
-  t.is(await sigpipesSoFar(), start, 'no SIGPIPE');
-  await assertNoFdLeak(t, before);
-});
+    const sent = channel.send('nobody reads this').then(
+      () => 'sent',
+      (error) => error.code,
+    );
+    const error = await within(channel.closed, 'the channel to end');
+    t.is(error?.code, 'EPIPE');
+    t.is(await sent, 'ERR_PORTUNUS_CHANNEL_CLOSED');
+    t.is(await within(exited, 'the peer to see the close'), 0);
+    t.is(await sigpipesSoFar(), start, 'no SIGPIPE');
+    await assertNoFdLeak(t, before);
+  },
+);

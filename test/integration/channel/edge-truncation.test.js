@@ -25,7 +25,10 @@ function answers(channel) {
   });
   return {
     async next(t, event) {
-      const answer = queue.length > 0 ? queue.shift() : await within(new Promise((resolve) => waiters.push(resolve)), `the child's '${event}'`);
+      const answer =
+        queue.length > 0
+          ? queue.shift()
+          : await within(new Promise((resolve) => waiters.push(resolve)), `the child's '${event}'`);
       t.is(answer.event, event, JSON.stringify(answer));
       return answer;
     },
@@ -36,7 +39,9 @@ async function truncate(t, { free, count }) {
   const before = openFdCount();
   const { channel, childFd, closeChildFd } = socketPairForChild();
   // `ulimit -n` sets both limits: Node raises its soft limit to the hard one at startup, so both must be low.
-  const child = spawn('sh', ['-c', 'ulimit -n 1024 && exec "$0" "$@"', process.execPath, FIXTURE], { stdio: ['ignore', 'inherit', 'inherit', childFd] });
+  const child = spawn('sh', ['-c', 'ulimit -n 1024 && exec "$0" "$@"', process.execPath, FIXTURE], {
+    stdio: ['ignore', 'inherit', 'inherit', childFd],
+  });
   closeChildFd();
   t.teardown(() => child.kill('SIGKILL'));
   const exited = new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
@@ -67,7 +72,11 @@ async function truncate(t, { free, count }) {
   sent.reader.close();
 
   await channel.send(JSON.stringify({ cmd: 'release' }));
-  t.is((await child$.next(t, 'released')).openFds, childFdsAtStart, "the child's descriptor table is back where it started");
+  t.is(
+    (await child$.next(t, 'released')).openFds,
+    childFdsAtStart,
+    "the child's descriptor table is back where it started",
+  );
 
   // The same channel delivers the next message whole.
   const after = probe();
@@ -86,7 +95,17 @@ async function truncate(t, { free, count }) {
 
 const M = addon.maxFdsPerMessage;
 
-test.serial('2 descriptors for no free slot at all (no control data arrives): reported truncated, the channel goes on', (t) => truncate(t, { free: 0, count: 2 }));
-test.serial('3 descriptors for 1 free slot: reported truncated on both sides, nothing leaks, the channel goes on', (t) => truncate(t, { free: 1, count: 3 }));
-test.serial('300 descriptors for 100 free slots: the first chunk is truncated, the second closed with it', (t) => truncate(t, { free: 100, count: 300 }));
-test.serial(`300 descriptors for ${M + 7} free slots: the first chunk arrives whole, the second is truncated`, (t) => truncate(t, { free: M + 7, count: 300 }));
+test.serial(
+  '2 descriptors for no free slot at all (no control data arrives): reported truncated, the channel goes on',
+  (t) => truncate(t, { free: 0, count: 2 }),
+);
+test.serial(
+  '3 descriptors for 1 free slot: reported truncated on both sides, nothing leaks, the channel goes on',
+  (t) => truncate(t, { free: 1, count: 3 }),
+);
+test.serial('300 descriptors for 100 free slots: the first chunk is truncated, the second closed with it', (t) =>
+  truncate(t, { free: 100, count: 300 }),
+);
+test.serial(`300 descriptors for ${M + 7} free slots: the first chunk arrives whole, the second is truncated`, (t) =>
+  truncate(t, { free: M + 7, count: 300 }),
+);

@@ -53,23 +53,30 @@ async function rawPeer(t, bytes, { end }) {
   };
 }
 
-test.serial('a message sent right behind the hello reaches a listener attached after await connectChannel()', async (t) => {
-  const before = openFdCount();
-  const peer = await rawPeer(t, Buffer.concat([HELLO, frame(0x02, Buffer.from('first')), frame(0x02, Buffer.from('second'))]), { end: false });
-  const channel = await within(connectChannel(peer.socketPath), 'the channel');
-  const received = [];
-  const both = new Promise((resolve) => {
-    channel.on('message', (message) => {
-      received.push(message.payload.toString());
-      if (received.length === 2) resolve();
+test.serial(
+  'a message sent right behind the hello reaches a listener attached after await connectChannel()',
+  async (t) => {
+    const before = openFdCount();
+    const peer = await rawPeer(
+      t,
+      Buffer.concat([HELLO, frame(0x02, Buffer.from('first')), frame(0x02, Buffer.from('second'))]),
+      { end: false },
+    );
+    const channel = await within(connectChannel(peer.socketPath), 'the channel');
+    const received = [];
+    const both = new Promise((resolve) => {
+      channel.on('message', (message) => {
+        received.push(message.payload.toString());
+        if (received.length === 2) resolve();
+      });
     });
-  });
-  await within(both, 'both messages');
-  t.deepEqual(received, ['first', 'second']);
-  channel.destroy();
-  await peer.close();
-  await assertNoFdLeak(t, before);
-});
+    await within(both, 'both messages');
+    t.deepEqual(received, ['first', 'second']);
+    channel.destroy();
+    await peer.close();
+    await assertNoFdLeak(t, before);
+  },
+);
 
 test.serial('frames held behind the hello come before the end of the channel', async (t) => {
   const before = openFdCount();
@@ -77,7 +84,10 @@ test.serial('frames held behind the hello come before the end of the channel', a
   const channel = await within(connectChannel(peer.socketPath), 'the channel');
   const events = [];
   channel.on('message', (message) => events.push(`message ${message.payload}`));
-  await within(new Promise((resolve) => channel.once('close', (error) => resolve(events.push(`close ${error?.code ?? 'clean'}`)))), 'the close');
+  await within(
+    new Promise((resolve) => channel.once('close', (error) => resolve(events.push(`close ${error?.code ?? 'clean'}`)))),
+    'the close',
+  );
   t.deepEqual(events, ['message last words', 'close clean']);
   await peer.close();
   await assertNoFdLeak(t, before);

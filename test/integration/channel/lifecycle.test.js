@@ -16,10 +16,11 @@ import { once, until, within } from '../../helpers/within.js';
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
 /** What a send settled with: 'sent', or the error. */
-const outcome = (promise) => promise.then(
-  () => 'sent',
-  (error) => error,
-);
+const outcome = (promise) =>
+  promise.then(
+    () => 'sent',
+    (error) => error,
+  );
 
 /** A HELLO frame as a version-1 peer writes it (docs/protocol.md). */
 function helloFrame() {
@@ -82,45 +83,51 @@ test.serial('close() writes every queued frame first: the peer gets all of them,
   const { error, count: beforeClose } = await within(bClosed, "the peer's close");
   t.is(error, undefined);
   t.is(beforeClose, count, "the peer saw 'close' before every frame");
-  t.deepEqual(received, Array.from({ length: count }, (_, i) => i));
+  t.deepEqual(
+    received,
+    Array.from({ length: count }, (_, i) => i),
+  );
   await assertNoFdLeak(t, before);
 });
 
-test.serial('destroy() is immediate and idempotent; queued sends and pending pings reject with ERR_PORTUNUS_CHANNEL_CLOSED', async (t) => {
-  const before = openFdCount();
-  // The peer reads nothing: what the kernel does not take stays queued here.
-  const { channel: stuck, peerFd: silent } = channelWithSilentPeer();
-  const sends = [];
-  for (let i = 0; i < 16; i++) sends.push(outcome(stuck.send(Buffer.alloc(1024 * 1024))));
-  await turn();
-  t.true(stuck.queuedBytes > 0, 'the kernel took everything: the test proves nothing');
-  const pinged = outcome(stuck.ping(60_000));
-  const events = [];
-  stuck.on('error', (error) => events.push(['error', error]));
-  stuck.on('close', (error) => events.push(['close', error]));
-  const cause = new Error('stopped by the test');
-  stuck.destroy(cause);
-  // Synchronous: by the time destroy() returns, the channel is closed and has said so.
-  t.true(stuck.isClosed);
-  t.is(stuck.queuedBytes, 0);
-  t.deepEqual(events, [
-    ['error', cause],
-    ['close', cause],
-  ]);
-  stuck.destroy();
-  stuck.destroy(new Error('again'));
-  t.is(events.length, 2, 'a second destroy() emitted again');
-  t.is(await stuck.closed, cause);
-  for (const result of await within(Promise.all(sends), 'every send to settle')) {
-    t.is(result.code, 'ERR_PORTUNUS_CHANNEL_CLOSED');
-    t.is(result.cause, cause);
-  }
-  t.is((await pinged).code, 'ERR_PORTUNUS_CHANNEL_CLOSED');
-  t.is((await outcome(stuck.send('later'))).code, 'ERR_PORTUNUS_CHANNEL_CLOSED');
-  t.is((await outcome(stuck.ping())).code, 'ERR_PORTUNUS_CHANNEL_CLOSED');
-  closeFd(silent);
-  await assertNoFdLeak(t, before);
-});
+test.serial(
+  'destroy() is immediate and idempotent; queued sends and pending pings reject with ERR_PORTUNUS_CHANNEL_CLOSED',
+  async (t) => {
+    const before = openFdCount();
+    // The peer reads nothing: what the kernel does not take stays queued here.
+    const { channel: stuck, peerFd: silent } = channelWithSilentPeer();
+    const sends = [];
+    for (let i = 0; i < 16; i++) sends.push(outcome(stuck.send(Buffer.alloc(1024 * 1024))));
+    await turn();
+    t.true(stuck.queuedBytes > 0, 'the kernel took everything: the test proves nothing');
+    const pinged = outcome(stuck.ping(60_000));
+    const events = [];
+    stuck.on('error', (error) => events.push(['error', error]));
+    stuck.on('close', (error) => events.push(['close', error]));
+    const cause = new Error('stopped by the test');
+    stuck.destroy(cause);
+    // Synchronous: by the time destroy() returns, the channel is closed and has said so.
+    t.true(stuck.isClosed);
+    t.is(stuck.queuedBytes, 0);
+    t.deepEqual(events, [
+      ['error', cause],
+      ['close', cause],
+    ]);
+    stuck.destroy();
+    stuck.destroy(new Error('again'));
+    t.is(events.length, 2, 'a second destroy() emitted again');
+    t.is(await stuck.closed, cause);
+    for (const result of await within(Promise.all(sends), 'every send to settle')) {
+      t.is(result.code, 'ERR_PORTUNUS_CHANNEL_CLOSED');
+      t.is(result.cause, cause);
+    }
+    t.is((await pinged).code, 'ERR_PORTUNUS_CHANNEL_CLOSED');
+    t.is((await outcome(stuck.send('later'))).code, 'ERR_PORTUNUS_CHANNEL_CLOSED');
+    t.is((await outcome(stuck.ping())).code, 'ERR_PORTUNUS_CHANNEL_CLOSED');
+    closeFd(silent);
+    await assertNoFdLeak(t, before);
+  },
+);
 
 test.serial("`ready` resolves with the child's hello; `peer` keeps it", async (t) => {
   const before = openFdCount();
@@ -148,27 +155,30 @@ test.serial('`ready` rejects when the channel closes before the hello', async (t
 });
 
 for (const listener of ['a listener that takes nothing', 'no listener']) {
-  test.serial(`descriptors of a message nobody takes are closed (${listener}); the peer of the sent socket sees EOF`, async (t) => {
-    const before = openFdCount();
-    const [a, b] = await readyPair();
-    const [sent, peer] = fdBackend.socketPair('stream');
-    const seen = [];
-    if (listener !== 'no listener') b.on('message', (message) => seen.push(message));
-    await within(a.send('unclaimed', [sent]), 'the send');
-    closeFd(sent);
-    const watched = watchSocket(peer);
-    // Our copy is closed; only b's copy could keep the connection open.
-    await until(() => watched.ended, 'EOF on the peer of the unclaimed socket');
-    if (listener !== 'no listener') {
-      t.is(seen.length, 1);
-      t.is(seen[0].fdCount, 1);
-      // After the listener returned, nothing is left to take: the descriptor is closed, not handed out.
-      t.deepEqual(seen[0].takeFds(), []);
-    }
-    watched.socket.destroy();
-    await within(Promise.all([a.close(), b.close()]), 'both closes');
-    await assertNoFdLeak(t, before);
-  });
+  test.serial(
+    `descriptors of a message nobody takes are closed (${listener}); the peer of the sent socket sees EOF`,
+    async (t) => {
+      const before = openFdCount();
+      const [a, b] = await readyPair();
+      const [sent, peer] = fdBackend.socketPair('stream');
+      const seen = [];
+      if (listener !== 'no listener') b.on('message', (message) => seen.push(message));
+      await within(a.send('unclaimed', [sent]), 'the send');
+      closeFd(sent);
+      const watched = watchSocket(peer);
+      // Our copy is closed; only b's copy could keep the connection open.
+      await until(() => watched.ended, 'EOF on the peer of the unclaimed socket');
+      if (listener !== 'no listener') {
+        t.is(seen.length, 1);
+        t.is(seen[0].fdCount, 1);
+        // After the listener returned, nothing is left to take: the descriptor is closed, not handed out.
+        t.deepEqual(seen[0].takeFds(), []);
+      }
+      watched.socket.destroy();
+      await within(Promise.all([a.close(), b.close()]), 'both closes');
+      await assertNoFdLeak(t, before);
+    },
+  );
 }
 
 test.serial('the peer of a sent socket sees EOF only when every copy is closed', async (t) => {
@@ -259,36 +269,42 @@ test.serial('a send past maxQueuedBytes rejects with ERR_PORTUNUS_QUEUE_FULL; th
   await assertNoFdLeak(t, before);
 });
 
-test.serial('the peer killed with SIGKILL in the middle of a stream of large frames: close, no crash, no leak', async (t) => {
-  const before = openFdCount();
-  const child = spawnFixture(t, 'echo-messages');
-  const { channel } = child;
-  await within(channel.ready, "the child's hello");
-  const frame = Buffer.alloc(1024 * 1024, 0xff);
-  const sends = [];
-  const pump = (async () => {
-    while (!channel.isClosed) {
-      if (channel.writableNeedDrain) {
-        await Promise.race([new Promise((resolve) => channel.once('drain', resolve)), channel.closed]);
-        continue;
+test.serial(
+  'the peer killed with SIGKILL in the middle of a stream of large frames: close, no crash, no leak',
+  async (t) => {
+    const before = openFdCount();
+    const child = spawnFixture(t, 'echo-messages');
+    const { channel } = child;
+    await within(channel.ready, "the child's hello");
+    const frame = Buffer.alloc(1024 * 1024, 0xff);
+    const sends = [];
+    const pump = (async () => {
+      while (!channel.isClosed) {
+        if (channel.writableNeedDrain) {
+          await Promise.race([new Promise((resolve) => channel.once('drain', resolve)), channel.closed]);
+          continue;
+        }
+        sends.push(outcome(channel.send(frame)));
       }
-      sends.push(outcome(channel.send(frame)));
+    })();
+    // The child is receiving (it echoes) when it dies.
+    await child.reports.take('raw');
+    child.child.kill('SIGKILL');
+    const error = await within(channel.closed, 'the channel to close');
+    // A clean close, or the error of whatever noticed first: the write (EPIPE), the read (ECONNRESET), or
+    // the end of stream in the middle of an echo.
+    t.true(
+      error === undefined || ['EPIPE', 'ECONNRESET', 'ERR_PORTUNUS_BAD_FRAME'].includes(error.code),
+      `closed with ${error}`,
+    );
+    await within(pump, 'the sender to stop');
+    for (const result of await within(Promise.all(sends), 'every send to settle')) {
+      if (result !== 'sent') t.is(result.code, 'ERR_PORTUNUS_CHANNEL_CLOSED');
     }
-  })();
-  // The child is receiving (it echoes) when it dies.
-  await child.reports.take('raw');
-  child.child.kill('SIGKILL');
-  const error = await within(channel.closed, 'the channel to close');
-  // A clean close, or the error of whatever noticed first: the write (EPIPE), the read (ECONNRESET), or
-  // the end of stream in the middle of an echo.
-  t.true(error === undefined || ['EPIPE', 'ECONNRESET', 'ERR_PORTUNUS_BAD_FRAME'].includes(error.code), `closed with ${error}`);
-  await within(pump, 'the sender to stop');
-  for (const result of await within(Promise.all(sends), 'every send to settle')) {
-    if (result !== 'sent') t.is(result.code, 'ERR_PORTUNUS_CHANNEL_CLOSED');
-  }
-  t.deepEqual(await within(child.exited, 'the child to exit'), { code: null, signal: 'SIGKILL' });
-  await assertNoFdLeak(t, before);
-});
+    t.deepEqual(await within(child.exited, 'the child to exit'), { code: null, signal: 'SIGKILL' });
+    await assertNoFdLeak(t, before);
+  },
+);
 
 test.serial('ping() measures a round trip to the child', async (t) => {
   const before = openFdCount();
@@ -323,20 +339,23 @@ test.serial('ping() to a peer that says hello and never answers rejects with ERR
 
 const canSeeProcessState = fs.existsSync('/proc/self/stat');
 
-(canSeeProcessState ? test.serial : test.skip)('ping() to a stopped child times out, and works again once it continues', async (t) => {
-  const before = openFdCount();
-  const { channel, child } = spawnFixture(t, 'echo-messages');
-  await within(channel.ready, "the child's hello");
-  await within(channel.ping(), 'a first pong');
-  child.kill('SIGSTOP');
-  t.teardown(() => child.kill('SIGCONT'));
-  // The field after the parenthesised command name is the state: T once the stop has taken effect.
-  await until(() => /\) T /.test(fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8')), 'the child to stop');
-  t.is((await outcome(channel.ping(300))).code, 'ERR_PORTUNUS_PING_TIMEOUT');
-  child.kill('SIGCONT');
-  // The late pong of the timed-out ping is ignored; a new ping is answered.
-  const ms = await within(channel.ping(), 'a pong after SIGCONT');
-  t.true(ms >= 0);
-  await within(channel.close(), 'the close');
-  await assertNoFdLeak(t, before);
-});
+(canSeeProcessState ? test.serial : test.skip)(
+  'ping() to a stopped child times out, and works again once it continues',
+  async (t) => {
+    const before = openFdCount();
+    const { channel, child } = spawnFixture(t, 'echo-messages');
+    await within(channel.ready, "the child's hello");
+    await within(channel.ping(), 'a first pong');
+    child.kill('SIGSTOP');
+    t.teardown(() => child.kill('SIGCONT'));
+    // The field after the parenthesised command name is the state: T once the stop has taken effect.
+    await until(() => /\) T /.test(fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8')), 'the child to stop');
+    t.is((await outcome(channel.ping(300))).code, 'ERR_PORTUNUS_PING_TIMEOUT');
+    child.kill('SIGCONT');
+    // The late pong of the timed-out ping is ignored; a new ping is answered.
+    const ms = await within(channel.ping(), 'a pong after SIGCONT');
+    t.true(ms >= 0);
+    await within(channel.close(), 'the close');
+    await assertNoFdLeak(t, before);
+  },
+);

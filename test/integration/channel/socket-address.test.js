@@ -63,80 +63,115 @@ async function listenConnectPing(t, address) {
   }
 }
 
-test.serial('a path too long for sun_path, in a directory that does not exist yet, is refused synchronously: no directory, no stray socket', async (t) => {
-  const before = openFdCount();
-  const base = privateDirectory(t);
-  // Cut at sun_path's size, this path would end inside the long directory name: a socket named after a
-  // prefix of it, next to it in `base`.
-  const socketPath = path.join(base, 'd'.repeat(SUN_PATH), 'channel.sock');
-  assertRefusedSynchronously(t, () => listenChannel(socketPath), { bytes: Buffer.byteLength(socketPath), limit: SUN_PATH - 1 });
-  assertRefusedSynchronously(t, () => connectChannel(socketPath), { bytes: Buffer.byteLength(socketPath), limit: SUN_PATH - 1 });
-  // Whatever an asynchronous part might have done, give it time to show.
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  t.deepEqual(fs.readdirSync(base), [], 'something was created');
-  await assertNoFdLeak(t, before);
-});
+test.serial(
+  'a path too long for sun_path, in a directory that does not exist yet, is refused synchronously: no directory, no stray socket',
+  async (t) => {
+    const before = openFdCount();
+    const base = privateDirectory(t);
+    // Cut at sun_path's size, this path would end inside the long directory name: a socket named after a
+    // prefix of it, next to it in `base`.
+    const socketPath = path.join(base, 'd'.repeat(SUN_PATH), 'channel.sock');
+    assertRefusedSynchronously(t, () => listenChannel(socketPath), {
+      bytes: Buffer.byteLength(socketPath),
+      limit: SUN_PATH - 1,
+    });
+    assertRefusedSynchronously(t, () => connectChannel(socketPath), {
+      bytes: Buffer.byteLength(socketPath),
+      limit: SUN_PATH - 1,
+    });
+    // Whatever an asynchronous part might have done, give it time to show.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    t.deepEqual(fs.readdirSync(base), [], 'something was created');
+    await assertNoFdLeak(t, before);
+  },
+);
 
-test.serial('the limit counts bytes: a path of sun_path - 1 bytes works; one byte more, or a two-byte character, is refused', async (t) => {
-  const before = openFdCount();
-  const base = privateDirectory(t);
-  await listenConnectPing(t, pathOfBytes(base, SUN_PATH - 1));
+test.serial(
+  'the limit counts bytes: a path of sun_path - 1 bytes works; one byte more, or a two-byte character, is refused',
+  async (t) => {
+    const before = openFdCount();
+    const base = privateDirectory(t);
+    await listenConnectPing(t, pathOfBytes(base, SUN_PATH - 1));
 
-  const oneTooMany = pathOfBytes(base, SUN_PATH);
-  assertRefusedSynchronously(t, () => listenChannel(oneTooMany), { bytes: SUN_PATH, limit: SUN_PATH - 1 });
-  // As many characters as the path that works, one of them two bytes long in UTF-8.
-  const accented = pathOfBytes(base, SUN_PATH, { twoByteCharacter: true });
-  t.is(accented.length, SUN_PATH - 1);
-  assertRefusedSynchronously(t, () => listenChannel(accented), { bytes: Buffer.byteLength(accented), limit: SUN_PATH - 1 });
-  assertRefusedSynchronously(t, () => connectChannel(accented), { bytes: Buffer.byteLength(accented), limit: SUN_PATH - 1 });
-  t.deepEqual(fs.readdirSync(base), [], 'a socket file was left behind');
-  await assertNoFdLeak(t, before);
-});
+    const oneTooMany = pathOfBytes(base, SUN_PATH);
+    assertRefusedSynchronously(t, () => listenChannel(oneTooMany), { bytes: SUN_PATH, limit: SUN_PATH - 1 });
+    // As many characters as the path that works, one of them two bytes long in UTF-8.
+    const accented = pathOfBytes(base, SUN_PATH, { twoByteCharacter: true });
+    t.is(accented.length, SUN_PATH - 1);
+    assertRefusedSynchronously(t, () => listenChannel(accented), {
+      bytes: Buffer.byteLength(accented),
+      limit: SUN_PATH - 1,
+    });
+    assertRefusedSynchronously(t, () => connectChannel(accented), {
+      bytes: Buffer.byteLength(accented),
+      limit: SUN_PATH - 1,
+    });
+    t.deepEqual(fs.readdirSync(base), [], 'a socket file was left behind');
+    await assertNoFdLeak(t, before);
+  },
+);
 
-linuxTest('an abstract name of sun_path bytes (leading NUL included) works; one byte more is refused synchronously', async (t) => {
-  const before = openFdCount();
-  await listenConnectPing(t, abstractNameOfBytes(SUN_PATH));
-  const tooLong = abstractNameOfBytes(SUN_PATH + 1);
-  assertRefusedSynchronously(t, () => listenChannel(tooLong), { bytes: SUN_PATH + 1, limit: SUN_PATH });
-  assertRefusedSynchronously(t, () => connectChannel(tooLong), { bytes: SUN_PATH + 1, limit: SUN_PATH });
-  await assertNoFdLeak(t, before);
-});
+linuxTest(
+  'an abstract name of sun_path bytes (leading NUL included) works; one byte more is refused synchronously',
+  async (t) => {
+    const before = openFdCount();
+    await listenConnectPing(t, abstractNameOfBytes(SUN_PATH));
+    const tooLong = abstractNameOfBytes(SUN_PATH + 1);
+    assertRefusedSynchronously(t, () => listenChannel(tooLong), { bytes: SUN_PATH + 1, limit: SUN_PATH });
+    assertRefusedSynchronously(t, () => connectChannel(tooLong), { bytes: SUN_PATH + 1, limit: SUN_PATH });
+    await assertNoFdLeak(t, before);
+  },
+);
 
-test.serial('addresses that cannot be a socket are refused synchronously: a NUL inside a path, a lone NUL, not a string', (t) => {
-  // A string, but not one that can be an address: the value is wrong.
-  for (const address of [path.join(os.tmpdir(), 'a\0b.sock'), '\0', '']) {
-    t.throws(() => listenChannel(address), { code: 'ERR_INVALID_ARG_VALUE' }, JSON.stringify(address));
-    t.throws(() => connectChannel(address), { code: 'ERR_INVALID_ARG_VALUE' }, JSON.stringify(address));
-  }
-  for (const address of [42, undefined]) {
-    t.throws(() => listenChannel(address), { code: 'ERR_INVALID_ARG_TYPE' }, String(address));
-    t.throws(() => connectChannel(address), { code: 'ERR_INVALID_ARG_TYPE' }, String(address));
-  }
-});
-
-test.serial('invalid channel options are refused synchronously by listenChannel() and connectChannel(), before anything is created', async (t) => {
-  const before = openFdCount();
-  const base = privateDirectory(t);
-  const socketPath = path.join(base, 'sub', 'channel.sock');
-  for (const options of [{ maxPayloadBytes: -1 }, { handshakeTimeoutMs: 'soon' }, { allow: ['root'] }]) {
-    for (const call of [() => listenChannel(socketPath, options), () => connectChannel(socketPath, options)]) {
-      const error = t.throws(call, undefined, JSON.stringify(options));
-      t.true(['ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE'].includes(error?.code), `${JSON.stringify(options)}: ${error?.code}`);
+test.serial(
+  'addresses that cannot be a socket are refused synchronously: a NUL inside a path, a lone NUL, not a string',
+  (t) => {
+    // A string, but not one that can be an address: the value is wrong.
+    for (const address of [path.join(os.tmpdir(), 'a\0b.sock'), '\0', '']) {
+      t.throws(() => listenChannel(address), { code: 'ERR_INVALID_ARG_VALUE' }, JSON.stringify(address));
+      t.throws(() => connectChannel(address), { code: 'ERR_INVALID_ARG_VALUE' }, JSON.stringify(address));
     }
-  }
-  t.deepEqual(fs.readdirSync(base), []);
-  await assertNoFdLeak(t, before);
-});
+    for (const address of [42, undefined]) {
+      t.throws(() => listenChannel(address), { code: 'ERR_INVALID_ARG_TYPE' }, String(address));
+      t.throws(() => connectChannel(address), { code: 'ERR_INVALID_ARG_TYPE' }, String(address));
+    }
+  },
+);
 
-linuxTest('a socket directory that cannot be created under /proc makes listenChannel() reject with ENOENT instead of hanging', async (t) => {
-  const before = openFdCount();
-  const directory = `/proc/portunus-test-${crypto.randomBytes(6).toString('hex')}`;
-  for (const socketPath of [path.join(directory, 'channel.sock'), path.join(directory, 'deeper', 'channel.sock')]) {
-    const error = await t.throwsAsync(within(listenChannel(socketPath), `listenChannel(${JSON.stringify(socketPath)}) to settle`, 5000));
-    t.is(error.code, 'ENOENT', error.message);
-    t.is(error.syscall, 'mkdir');
-    t.is(error.path, directory);
-  }
-  t.false(fs.existsSync(directory));
-  await assertNoFdLeak(t, before);
-});
+test.serial(
+  'invalid channel options are refused synchronously by listenChannel() and connectChannel(), before anything is created',
+  async (t) => {
+    const before = openFdCount();
+    const base = privateDirectory(t);
+    const socketPath = path.join(base, 'sub', 'channel.sock');
+    for (const options of [{ maxPayloadBytes: -1 }, { handshakeTimeoutMs: 'soon' }, { allow: ['root'] }]) {
+      for (const call of [() => listenChannel(socketPath, options), () => connectChannel(socketPath, options)]) {
+        const error = t.throws(call, undefined, JSON.stringify(options));
+        t.true(
+          ['ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE'].includes(error?.code),
+          `${JSON.stringify(options)}: ${error?.code}`,
+        );
+      }
+    }
+    t.deepEqual(fs.readdirSync(base), []);
+    await assertNoFdLeak(t, before);
+  },
+);
+
+linuxTest(
+  'a socket directory that cannot be created under /proc makes listenChannel() reject with ENOENT instead of hanging',
+  async (t) => {
+    const before = openFdCount();
+    const directory = `/proc/portunus-test-${crypto.randomBytes(6).toString('hex')}`;
+    for (const socketPath of [path.join(directory, 'channel.sock'), path.join(directory, 'deeper', 'channel.sock')]) {
+      const error = await t.throwsAsync(
+        within(listenChannel(socketPath), `listenChannel(${JSON.stringify(socketPath)}) to settle`, 5000),
+      );
+      t.is(error.code, 'ENOENT', error.message);
+      t.is(error.syscall, 'mkdir');
+      t.is(error.path, directory);
+    }
+    t.false(fs.existsSync(directory));
+    await assertNoFdLeak(t, before);
+  },
+);

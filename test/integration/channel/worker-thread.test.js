@@ -14,7 +14,13 @@ import { openFifo } from '../../helpers/fifo.js';
 import { Reports } from '../../helpers/reports.js';
 import { once, within } from '../../helpers/within.js';
 
-const FIXTURE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'worker-read-received-pipe.js');
+const FIXTURE = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  'fixtures',
+  'worker-read-received-pipe.js',
+);
 
 /**
  * Starts the fixture in a worker with the other end of a fresh channel. The worker owns that end from
@@ -90,23 +96,26 @@ test.serial('terminating a worker in the middle of a stream of descriptors leaks
   await assertNoFdLeak(t, before);
 });
 
-test.serial('a worker that alone loaded the addon is terminated with its channel open: the process lives on and exits 0', async (t) => {
-  const before = openFdCount();
-  const { channel, exited, reports } = spawnFixture(t, 'terminate-worker-holding-channel');
-  await reports.take('worker-up');
-  const { readFd, writeFd } = await openFifo();
-  // Frames with descriptors keep coming while the worker is torn down.
-  const sends = [];
-  for (let i = 0; i < 200 && !channel.isClosed; i++) {
-    sends.push(channel.send(`pipe ${i}`, [readFd]).catch((error) => error));
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  t.deepEqual(await within(exited, 'the child to exit'), { code: 0, signal: null });
-  await within(channel.closed, 'the channel to close');
-  for (const result of await within(Promise.all(sends), 'every send to settle')) {
-    if (result !== undefined) t.is(result.code, 'ERR_PORTUNUS_CHANNEL_CLOSED');
-  }
-  fs.closeSync(readFd);
-  fs.closeSync(writeFd);
-  await assertNoFdLeak(t, before);
-});
+test.serial(
+  'a worker that alone loaded the addon is terminated with its channel open: the process lives on and exits 0',
+  async (t) => {
+    const before = openFdCount();
+    const { channel, exited, reports } = spawnFixture(t, 'terminate-worker-holding-channel');
+    await reports.take('worker-up');
+    const { readFd, writeFd } = await openFifo();
+    // Frames with descriptors keep coming while the worker is torn down.
+    const sends = [];
+    for (let i = 0; i < 200 && !channel.isClosed; i++) {
+      sends.push(channel.send(`pipe ${i}`, [readFd]).catch((error) => error));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    t.deepEqual(await within(exited, 'the child to exit'), { code: 0, signal: null });
+    await within(channel.closed, 'the channel to close');
+    for (const result of await within(Promise.all(sends), 'every send to settle')) {
+      if (result !== undefined) t.is(result.code, 'ERR_PORTUNUS_CHANNEL_CLOSED');
+    }
+    fs.closeSync(readFd);
+    fs.closeSync(writeFd);
+    await assertNoFdLeak(t, before);
+  },
+);

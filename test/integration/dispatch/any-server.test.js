@@ -19,7 +19,29 @@ function makeCertificate(t) {
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const key = path.join(dir, 'key.pem');
   const cert = path.join(dir, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'ignore' },
+  );
   return { key, cert };
 }
 
@@ -33,11 +55,25 @@ for (const [kind, { scheme, curl, version }] of Object.entries(KINDS)) {
   test.serial(`workers running a ${kind} server answer every request, both of them`, async (t) => {
     const before = openFdCount();
     const { key, cert } = makeCertificate(t);
-    const serving = await servePool(t, 'worker-any-server.js', { min: 2, max: 2, env: { WORKER_SERVER: kind, WORKER_TLS_KEY: key, WORKER_TLS_CERT: cert } });
+    const serving = await servePool(t, 'worker-any-server.js', {
+      min: 2,
+      max: 2,
+      env: { WORKER_SERVER: kind, WORKER_TLS_KEY: key, WORKER_TLS_CERT: cert },
+    });
     const url = `${scheme}://localhost:${serving.port}/`;
     const pids = new Set();
     for (let i = 0; i < REQUESTS; i++) {
-      const { stdout } = await run('curl', ['-sS', '--max-time', '10', ...curl, '--cacert', cert, '--resolve', `localhost:${serving.port}:127.0.0.1`, url]);
+      const { stdout } = await run('curl', [
+        '-sS',
+        '--max-time',
+        '10',
+        ...curl,
+        '--cacert',
+        cert,
+        '--resolve',
+        `localhost:${serving.port}:127.0.0.1`,
+        url,
+      ]);
       const [servedBy, pid, httpVersion] = stdout.split(' ');
       t.is(servedBy, kind);
       t.is(httpVersion, version, `negotiated HTTP/${version}`);

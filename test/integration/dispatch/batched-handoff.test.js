@@ -52,7 +52,12 @@ test.serial('connections accepted in one turn reach the worker in one TRANSPORT 
   const flag = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'portunus-batch-')), 'connected');
   t.teardown(() => fs.rmSync(path.dirname(flag), { recursive: true, force: true }));
   const client = new Promise((resolve, reject) => {
-    execFile('python3', ['-c', CLIENT, String(serving.port), flag, String(CONNECTIONS)], { timeout: 30_000 }, (error, stdout) => (error ? reject(error) : resolve(stdout.trim())));
+    execFile(
+      'python3',
+      ['-c', CLIENT, String(serving.port), flag, String(CONNECTIONS)],
+      { timeout: 30_000 },
+      (error, stdout) => (error ? reject(error) : resolve(stdout.trim())),
+    );
   });
   busyUntilExists(flag, 20_000);
   t.is(await client, String(CONNECTIONS), 'every connection was answered');

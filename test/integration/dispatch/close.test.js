@@ -34,7 +34,10 @@ function connect(port, send) {
 
 async function startEmpty(t, options = {}) {
   const set = new EmptySet();
-  const dispatcher = await within(acceptAndDispatch({ listen: { host: '127.0.0.1', port: 0 }, pool: set, ...options }), 'the dispatcher to start');
+  const dispatcher = await within(
+    acceptAndDispatch({ listen: { host: '127.0.0.1', port: 0 }, pool: set, ...options }),
+    'the dispatcher to start',
+  );
   const drops = [];
   dispatcher.on('drop', ({ error }) => drops.push(error.code));
   t.teardown(() => {
@@ -66,46 +69,58 @@ test.serial('connections waiting for a pool that closes are closed and dropped; 
   await assertNoFdLeak(t, before);
 });
 
-test.serial('close({ timeoutMs }) closes what still waits when time is out: queued and being read for route()', async (t) => {
-  const before = openFdCount();
-  let routed = 0;
-  const { dispatcher, drops, port } = await startEmpty(t, {
-    route: () => {
-      routed++;
-      return undefined;
-    },
-    preRead: { timeoutMs: 60_000, complete: (bytes) => bytes.includes('\n') },
-  });
-  // One client sends a whole line (routed, then queued: no worker), one sends half a line (still being read).
-  const queued = connect(port, 'GET /\n');
-  const reading = connect(port, 'GET');
-  await until(() => dispatcher.stats().pending === 1 && routed === 1 && dispatcher.stats().accepted === 2, 'one queued, one being read');
+test.serial(
+  'close({ timeoutMs }) closes what still waits when time is out: queued and being read for route()',
+  async (t) => {
+    const before = openFdCount();
+    let routed = 0;
+    const { dispatcher, drops, port } = await startEmpty(t, {
+      route: () => {
+        routed++;
+        return undefined;
+      },
+      preRead: { timeoutMs: 60_000, complete: (bytes) => bytes.includes('\n') },
+    });
+    // One client sends a whole line (routed, then queued: no worker), one sends half a line (still being read).
+    const queued = connect(port, 'GET /\n');
+    const reading = connect(port, 'GET');
+    await until(
+      () => dispatcher.stats().pending === 1 && routed === 1 && dispatcher.stats().accepted === 2,
+      'one queued, one being read',
+    );
 
-  await within(dispatcher.close({ timeoutMs: 100 }), 'close({ timeoutMs: 100 }) to give up');
-  await within(Promise.all([queued.ended, reading.ended]), 'both clients to see their connection end');
-  t.deepEqual(drops, ['ERR_PORTUNUS_CLOSE_TIMEOUT', 'ERR_PORTUNUS_CLOSE_TIMEOUT']);
-  t.like(dispatcher.stats(), { accepted: 2, dropped: 2, pending: 0 });
-  await assertNoFdLeak(t, before);
-});
+    await within(dispatcher.close({ timeoutMs: 100 }), 'close({ timeoutMs: 100 }) to give up');
+    await within(Promise.all([queued.ended, reading.ended]), 'both clients to see their connection end');
+    t.deepEqual(drops, ['ERR_PORTUNUS_CLOSE_TIMEOUT', 'ERR_PORTUNUS_CLOSE_TIMEOUT']);
+    t.like(dispatcher.stats(), { accepted: 2, dropped: 2, pending: 0 });
+    await assertNoFdLeak(t, before);
+  },
+);
 
-test.serial('close() throws synchronously for a timeoutMs that is not a non-negative integer, and stays open', async (t) => {
-  const { dispatcher } = await startEmpty(t);
-  for (const timeoutMs of [-1, 1.5, '100']) {
-    t.throws(() => dispatcher.close({ timeoutMs }), { code: 'ERR_INVALID_ARG_VALUE', message: /options\.timeoutMs/ });
-  }
-  t.true(typeof dispatcher.address().port === 'number');
-});
+test.serial(
+  'close() throws synchronously for a timeoutMs that is not a non-negative integer, and stays open',
+  async (t) => {
+    const { dispatcher } = await startEmpty(t);
+    for (const timeoutMs of [-1, 1.5, '100']) {
+      t.throws(() => dispatcher.close({ timeoutMs }), { code: 'ERR_INVALID_ARG_VALUE', message: /options\.timeoutMs/ });
+    }
+    t.true(typeof dispatcher.address().port === 'number');
+  },
+);
 
-test.serial('a real WorkerPool closed before the dispatcher: a connection accepted afterwards is closed, not kept', async (t) => {
-  const before = openFdCount();
-  const serving = await servePool(t, 'worker-http.js', { min: 1, max: 1 });
-  const drops = [];
-  serving.dispatcher.on('drop', ({ error }) => drops.push(error.code));
-  await within(serving.pool.close(), 'the pool to close');
-  const late = connect(serving.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
-  await within(late.ended, 'the late client to see its connection end');
-  t.deepEqual(drops, ['ERR_PORTUNUS_POOL_CLOSED']);
-  await within(serving.dispatcher.close(), 'the dispatcher to close');
-  await stopServing(serving);
-  await assertNoFdLeak(t, before);
-});
+test.serial(
+  'a real WorkerPool closed before the dispatcher: a connection accepted afterwards is closed, not kept',
+  async (t) => {
+    const before = openFdCount();
+    const serving = await servePool(t, 'worker-http.js', { min: 1, max: 1 });
+    const drops = [];
+    serving.dispatcher.on('drop', ({ error }) => drops.push(error.code));
+    await within(serving.pool.close(), 'the pool to close');
+    const late = connect(serving.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await within(late.ended, 'the late client to see its connection end');
+    t.deepEqual(drops, ['ERR_PORTUNUS_POOL_CLOSED']);
+    await within(serving.dispatcher.close(), 'the dispatcher to close');
+    await stopServing(serving);
+    await assertNoFdLeak(t, before);
+  },
+);

@@ -49,24 +49,45 @@ function hasCurl() {
 }
 const withCurl = hasCurl() ? test.serial : test.serial.skip;
 
-withCurl('curl: requests on one keep-alive connection stay with one worker; a new connection goes to the other', async (t) => {
-  const before = openFdCount();
-  const serving = await servePool(t, 'worker-http.js', { min: 2, max: 2 });
-  const url = `http://127.0.0.1:${serving.port}/`;
-  const curl = (args) =>
-    new Promise((resolve, reject) => {
-      execFile('curl', ['-sS', '--max-time', '10', '-D', '-', ...args], { timeout: 15_000 }, (error, stdout) => (error ? reject(error) : resolve(stdout)));
-    });
-  const workersIn = (output) => [...output.matchAll(/^x-worker: (\d+)/gim)].map((match) => match[1]);
-  // curl reuses its connection for the URLs of one invocation.
-  const one = workersIn(await curl([url + 'a', url + 'b', url + 'c']));
-  t.is(one.length, 3);
-  t.is(new Set(one).size, 1, `answered by ${one}`);
-  // --next resets the options: each URL after it gets its own. 'e' closes the connection, 'f' opens a new one.
-  const two = workersIn(await curl([url + 'd', '--next', '-sS', '-D', '-', '-H', 'Connection: close', url + 'e', '--next', '-sS', '-D', '-', url + 'f']));
-  t.is(two.length, 3);
-  t.true(new Set(two).size >= 2, `answered by ${two}`);
-  t.is(serving.dispatcher.stats().dropped, 0);
-  await stopServing(serving);
-  await assertNoFdLeak(t, before);
-});
+withCurl(
+  'curl: requests on one keep-alive connection stay with one worker; a new connection goes to the other',
+  async (t) => {
+    const before = openFdCount();
+    const serving = await servePool(t, 'worker-http.js', { min: 2, max: 2 });
+    const url = `http://127.0.0.1:${serving.port}/`;
+    const curl = (args) =>
+      new Promise((resolve, reject) => {
+        execFile('curl', ['-sS', '--max-time', '10', '-D', '-', ...args], { timeout: 15_000 }, (error, stdout) =>
+          error ? reject(error) : resolve(stdout),
+        );
+      });
+    const workersIn = (output) => [...output.matchAll(/^x-worker: (\d+)/gim)].map((match) => match[1]);
+    // curl reuses its connection for the URLs of one invocation.
+    const one = workersIn(await curl([url + 'a', url + 'b', url + 'c']));
+    t.is(one.length, 3);
+    t.is(new Set(one).size, 1, `answered by ${one}`);
+    // --next resets the options: each URL after it gets its own. 'e' closes the connection, 'f' opens a new one.
+    const two = workersIn(
+      await curl([
+        url + 'd',
+        '--next',
+        '-sS',
+        '-D',
+        '-',
+        '-H',
+        'Connection: close',
+        url + 'e',
+        '--next',
+        '-sS',
+        '-D',
+        '-',
+        url + 'f',
+      ]),
+    );
+    t.is(two.length, 3);
+    t.true(new Set(two).size >= 2, `answered by ${two}`);
+    t.is(serving.dispatcher.stats().dropped, 0);
+    await stopServing(serving);
+    await assertNoFdLeak(t, before);
+  },
+);

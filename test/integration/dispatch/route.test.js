@@ -12,7 +12,15 @@ function hostOf(bytes) {
 }
 
 async function serveRouted(t, preRead, seen) {
-  const makePool = (name) => new WorkerPool({ args: [fixture('worker-http.js')], min: 1, max: 1, pingIntervalMs: 0, drainTimeoutMs: 2000, env: { WORKER_POOL_NAME: name } });
+  const makePool = (name) =>
+    new WorkerPool({
+      args: [fixture('worker-http.js')],
+      min: 1,
+      max: 1,
+      pingIntervalMs: 0,
+      drainTimeoutMs: 2000,
+      env: { WORKER_POOL_NAME: name },
+    });
   const api = makePool('api');
   const web = makePool('web');
   const serving = { api, web, dispatcher: undefined };
@@ -41,14 +49,20 @@ async function serveRouted(t, preRead, seen) {
 test.serial('a Host-based route sends each request to its pool, and the worker sees the whole request', async (t) => {
   const before = openFdCount();
   const previews = [];
-  const serving = await serveRouted(t, { maxBytes: 256, timeoutMs: 10_000, complete: () => false }, (preview) => previews.push(preview));
+  const serving = await serveRouted(t, { maxBytes: 256, timeoutMs: 10_000, complete: () => false }, (preview) =>
+    previews.push(preview),
+  );
   // complete() never satisfied and bodies longer than maxBytes: the pre-read stops at maxBytes, well before
   // its deadline.
   const body = (seed) => Array.from({ length: 200 }, (_, i) => `${seed}:${i};`).join('');
   const asks = [];
   for (let i = 0; i < 20; i++) {
     const host = i % 2 === 0 ? 'api.example.test' : 'www.example.test';
-    asks.push(request(serving.port, { method: 'POST', path: `/item/${i}`, headers: { host }, body: body(i) }).then((answer) => ({ i, host, answer })));
+    asks.push(
+      request(serving.port, { method: 'POST', path: `/item/${i}`, headers: { host }, body: body(i) }).then(
+        (answer) => ({ i, host, answer }),
+      ),
+    );
   }
   for (const { i, host, answer } of await Promise.all(asks)) {
     t.is(answer.status, 200);
@@ -65,59 +79,68 @@ test.serial('a Host-based route sends each request to its pool, and the worker s
   await assertNoFdLeak(t, before);
 });
 
-test.serial('a client that sends nothing until after the pre-read deadline is routed (timedOut) and served', async (t) => {
-  const before = openFdCount();
-  let routedSilent;
-  const silentRouted = new Promise((resolve) => {
-    routedSilent = resolve;
-  });
-  const serving = await serveRouted(t, { maxBytes: 4096, timeoutMs: 300 }, (preview) => {
-    if (preview.bytes.length === 0) routedSilent(preview);
-  });
-  const client = net.connect(serving.port, '127.0.0.1');
-  t.teardown(() => client.destroy());
-  const chunks = [];
-  client.on('data', (chunk) => chunks.push(chunk));
-  const ended = new Promise((resolve, reject) => {
-    client.on('end', resolve);
-    client.on('error', reject);
-  });
-  const preview = await within(silentRouted, 'route() to see the silent connection');
-  t.true(preview.timedOut);
-  t.false(preview.ended);
-  // Only now does the client speak. Its Host says api, but it was routed (to web) before a byte arrived.
-  client.end('GET /late HTTP/1.1\r\nHost: api.example.test\r\nConnection: close\r\n\r\n');
-  await within(ended, 'the answer');
-  const response = Buffer.concat(chunks).toString();
-  t.regex(response, /^HTTP\/1\.1 200 /);
-  const answer = JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4));
-  t.is(answer.pool, 'web');
-  t.is(answer.url, '/late');
-  t.is(answer.host, 'api.example.test');
-  // A short request head (below maxBytes) is routed by what arrived at the deadline: here its Host.
-  const short = await request(serving.port, { headers: { host: 'api.example.test' } });
-  t.is(short.json.pool, 'api');
-  await stopServing({ dispatcher: serving.dispatcher, pool: serving.api });
-  await within(serving.web.close(), 'the web pool to close', 15_000);
-  await assertNoFdLeak(t, before);
-});
+test.serial(
+  'a client that sends nothing until after the pre-read deadline is routed (timedOut) and served',
+  async (t) => {
+    const before = openFdCount();
+    let routedSilent;
+    const silentRouted = new Promise((resolve) => {
+      routedSilent = resolve;
+    });
+    const serving = await serveRouted(t, { maxBytes: 4096, timeoutMs: 300 }, (preview) => {
+      if (preview.bytes.length === 0) routedSilent(preview);
+    });
+    const client = net.connect(serving.port, '127.0.0.1');
+    t.teardown(() => client.destroy());
+    const chunks = [];
+    client.on('data', (chunk) => chunks.push(chunk));
+    const ended = new Promise((resolve, reject) => {
+      client.on('end', resolve);
+      client.on('error', reject);
+    });
+    const preview = await within(silentRouted, 'route() to see the silent connection');
+    t.true(preview.timedOut);
+    t.false(preview.ended);
+    // Only now does the client speak. Its Host says api, but it was routed (to web) before a byte arrived.
+    client.end('GET /late HTTP/1.1\r\nHost: api.example.test\r\nConnection: close\r\n\r\n');
+    await within(ended, 'the answer');
+    const response = Buffer.concat(chunks).toString();
+    t.regex(response, /^HTTP\/1\.1 200 /);
+    const answer = JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4));
+    t.is(answer.pool, 'web');
+    t.is(answer.url, '/late');
+    t.is(answer.host, 'api.example.test');
+    // A short request head (below maxBytes) is routed by what arrived at the deadline: here its Host.
+    const short = await request(serving.port, { headers: { host: 'api.example.test' } });
+    t.is(short.json.pool, 'api');
+    await stopServing({ dispatcher: serving.dispatcher, pool: serving.api });
+    await within(serving.web.close(), 'the web pool to close', 15_000);
+    await assertNoFdLeak(t, before);
+  },
+);
 
-test.serial('by default route() runs on the first bytes: a short GET is routed long before the pre-read deadline', async (t) => {
-  const before = openFdCount();
-  const previews = [];
-  // A 60 s deadline: were route() to wait for maxBytes or the deadline, these requests would time out below.
-  const serving = await serveRouted(t, { maxBytes: 4096, timeoutMs: 60_000 }, (preview) => previews.push(preview));
-  const answers = await within(
-    Promise.all([request(serving.port, { path: '/a', headers: { host: 'api.example.test' } }), request(serving.port, { path: '/b', headers: { host: 'www.example.test' } })]),
-    'short requests to be routed and answered',
-    15_000,
-  );
-  t.deepEqual(
-    answers.map((answer) => answer.json.pool),
-    ['api', 'web'],
-  );
-  t.true(previews.every((p) => !p.timedOut && p.bytes.length > 0 && p.bytes.length < 4096));
-  await stopServing({ dispatcher: serving.dispatcher, pool: serving.api });
-  await serving.web.close();
-  await assertNoFdLeak(t, before);
-});
+test.serial(
+  'by default route() runs on the first bytes: a short GET is routed long before the pre-read deadline',
+  async (t) => {
+    const before = openFdCount();
+    const previews = [];
+    // A 60 s deadline: were route() to wait for maxBytes or the deadline, these requests would time out below.
+    const serving = await serveRouted(t, { maxBytes: 4096, timeoutMs: 60_000 }, (preview) => previews.push(preview));
+    const answers = await within(
+      Promise.all([
+        request(serving.port, { path: '/a', headers: { host: 'api.example.test' } }),
+        request(serving.port, { path: '/b', headers: { host: 'www.example.test' } }),
+      ]),
+      'short requests to be routed and answered',
+      15_000,
+    );
+    t.deepEqual(
+      answers.map((answer) => answer.json.pool),
+      ['api', 'web'],
+    );
+    t.true(previews.every((p) => !p.timedOut && p.bytes.length > 0 && p.bytes.length < 4096));
+    await stopServing({ dispatcher: serving.dispatcher, pool: serving.api });
+    await serving.web.close();
+    await assertNoFdLeak(t, before);
+  },
+);

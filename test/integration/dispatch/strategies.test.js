@@ -8,7 +8,12 @@ const loadOf = (dispatcher, id) => dispatcher.stats().workers.find((worker) => w
 
 test.serial("'least-busy' sends new connections to the worker with fewer open ones", async (t) => {
   const before = openFdCount();
-  const serving = await servePool(t, 'worker-hold-requests.js', { min: 2, max: 2, highWater: 100 }, { strategy: 'least-busy' });
+  const serving = await servePool(
+    t,
+    'worker-hold-requests.js',
+    { min: 2, max: 2, highWater: 100 },
+    { strategy: 'least-busy' },
+  );
   const { dispatcher } = serving;
   const handoffs = [];
   dispatcher.on('handoff', ({ worker }) => handoffs.push(worker.id));

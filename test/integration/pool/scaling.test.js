@@ -4,11 +4,18 @@ import test from 'ava';
 import { assertNoFdLeak, openFdCount } from '../../helpers/fd-count.js';
 import { request, runLoad, servePool, stopServing, waitFor } from '../../helpers/http-load.js';
 
-const activeWorkers = (pool) => pool.workers.filter((worker) => worker.state === 'starting' || worker.state === 'ready').length;
+const activeWorkers = (pool) =>
+  pool.workers.filter((worker) => worker.state === 'starting' || worker.state === 'ready').length;
 
 test.serial('concurrency past highWater scales up to max; idle workers retire down to min', async (t) => {
   const before = openFdCount();
-  const serving = await servePool(t, 'worker-hold-requests.js', { min: 1, max: 3, highWater: 2, idleTimeoutMs: 1500, env: { WORKER_HOLD_MS: '300' } });
+  const serving = await servePool(t, 'worker-hold-requests.js', {
+    min: 1,
+    max: 3,
+    highWater: 2,
+    idleTimeoutMs: 1500,
+    env: { WORKER_HOLD_MS: '300' },
+  });
   const { pool } = serving;
   const scales = [];
   pool.on('scale', (event) => scales.push(event));
@@ -22,7 +29,10 @@ test.serial('concurrency past highWater scales up to max; idle workers retire do
   const ups = scales.filter((event) => event.direction === 'up');
   t.true(ups.length >= 1, JSON.stringify(scales));
   t.true(ups.every((event) => event.workers <= 3));
-  t.true(ups.some((event) => event.workers === 3), 'grew to max');
+  t.true(
+    ups.some((event) => event.workers === 3),
+    'grew to max',
+  );
   t.true(pool.stats().spawned <= 3, `spawned ${pool.stats().spawned}`);
   t.true(Object.keys(result.byWorker).length >= 2, `answered by ${JSON.stringify(result.byWorker)}`);
 

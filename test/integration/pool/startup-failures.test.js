@@ -12,14 +12,18 @@ import { fixture, nextEvent, servePool, stopServing, within } from '../../helper
 async function failedStart(t, poolOptions) {
   const pool = new WorkerPool({ pingIntervalMs: 0, drainTimeoutMs: 500, stdio: 'ignore', ...poolOptions });
   t.teardown(() => within(pool.close(), 'the pool to close', 15_000).catch(() => {}));
-  const error = await within(t.throwsAsync(acceptAndDispatch({ listen: { host: '127.0.0.1', port: 0 }, pool })), 'acceptAndDispatch() to reject', 20_000);
+  const error = await within(
+    t.throwsAsync(acceptAndDispatch({ listen: { host: '127.0.0.1', port: 0 }, pool })),
+    'acceptAndDispatch() to reject',
+    20_000,
+  );
   // The dispatcher closed the pool it started: no worker is left running or being respawned.
   t.true(pool.isClosed);
   t.deepEqual(pool.workers, []);
   return error;
 }
 
-test.serial('a worker script that does not exist: rejects with Node\'s own words and a hint at args', async (t) => {
+test.serial("a worker script that does not exist: rejects with Node's own words and a hint at args", async (t) => {
   const before = openFdCount();
   const error = await failedStart(t, { args: [fixture('no-such-worker.js')], min: 2, max: 2 });
   t.is(error.code, 'ERR_PORTUNUS_WORKER_EXITED');
@@ -52,7 +56,12 @@ test.serial('a worker that throws while starting: rejects with the end of its st
 
 test.serial('a worker that calls server.listen() instead of adoptConnections(): the hint says so', async (t) => {
   const before = openFdCount();
-  const error = await failedStart(t, { args: [fixture('worker-listens-itself.js')], min: 1, max: 1, readyTimeoutMs: 1500 });
+  const error = await failedStart(t, {
+    args: [fixture('worker-listens-itself.js')],
+    min: 1,
+    max: 1,
+    readyTimeoutMs: 1500,
+  });
   t.is(error.code, 'ERR_PORTUNUS_READY_TIMEOUT');
   t.regex(error.hint, /listens on 127\.0\.0\.1:\d+ itself \(server\.listen\(\)\).*adoptConnections\(server\)/);
   t.regex(error.message, /did not call adoptConnections\(\) within 1500 ms/);
@@ -64,7 +73,12 @@ test.serial('connections waiting for a pool whose workers keep crashing are clos
   const before = openFdCount();
   // min 0: the dispatcher starts, and the first connection asks for a worker that crashes at once, again
   // and again (each crash reported with its backoff).
-  const serving = await servePool(t, 'worker-crash-on-start.js', { min: 0, max: 1, stdio: 'ignore' }, { queueTimeoutMs: 1000 });
+  const serving = await servePool(
+    t,
+    'worker-crash-on-start.js',
+    { min: 0, max: 1, stdio: 'ignore' },
+    { queueTimeoutMs: 1000 },
+  );
   const { pool, dispatcher } = serving;
   const crashes = [];
   pool.on('crash', ({ error, respawnInMs }) => crashes.push({ code: error.code, respawnInMs }));

@@ -11,27 +11,30 @@ function startPool(t, script, options) {
   return pool;
 }
 
-test.serial('a worker that never calls adoptConnections is killed after readyTimeoutMs and counted as a crash', async (t) => {
-  const before = openFdCount();
-  const pool = startPool(t, 'worker-never-ready.js', { min: 1, max: 1, readyTimeoutMs: 500, backoffInitialMs: 5000 });
-  const exited = nextEvent(pool, 'exit', 'the first worker to exit', 10_000);
-  const crashed = nextEvent(pool, 'crash', 'the crash report', 10_000);
-  // start() settles once the minimum is ready or gone: here, gone, so it rejects with the reason.
-  const error = await within(t.throwsAsync(pool.start()), 'start() to settle', 10_000);
-  t.is(error.code, 'ERR_PORTUNUS_READY_TIMEOUT');
-  t.regex(error.message, /did not call adoptConnections\(\) within 500 ms/);
-  const [worker, exit] = await exited;
-  const [report] = await crashed;
-  t.is(report.error, error);
-  t.is(report.worker, worker);
-  t.is(worker.id, 1);
-  t.is(exit.signal, 'SIGKILL');
-  t.false(exit.expected);
-  t.is(pool.stats().crashed, 1);
-  t.is(pool.stats().exited, 1);
-  await within(pool.close(), 'the pool to close', 15_000);
-  await assertNoFdLeak(t, before);
-});
+test.serial(
+  'a worker that never calls adoptConnections is killed after readyTimeoutMs and counted as a crash',
+  async (t) => {
+    const before = openFdCount();
+    const pool = startPool(t, 'worker-never-ready.js', { min: 1, max: 1, readyTimeoutMs: 500, backoffInitialMs: 5000 });
+    const exited = nextEvent(pool, 'exit', 'the first worker to exit', 10_000);
+    const crashed = nextEvent(pool, 'crash', 'the crash report', 10_000);
+    // start() settles once the minimum is ready or gone: here, gone, so it rejects with the reason.
+    const error = await within(t.throwsAsync(pool.start()), 'start() to settle', 10_000);
+    t.is(error.code, 'ERR_PORTUNUS_READY_TIMEOUT');
+    t.regex(error.message, /did not call adoptConnections\(\) within 500 ms/);
+    const [worker, exit] = await exited;
+    const [report] = await crashed;
+    t.is(report.error, error);
+    t.is(report.worker, worker);
+    t.is(worker.id, 1);
+    t.is(exit.signal, 'SIGKILL');
+    t.false(exit.expected);
+    t.is(pool.stats().crashed, 1);
+    t.is(pool.stats().exited, 1);
+    await within(pool.close(), 'the pool to close', 15_000);
+    await assertNoFdLeak(t, before);
+  },
+);
 
 test.serial('a worker that exits at once is respawned with a doubling delay, not in a busy loop', async (t) => {
   const before = openFdCount();
@@ -47,7 +50,14 @@ test.serial('a worker that exits at once is respawned with a doubling delay, not
     respawnDelays.push(respawnInMs);
   });
   // Every worker of the first generation failed: start() says so, and the pool keeps trying with backoff.
-  await within(t.throwsAsync(pool.start(), { code: 'ERR_PORTUNUS_WORKER_EXITED', message: /exited with code 1 before it was ready/ }), 'start() to settle', 10_000);
+  await within(
+    t.throwsAsync(pool.start(), {
+      code: 'ERR_PORTUNUS_WORKER_EXITED',
+      message: /exited with code 1 before it was ready/,
+    }),
+    'start() to settle',
+    10_000,
+  );
   await waitFor(() => spawns.length >= 5, 'five spawns', 20_000);
   const crashed = pool.stats().crashed;
   await within(pool.close(), 'the pool to close', 15_000);
@@ -76,7 +86,7 @@ test.serial('a worker that stops answering pings is killed and replaced', async 
       process.kill(stopped.pid, 'SIGKILL');
     } catch {}
   });
-  const unhealthy = nextEvent(pool, 'unhealthy', "the stopped worker to be found unhealthy", 10_000);
+  const unhealthy = nextEvent(pool, 'unhealthy', 'the stopped worker to be found unhealthy', 10_000);
   const replaced = nextEvent(pool, 'ready', 'a replacement worker', 15_000, (worker) => worker !== stopped);
   process.kill(stopped.pid, 'SIGSTOP');
   const [sick, error] = await unhealthy;

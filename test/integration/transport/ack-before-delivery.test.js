@@ -38,7 +38,7 @@ test.serial('closing the channel right after adoptTransport() resolves still ack
   await assertNoFdLeak(t, before);
 });
 
-test.serial('closing the channel inside the \'transport\' listener still acknowledges the handoff', async (t) => {
+test.serial("closing the channel inside the 'transport' listener still acknowledges the handoff", async (t) => {
   const before = openFdCount();
   const [sender, adopter] = channelPair();
   const server = await listening();

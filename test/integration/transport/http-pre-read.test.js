@@ -35,41 +35,53 @@ async function headReadingFront(peer) {
 }
 
 for (const backend of BACKENDS) {
-  test.serial(`an HTTP request whose head the sender read is answered by an http.Server in the child (${backend})`, async (t) => {
-    const before = openFdCount();
-    const peer = await startPeer(t, backend, SERVE);
-    const { server, handoffs } = await headReadingFront(peer);
-    const body = 'field=value&other=' + 'x'.repeat(5000);
-    const response = await within(
-      new Promise((resolve, reject) => {
-        const request = http.request(
-          { port: server.address().port, host: '127.0.0.1', method: 'POST', path: '/submit?x=1', headers: { 'x-portunus': 'yes' }, agent: false },
-          (res) => {
-            const chunks = [];
-            res.on('data', (chunk) => chunks.push(chunk));
-            res.on('end', () => resolve({ status: res.statusCode, json: JSON.parse(Buffer.concat(chunks).toString()) }));
-            res.on('error', reject);
-          },
-        );
-        request.on('error', reject);
-        request.end(body);
-      }),
-      'the HTTP response',
-    );
-    t.is(response.status, 200);
-    t.is(response.json.pid, peer.pid, 'the child answered');
-    t.is(response.json.method, 'POST');
-    t.is(response.json.url, '/submit?x=1');
-    t.is(response.json.headers['x-portunus'], 'yes');
-    t.is(response.json.body, body);
-    t.is(handoffs.length, 1);
-    const handoff = await handoffs[0];
-    const adopted = await peer.take('adopted', (report) => report.id === handoff.id);
-    t.true(adopted.preRead.startsWith('POST /submit?x=1 HTTP/1.1\r\n'));
-    server.close();
-    await peer.stop();
-    await assertNoFdLeak(t, before);
-  });
+  test.serial(
+    `an HTTP request whose head the sender read is answered by an http.Server in the child (${backend})`,
+    async (t) => {
+      const before = openFdCount();
+      const peer = await startPeer(t, backend, SERVE);
+      const { server, handoffs } = await headReadingFront(peer);
+      const body = 'field=value&other=' + 'x'.repeat(5000);
+      const response = await within(
+        new Promise((resolve, reject) => {
+          const request = http.request(
+            {
+              port: server.address().port,
+              host: '127.0.0.1',
+              method: 'POST',
+              path: '/submit?x=1',
+              headers: { 'x-portunus': 'yes' },
+              agent: false,
+            },
+            (res) => {
+              const chunks = [];
+              res.on('data', (chunk) => chunks.push(chunk));
+              res.on('end', () =>
+                resolve({ status: res.statusCode, json: JSON.parse(Buffer.concat(chunks).toString()) }),
+              );
+              res.on('error', reject);
+            },
+          );
+          request.on('error', reject);
+          request.end(body);
+        }),
+        'the HTTP response',
+      );
+      t.is(response.status, 200);
+      t.is(response.json.pid, peer.pid, 'the child answered');
+      t.is(response.json.method, 'POST');
+      t.is(response.json.url, '/submit?x=1');
+      t.is(response.json.headers['x-portunus'], 'yes');
+      t.is(response.json.body, body);
+      t.is(handoffs.length, 1);
+      const handoff = await handoffs[0];
+      const adopted = await peer.take('adopted', (report) => report.id === handoff.id);
+      t.true(adopted.preRead.startsWith('POST /submit?x=1 HTTP/1.1\r\n'));
+      server.close();
+      await peer.stop();
+      await assertNoFdLeak(t, before);
+    },
+  );
 
   test.serial(`curl: two requests on one kept-alive connection, both answered by the child (${backend})`, async (t) => {
     const before = openFdCount();
@@ -79,12 +91,25 @@ for (const backend of BACKENDS) {
     server.on('connection', () => connections++);
     const base = `http://127.0.0.1:${server.address().port}`;
     const { stdout, stderr } = await within(
-      run('curl', ['--silent', '--show-error', '--http1.1', '--max-time', '10', '-H', 'X-Portunus: curl', `${base}/first`, `${base}/second?q=2`]),
+      run('curl', [
+        '--silent',
+        '--show-error',
+        '--http1.1',
+        '--max-time',
+        '10',
+        '-H',
+        'X-Portunus: curl',
+        `${base}/first`,
+        `${base}/second?q=2`,
+      ]),
       'curl',
       15_000,
     );
     t.is(stderr, '');
-    const answers = stdout.trim().split('\n').map((line) => JSON.parse(line));
+    const answers = stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     t.deepEqual(
       answers.map((answer) => [answer.pid, answer.url, answer.headers['x-portunus']]),
       [

@@ -46,18 +46,22 @@ async function assertSharedThenChildOnly(t, peer, server, connectTo) {
   t.log(`20 connections while both accept: ${counts.parent} by the sender, ${counts.child} by the child`);
 
   await new Promise((resolve) => server.close(resolve));
-  for (let i = 0; i < 3; i++) t.is(await greeting(connectTo), childGreeting, 'the child alone accepts once the sender stopped');
+  for (let i = 0; i < 3; i++)
+    t.is(await greeting(connectTo), childGreeting, 'the child alone accepts once the sender stopped');
 }
 
 for (const backend of BACKENDS) {
-  test.serial(`keepOpen: a TCP listener is served by both processes, then by the child alone (${backend})`, async (t) => {
-    const before = openFdCount();
-    const peer = await startPeer(t, backend, SERVE);
-    const server = await listening('127.0.0.1');
-    await assertSharedThenChildOnly(t, peer, server, { port: server.address().port, host: '127.0.0.1' });
-    await peer.stop();
-    await assertNoFdLeak(t, before);
-  });
+  test.serial(
+    `keepOpen: a TCP listener is served by both processes, then by the child alone (${backend})`,
+    async (t) => {
+      const before = openFdCount();
+      const peer = await startPeer(t, backend, SERVE);
+      const server = await listening('127.0.0.1');
+      await assertSharedThenChildOnly(t, peer, server, { port: server.address().port, host: '127.0.0.1' });
+      await peer.stop();
+      await assertNoFdLeak(t, before);
+    },
+  );
 }
 
 test.serial('keepOpen: a Unix listener is served by both processes, then by the child alone (unix)', async (t) => {
@@ -75,22 +79,25 @@ test.serial('keepOpen: a Unix listener is served by both processes, then by the 
   await assertNoFdLeak(t, before);
 });
 
-test.serial('an adopted TCP listener keeps the backlog it had: Node listens again with 511 unless told (unix)', async (t) => {
-  const before = openFdCount();
-  const somaxconn = Number(fs.readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
-  // Not 511 (what Node uses by default) and within somaxconn, so that the kernel keeps it as given.
-  const backlog = Math.min(somaxconn, 200);
-  const peer = await startPeer(t, 'unix', SERVE);
-  const server = net.createServer();
-  await new Promise((resolve) => server.listen({ host: '127.0.0.1', port: 0, backlog }, resolve));
-  t.is(describeFd(server._handle.fd).backlog, backlog);
+test.serial(
+  'an adopted TCP listener keeps the backlog it had: Node listens again with 511 unless told (unix)',
+  async (t) => {
+    const before = openFdCount();
+    const somaxconn = Number(fs.readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+    // Not 511 (what Node uses by default) and within somaxconn, so that the kernel keeps it as given.
+    const backlog = Math.min(somaxconn, 200);
+    const peer = await startPeer(t, 'unix', SERVE);
+    const server = net.createServer();
+    await new Promise((resolve) => server.listen({ host: '127.0.0.1', port: 0, backlog }, resolve));
+    t.is(describeFd(server._handle.fd).backlog, backlog);
 
-  // keepOpen: the sender still holds the same listening socket, so it sees the child's listen() call.
-  const handoff = await within(distributeTransport(peer.channel, server, { keepOpen: true }), 'the ACK');
-  await peer.take('adopted', (report) => report.id === handoff.id);
-  t.is(describeFd(server._handle.fd).backlog, backlog, 'the child listened with the same backlog');
+    // keepOpen: the sender still holds the same listening socket, so it sees the child's listen() call.
+    const handoff = await within(distributeTransport(peer.channel, server, { keepOpen: true }), 'the ACK');
+    await peer.take('adopted', (report) => report.id === handoff.id);
+    t.is(describeFd(server._handle.fd).backlog, backlog, 'the child listened with the same backlog');
 
-  await new Promise((resolve) => server.close(resolve));
-  await peer.stop();
-  await assertNoFdLeak(t, before);
-});
+    await new Promise((resolve) => server.close(resolve));
+    await peer.stop();
+    await assertNoFdLeak(t, before);
+  },
+);

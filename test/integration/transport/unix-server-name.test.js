@@ -21,7 +21,10 @@ function within(promise, what, ms = 10_000) {
 async function reachable(server, socketPath) {
   const accepted = new Promise((resolve) => server.once('connection', resolve));
   const client = net.connect(socketPath);
-  await within(new Promise((resolve, reject) => client.once('connect', resolve).once('error', reject)), `a connection to ${socketPath}`);
+  await within(
+    new Promise((resolve, reject) => client.once('connect', resolve).once('error', reject)),
+    `a connection to ${socketPath}`,
+  );
   const socket = await within(accepted, 'the adopted listener to accept');
   socket.destroy();
   client.destroy();

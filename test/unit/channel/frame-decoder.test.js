@@ -16,7 +16,15 @@ function makeDecoder(maxPayload = MAX_PAYLOAD) {
 
 /** Marks for reads given as { offset, length, fds, truncated } (offsets relative to the batch). */
 function marks(...reads) {
-  return Int32Array.from(reads.flatMap(({ offset, length, fds = [], truncated = false }) => [offset, length, fds.length, truncated ? 1 : 0, ...fds]));
+  return Int32Array.from(
+    reads.flatMap(({ offset, length, fds = [], truncated = false }) => [
+      offset,
+      length,
+      fds.length,
+      truncated ? 1 : 0,
+      ...fds,
+    ]),
+  );
 }
 
 /** Fake descriptors 100, 101, ... */
@@ -25,7 +33,8 @@ function fds(count, first = 100) {
 }
 
 const data = (payload, fdCount = 0) => encodeFrame(FrameType.DATA, Buffer.from(payload), fdCount);
-const summary = (frames) => frames.map((frame) => ({ payload: frame.payload.toString(), fds: frame.fds, truncated: frame.truncated }));
+const summary = (frames) =>
+  frames.map((frame) => ({ payload: frame.payload.toString(), fds: frame.fds, truncated: frame.truncated }));
 
 test('one frame in one read', (t) => {
   const { decoder, closed } = makeDecoder();
@@ -39,7 +48,10 @@ test('one frame in one read', (t) => {
 test('several frames in one read, in order, with an empty payload among them', (t) => {
   const { decoder } = makeDecoder();
   const frames = decoder.push(Buffer.concat([data('a'), data(''), data('c')]), undefined);
-  t.deepEqual(summary(frames).map((frame) => frame.payload), ['a', '', 'c']);
+  t.deepEqual(
+    summary(frames).map((frame) => frame.payload),
+    ['a', '', 'c'],
+  );
 });
 
 test('a batch without data (end of stream only) yields nothing', (t) => {
@@ -54,7 +66,10 @@ test('a stream fed byte by byte, descriptors on the first byte of their frame', 
   const withFds = data('first').length;
   const out = [];
   for (let i = 0; i < stream.length; i++) {
-    const frames = decoder.push(stream.subarray(i, i + 1), i === withFds ? marks({ offset: 0, length: 1, fds: [7, 8] }) : undefined);
+    const frames = decoder.push(
+      stream.subarray(i, i + 1),
+      i === withFds ? marks({ offset: 0, length: 1, fds: [7, 8] }) : undefined,
+    );
     for (const frame of frames) out.push({ at: i, ...summary([frame])[0] });
     // Between the first and the last byte of a frame the decoder is in the middle of it.
     const last = out.length > 0 && out[out.length - 1].at === i;
@@ -76,7 +91,11 @@ test('descriptors may ride on any header byte, up to the last', (t) => {
       ...decoder.push(frame.subarray(0, k), undefined),
       ...decoder.push(frame.subarray(k), marks({ offset: 0, length: frame.length - k, fds: [5] })),
     ];
-    t.deepEqual(summary(frames), [{ payload: 'payload', fds: [5], truncated: false }], `descriptors on header byte ${k}`);
+    t.deepEqual(
+      summary(frames),
+      [{ payload: 'payload', fds: [5], truncated: false }],
+      `descriptors on header byte ${k}`,
+    );
   }
 });
 
@@ -84,7 +103,9 @@ test('descriptors that arrive with a payload byte belong to no header: ERR_PORTU
   const { decoder, closed } = makeDecoder();
   const frame = data('payload', 1);
   // Two reads in one batch: the header alone, then the payload with the descriptor.
-  const error = t.throws(() => decoder.push(frame, marks({ offset: HEADER_SIZE, length: frame.length - HEADER_SIZE, fds: [5] })));
+  const error = t.throws(() =>
+    decoder.push(frame, marks({ offset: HEADER_SIZE, length: frame.length - HEADER_SIZE, fds: [5] })),
+  );
   t.is(error.code, 'ERR_PORTUNUS_FD_COUNT_MISMATCH');
   t.deepEqual(closed, [5]);
 });
@@ -125,7 +146,10 @@ test('several reads in one batch, each with its own descriptors', (t) => {
   const { decoder } = makeDecoder();
   const a = data('a', 1);
   const b = data('b', 2);
-  const frames = decoder.push(Buffer.concat([a, b]), marks({ offset: 0, length: a.length, fds: [1] }, { offset: a.length, length: b.length, fds: [2, 3] }));
+  const frames = decoder.push(
+    Buffer.concat([a, b]),
+    marks({ offset: 0, length: a.length, fds: [1] }, { offset: a.length, length: b.length, fds: [2, 3] }),
+  );
   t.deepEqual(summary(frames), [
     { payload: 'a', fds: [1], truncated: false },
     { payload: 'b', fds: [2, 3], truncated: false },
@@ -155,9 +179,17 @@ test('more descriptors than one sendmsg carries: one chunk per header byte, reas
     const chunks = [];
     for (let sent = 0; sent < count; sent += perChunk) chunks.push(all.slice(sent, sent + perChunk));
     // Every chunk but the last rides on one byte; the last comes with the rest of the frame.
-    const reads = chunks.map((chunk, i) => ({ offset: i, length: i < chunks.length - 1 ? 1 : frame.length - i, fds: chunk }));
+    const reads = chunks.map((chunk, i) => ({
+      offset: i,
+      length: i < chunks.length - 1 ? 1 : frame.length - i,
+      fds: chunk,
+    }));
     const frames = decoder.push(frame, marks(...reads));
-    t.deepEqual(summary(frames), [{ payload: 'many', fds: all, truncated: false }], `${count} in chunks of ${perChunk}`);
+    t.deepEqual(
+      summary(frames),
+      [{ payload: 'many', fds: all, truncated: false }],
+      `${count} in chunks of ${perChunk}`,
+    );
     t.deepEqual(closed, []);
   }
 });
@@ -167,13 +199,22 @@ test('missing descriptors: ERR_PORTUNUS_FD_COUNT_MISMATCH, and every descriptor 
   const complete = data('complete', 1);
   const short = data('short', 3);
   const error = t.throws(() =>
-    decoder.push(Buffer.concat([complete, short]), marks({ offset: 0, length: complete.length, fds: [10] }, { offset: complete.length, length: short.length, fds: [11, 12] })),
+    decoder.push(
+      Buffer.concat([complete, short]),
+      marks(
+        { offset: 0, length: complete.length, fds: [10] },
+        { offset: complete.length, length: short.length, fds: [11, 12] },
+      ),
+    ),
   );
   t.is(error.code, 'ERR_PORTUNUS_FD_COUNT_MISMATCH');
   t.is(error.announced, 3);
   t.is(error.received, 2);
   // Including the descriptor of the frame completed earlier in the same batch: it is never handed out.
-  t.deepEqual([...closed].sort((a, b) => a - b), [10, 11, 12]);
+  t.deepEqual(
+    [...closed].sort((a, b) => a - b),
+    [10, 11, 12],
+  );
 });
 
 test('orphan descriptors, on a frame that announces none: ERR_PORTUNUS_FD_COUNT_MISMATCH, closed', (t) => {
@@ -189,16 +230,21 @@ test('more descriptors than the frame announces: ERR_PORTUNUS_FD_COUNT_MISMATCH,
   const frame = data('announces one', 1);
   const error = t.throws(() => decoder.push(frame, marks({ offset: 0, length: frame.length, fds: [30, 31] })));
   t.is(error.code, 'ERR_PORTUNUS_FD_COUNT_MISMATCH');
-  t.deepEqual([...closed].sort((a, b) => a - b), [30, 31]);
+  t.deepEqual(
+    [...closed].sort((a, b) => a - b),
+    [30, 31],
+  );
 });
 
-test('descriptors whose read ended before the next frame began cannot be that frame\'s', (t) => {
+test("descriptors whose read ended before the next frame began cannot be that frame's", (t) => {
   const { decoder, closed } = makeDecoder();
   const none = data('announces none');
   const one = data('announces one', 1);
   // The descriptor's read holds only the first frame; the second frame's header starts after it.
   const batch = Buffer.concat([none, one.subarray(0, 3)]);
-  t.deepEqual(summary(decoder.push(batch, marks({ offset: 0, length: none.length, fds: [50] }))), [{ payload: 'announces none', fds: [], truncated: false }]);
+  t.deepEqual(summary(decoder.push(batch, marks({ offset: 0, length: none.length, fds: [50] }))), [
+    { payload: 'announces none', fds: [], truncated: false },
+  ]);
   t.throws(() => decoder.push(one.subarray(3), undefined), { code: 'ERR_PORTUNUS_FD_COUNT_MISMATCH' });
   t.deepEqual(closed, [50]);
 });
@@ -228,7 +274,10 @@ test('a truncated read (MSG_CTRUNC): the frame is marked truncated and has no de
 test('a chunked frame whose last chunk was truncated: the chunks that did arrive are closed', (t) => {
   const { decoder, closed } = makeDecoder();
   const frame = data('300', 300);
-  const frames = decoder.push(frame, marks({ offset: 0, length: 1, fds: fds(253) }, { offset: 1, length: frame.length - 1, truncated: true }));
+  const frames = decoder.push(
+    frame,
+    marks({ offset: 0, length: 1, fds: fds(253) }, { offset: 1, length: frame.length - 1, truncated: true }),
+  );
   t.deepEqual(summary(frames), [{ payload: '300', fds: [], truncated: true }]);
   t.deepEqual(closed, fds(253));
 });
@@ -269,7 +318,10 @@ test('a header split across batches is validated once complete', (t) => {
 
 test('the payload limit is the one given to the decoder', (t) => {
   const { decoder } = makeDecoder(10);
-  t.deepEqual(summary(decoder.push(data('0123456789'), undefined)).map((frame) => frame.payload), ['0123456789']);
+  t.deepEqual(
+    summary(decoder.push(data('0123456789'), undefined)).map((frame) => frame.payload),
+    ['0123456789'],
+  );
   t.throws(() => decoder.push(data('0123456789a'), undefined), { code: 'ERR_PORTUNUS_FRAME_TOO_LARGE' });
 });
 

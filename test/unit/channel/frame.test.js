@@ -61,7 +61,10 @@ test('a payload of exactly the limit is accepted, one byte more is refused', (t)
 const MALFORMED = {
   'bad magic (first byte)': [(bytes) => (bytes[0] = 0x51), 'ERR_PORTUNUS_BAD_FRAME'],
   'bad magic (second byte)': [(bytes) => (bytes[1] = 0x00), 'ERR_PORTUNUS_BAD_FRAME'],
-  'magic of another protocol (HTTP)': [(bytes) => bytes.write('GET / HTTP/1.1\r\n', 0, 'latin1'), 'ERR_PORTUNUS_BAD_FRAME'],
+  'magic of another protocol (HTTP)': [
+    (bytes) => bytes.write('GET / HTTP/1.1\r\n', 0, 'latin1'),
+    'ERR_PORTUNUS_BAD_FRAME',
+  ],
   'version 0': [(bytes) => (bytes[2] = 0), 'ERR_PORTUNUS_VERSION_MISMATCH'],
   'version 2': [(bytes) => (bytes[2] = 2), 'ERR_PORTUNUS_VERSION_MISMATCH'],
   'flag bit 0': [(bytes) => bytes.writeUInt16BE(0x0001, 4), 'ERR_PORTUNUS_BAD_FRAME'],
@@ -79,6 +82,12 @@ for (const [label, [patch, code]] of Object.entries(MALFORMED)) {
 }
 
 test('the version is reported in the error', (t) => {
-  const error = t.throws(() => decodeHeader(header((bytes) => (bytes[2] = 9)), 0, MAX));
+  const error = t.throws(() =>
+    decodeHeader(
+      header((bytes) => (bytes[2] = 9)),
+      0,
+      MAX,
+    ),
+  );
   t.is(error.version, 9);
 });
