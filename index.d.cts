@@ -35,4 +35,5 @@ export declare const distributeTransport: typeof portunus.distributeTransport;
 export declare const adoptTransport: typeof portunus.adoptTransport;
 export declare const acceptAndDispatch: typeof portunus.acceptAndDispatch;
 export declare const adoptConnections: typeof portunus.adoptConnections;
+export declare const serveListeners: typeof portunus.serveListeners;
 export declare const shutdownOnSignals: typeof portunus.shutdownOnSignals;

@@ -52,7 +52,7 @@ export type {
 } from './transport/index.js';
 
 // Dispatching connections to workers.
-export { acceptAndDispatch, adoptConnections } from './dispatch/index.js';
+export { acceptAndDispatch, adoptConnections, serveListeners } from './dispatch/index.js';
 export type {
   Dispatcher,
   AcceptAndDispatchOptions,
@@ -71,6 +71,11 @@ export type {
   WorkerConnections,
   AdoptConnectionsOptions,
   WorkerEvents,
+  ListenerServer,
+  ListenerMode,
+  ListenerServerEvents,
+  ListenerStats,
+  ServeListenersOptions,
 } from './dispatch/index.js';
 
 // Worker pools.

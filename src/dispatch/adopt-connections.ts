@@ -43,6 +43,8 @@ export class WorkerConnections extends EventEmitter<WorkerEvents> {
   readonly #exitOnDrain: boolean;
   readonly #idleCloseIntervalMs: number;
   readonly #onTransport = (adopted: Adopted) => this.#adopt(adopted);
+  /** Listeners shared by the master that this worker accepts from. */
+  readonly #listeners = new Set<net.Server>();
   #open = 0;
   #adopted = 0;
   #draining = false;
@@ -92,6 +94,8 @@ export class WorkerConnections extends EventEmitter<WorkerEvents> {
     if (this.#draining) return;
     this.#draining = true;
     this.#channel.off('transport', this.#onTransport);
+    for (const listener of this.#listeners) listener.close();
+    this.#listeners.clear();
     this.emit('drain', reason);
     // HTTP/1 responses from now on close their connection once sent: a keep-alive client told so opens a new
     // connection (to a live worker) for its next request, whereas a busy connection is idle only between two
@@ -110,25 +114,44 @@ export class WorkerConnections extends EventEmitter<WorkerEvents> {
   }
 
   #adopt(adopted: Adopted): void {
-    if (adopted.kind !== 'tcp' && adopted.kind !== 'unix') {
-      // Listeners and datagram sockets are not connections: this worker does not own what it cannot serve.
+    if (adopted.kind === 'tcp' || adopted.kind === 'unix') {
+      this.#serve(adopted.socket);
+    } else if (adopted.kind === 'tcp-server' || adopted.kind === 'unix-server') {
+      this.#acceptFrom(adopted.server);
+    } else {
+      // A datagram socket or a raw descriptor is not a stream of connections: this worker does not own what
+      // it cannot serve.
       releaseAdopted(adopted);
       this.#port.warn(
         new PortunusError(
           'ERR_PORTUNUS_UNSUPPORTED',
-          `adoptConnections serves connections; a '${adopted.kind}' transport was closed`,
+          `adoptConnections serves connections and listeners; a '${adopted.kind}' transport was closed`,
         ),
       );
-      return;
     }
+  }
+
+  /**
+   * A listener the master shares with its workers (serveListeners()): this worker accepts from it itself, and
+   * serves what it accepts exactly like a connection handed to it. Its copy is closed when draining begins;
+   * the master's copy keeps the socket, and its queue, alive for the other workers.
+   */
+  #acceptFrom(listener: net.Server): void {
+    this.#listeners.add(listener);
+    listener.on('connection', (socket) => this.#serve(socket));
+    // accept() failures (EMFILE…) are Node's to retry; they must not end the worker as an unhandled 'error'.
+    listener.on('error', (error) => this.#port.warn(error as PortunusError));
+  }
+
+  #serve(socket: net.Socket): void {
     this.#open++;
     this.#adopted++;
-    adopted.socket.once('close', () => {
+    socket.once('close', () => {
       this.#open--;
       this.#scheduleLoad();
       this.#checkDrained();
     });
-    this.#server.emit('connection', adopted.socket);
+    this.#server.emit('connection', socket);
     this.#scheduleLoad();
   }
 

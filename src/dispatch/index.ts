@@ -18,6 +18,14 @@ export {
   type AdoptConnectionsOptions,
   type WorkerEvents,
 } from './adopt-connections.js';
+export {
+  serveListeners,
+  ListenerServer,
+  type ListenerMode,
+  type ListenerServerEvents,
+  type ListenerStats,
+  type ServeListenersOptions,
+} from './serve-listeners.js';
 export type { PreviewOptions, RoutePreview } from './preview.js';
 export type { ConnectionInfo, Strategy, StrategyFunction } from './strategies.js';
 export { decodeLoad, WorkerFrame } from './worker-protocol.js';

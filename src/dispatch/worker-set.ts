@@ -29,6 +29,10 @@ export interface WorkerSetEvents {
 export interface WorkerSet {
   /** Subscribes to 'capacity'. */
   on(event: 'capacity', listener: () => void): unknown;
+  /** Unsubscribes from 'capacity'. */
+  off?(event: 'capacity', listener: () => void): unknown;
+  /** Workers the set keeps running even without demand; serveListeners() needs at least one. */
+  readonly min?: number;
   /** Most unacknowledged handoffs per worker. */
   readonly maxInFlight: number;
   /**

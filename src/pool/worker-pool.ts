@@ -123,6 +123,11 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
     return this.#options.maxInFlight;
   }
 
+  /** Workers kept even when idle (the `min` option). */
+  get min(): number {
+    return this.#options.min;
+  }
+
   /** True once `close()` was called: the pool offers no worker any more. */
   get isClosed(): boolean {
     return this.#closing !== undefined;

@@ -6,6 +6,7 @@
 import { Channel } from '../channel/index.js';
 import { invalidArgument } from '../errors.js';
 import { validateBoolean, validateBytes, validateInstance, validateOptions } from '../validate.js';
+import { sharedListener } from './kinds/server.js';
 import { acceptedConnection } from './kinds/socket.js';
 import { prepareTransport, validateTransport, type Transport } from './kinds/table.js';
 import { sessionOf, type Handoff } from './session.js';
@@ -68,6 +69,7 @@ export function distributeTransport(
 
 /** The options of a handoff that has none. */
 const NO_OPTIONS = {};
+const KEEP_OPEN = { keepOpen: true };
 
 /**
  * @internal The dispatcher's way to hand off a TCP connection it accepted as a raw descriptor and never
@@ -78,6 +80,15 @@ const NO_OPTIONS = {};
  */
 export function distributeAcceptedFd(channel: Channel, fd: number): Promise<Handoff> {
   return sessionOf(channel).send(acceptedConnection(fd), NO_OPTIONS);
+}
+
+/**
+ * @internal Sends a listening socket this process holds as a raw descriptor (no Node object) and keeps
+ * accepting nothing on it itself: the listener modes of the dispatch layer share one listener with every
+ * worker. Resolves on the peer's ACK; the descriptor stays open and this process's to close.
+ */
+export function distributeListenerFd(channel: Channel, fd: number): Promise<Handoff> {
+  return sessionOf(channel).send(sharedListener(fd), KEEP_OPEN);
 }
 
 async function handOff(

@@ -11,7 +11,12 @@ import { extendEveryChannel } from '../channel/index.js';
 import { sessionOf } from './session.js';
 
 export { adoptTransport } from './adopt.js';
-export { distributeAcceptedFd, distributeTransport, type DistributeOptions } from './distribute.js';
+export {
+  distributeAcceptedFd,
+  distributeListenerFd,
+  distributeTransport,
+  type DistributeOptions,
+} from './distribute.js';
 export type { Envelope, TransportKind } from './envelope.js';
 export { TransportFrame } from './frame-types.js';
 export type { AdoptedDgram } from './kinds/dgram.js';

@@ -9,7 +9,13 @@ import net from 'node:net';
 import { fdBackend, serverFd } from '../../binding/index.js';
 import { PortunusError } from '../../errors.js';
 import type { SocketFields } from './fields.js';
-import { carriedAsNodeHandle, describedDescriptor, type Adoption, type TransportRow } from './row.js';
+import {
+  carriedAsNodeHandle,
+  describedDescriptor,
+  type Adoption,
+  type PreparedTransport,
+  type TransportRow,
+} from './row.js';
 
 /** A listening socket adopted from another process. The adopter owns `server`. */
 export interface AdoptedServer extends Adoption, SocketFields {
@@ -57,6 +63,16 @@ export const serverRow: TransportRow<net.Server, AdoptedServer> = {
   },
   release: (adopted) => adopted.server.close(),
 };
+
+/**
+ * A listening socket held as a raw descriptor, where the sending process keeps no Node object on it (a master
+ * that shares its listener with its workers), ready to send. It is never closed by the handoff: the sender
+ * keeps its copy (the listener outlives every worker) and closes it itself.
+ */
+export function sharedListener(fd: number): PreparedTransport {
+  const { kind, attachment, fields } = describedDescriptor(KINDS, fd, 'descriptor', 'a listening stream socket');
+  return { kind, attachment, fields, buffered: undefined, restore() {}, release() {} };
+}
 
 /**
  * Closes a handed-off Unix listener without taking its name along: libuv unlinks the socket file of a
