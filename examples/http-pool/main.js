@@ -1,9 +1,10 @@
 // The main job (`npm start`): a master on 127.0.0.1:8080 (PORT to change) accepts connections and hands each
 // to a pool of worker processes (min 1, max = CPUs; WORKERS to change) serving a small HTTP app. It prints a
 // status line every few seconds. SIGHUP restarts the workers with zero downtime; SIGINT/SIGTERM drain and stop.
+// MODE=shared hands the listening socket itself to the workers, which accept from it (no master hop).
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { WorkerPool, acceptAndDispatch, shutdownOnSignals } from '../../dist/index.js';
+import { WorkerPool, acceptAndDispatch, serveListeners, shutdownOnSignals } from '../../dist/index.js';
 
 /**
  * An integer from the environment, or `fallback` when the variable is unset or empty. Anything else stops
@@ -21,6 +22,11 @@ function integerFromEnv(name, fallback, min, max) {
 }
 
 const port = integerFromEnv('PORT', 8080, 0, 65535);
+const mode = process.env.MODE || 'dispatch';
+if (mode !== 'dispatch' && mode !== 'shared') {
+  console.error(`MODE must be dispatch or shared, not ${JSON.stringify(mode)}`);
+  process.exit(2);
+}
 const max = integerFromEnv('WORKERS', os.availableParallelism(), 1, 4096);
 const pool = new WorkerPool({
   args: [fileURLToPath(new URL('./worker.js', import.meta.url))],
@@ -39,9 +45,14 @@ pool.on('crash', ({ error, respawnInMs }) =>
   console.error(`[pool] ${error.message}\n[pool] next worker in ${respawnInMs} ms`),
 );
 
-const dispatcher = await acceptAndDispatch({ listen: { host: '127.0.0.1', port }, pool });
+const listen = { host: '127.0.0.1', port };
+// One option switches modes: the workers are the same.
+const dispatcher =
+  mode === 'shared' ? await serveListeners({ listen, pool }) : await acceptAndDispatch({ listen, pool });
 const { address, port: actualPort } = dispatcher.address();
-console.log(`portunus http-pool listening on http://${address}:${actualPort}/ (master pid ${process.pid})`);
+console.log(
+  `portunus http-pool (mode ${mode}) listening on http://${address}:${actualPort}/ (master pid ${process.pid})`,
+);
 console.log(`  try: curl http://${address}:${actualPort}/   restart workers: kill -HUP ${process.pid}   stop: Ctrl-C`);
 
 const status = setInterval(() => {
@@ -50,9 +61,11 @@ const status = setInterval(() => {
     .stats()
     .workers.map((w) => `${w.id}:${w.state}/${w.load}`)
     .join(' ');
-  console.log(
-    `[status] accepted=${s.accepted} handedOff=${s.handedOff} inFlight=${s.inFlight} redispatched=${s.redispatched} pending=${s.pending} workers=[${workers}]`,
-  );
+  const counters =
+    mode === 'shared'
+      ? `listener held by ${s.workers} workers`
+      : `accepted=${s.accepted} handedOff=${s.handedOff} inFlight=${s.inFlight} redispatched=${s.redispatched} pending=${s.pending}`;
+  console.log(`[status] ${counters} workers=[${workers}]`);
 }, 5000);
 
 process.on('SIGHUP', () => {
