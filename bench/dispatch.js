@@ -3,6 +3,7 @@
 // same trivial HTTP response:
 //
 //   portunus      acceptAndDispatch + WorkerPool of 2 workers (min = max = 2)
+//   portunus shared  serveListeners({ mode: 'shared' }): the same pool accepts from the master's listener
 //   cluster RR    node:cluster SCHED_RR, 2 workers (the primary accepts and passes handles over IPC)
 //   cluster NONE  node:cluster SCHED_NONE, 2 workers (shared listening socket)
 //   single        one process, http.createServer().listen()
@@ -12,7 +13,7 @@
 // then run wrk with a new connection per request ("close") and with keep-alive, sampling the server's exact
 // CPU time (master + workers) around each wrk run. Ratios are taken within a repetition, then the median over
 // repetitions is reported. Knobs (environment): REPS (3), DUR (5 s per wrk run), CONNS (50), LAT_N (5000),
-// LAT_WARMUP (200), PORT (18300: first of four consecutive ports), SETUPS (all; e.g. "portunus,cluster-rr").
+// LAT_WARMUP (200), PORT (18300: first of five consecutive ports), SETUPS (all; e.g. "portunus,cluster-rr").
 // Results also go to bench/results/dispatch-<date>.json; `node bench/dispatch.js --report FILE` prints the
 // tables of such a file again.
 import fs from 'node:fs';
@@ -21,7 +22,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { measureFirstResponse, prepareLatencyClient } from './lib/first-response-latency.js';
 import { foreignCpuPercent, foreignSnapshot } from './lib/foreign-cpu.js';
-import { schedstatAvailable, serverCpuNs } from './lib/server-cpu.js';
+import { processCpuNs, schedstatAvailable, serverCpuNs } from './lib/server-cpu.js';
 import { sleep, startServer, stopServer } from './lib/server-process.js';
 import { integerEnv, median } from './lib/stats.js';
 import { runWrk, wrkVersion } from './lib/wrk-load.js';
@@ -36,6 +37,7 @@ const BASE_PORT = integerEnv('PORT', 18300, 0);
 
 const ALL_SETUPS = [
   { id: 'portunus', name: 'portunus acceptAndDispatch', script: 'servers/portunus-master.js', env: {} },
+  { id: 'portunus-shared', name: 'portunus shared listener', script: 'servers/portunus-shared.js', env: {} },
   { id: 'cluster-rr', name: 'cluster SCHED_RR', script: 'servers/cluster.js', env: { SCHED: 'rr' } },
   { id: 'cluster-none', name: 'cluster SCHED_NONE', script: 'servers/cluster.js', env: { SCHED: 'none' } },
   { id: 'single', name: 'single process', script: 'servers/single.js', env: {} },
@@ -128,8 +130,10 @@ async function measureSetup(setup) {
     for (const workload of WORKLOADS) {
       const foreignBefore = foreignSnapshot(server);
       const before = serverCpuNs(server);
+      const workersBefore = server.workers.map(processCpuNs);
       const result = await runWrk({ port: setup.port, seconds: DUR, conns: CONNS, close: workload.close });
       const after = serverCpuNs(server);
+      const perWorkerNs = server.workers.map((pid, index) => processCpuNs(pid) - workersBefore[index]);
       const foreignAfter = foreignSnapshot(server);
       const requests = Math.max(1, result.requests);
       const masterNs = after.master - before.master;
@@ -140,6 +144,9 @@ async function measureSetup(setup) {
         workersUsPerRequest: workersNs / 1000 / requests,
         cpuUsPerRequest: (masterNs + workersNs) / 1000 / requests,
         otherCpuPercent: foreignCpuPercent(foreignBefore, foreignAfter),
+        // How unevenly the work spread: the busiest worker's CPU time over the idlest one's (1 is even). The
+        // same trivial response everywhere makes CPU time a faithful count of the requests each served.
+        spread: perWorkerNs.length > 1 ? Math.max(...perWorkerNs) / Math.max(1, Math.min(...perWorkerNs)) : NaN,
       };
     }
     return run;
@@ -176,9 +183,9 @@ function summarize(runs, setups, { REPS, DUR, CONNS, LAT_N }) {
   );
   lines.push('');
   lines.push(
-    '| workload | setup | req/s | vs cluster RR | vs single | CPU µs/req | CPU vs cluster RR | master µs/req | other CPU % | errors |',
+    '| workload | setup | req/s | vs cluster RR | vs single | CPU µs/req | CPU vs cluster RR | master µs/req | busiest/idlest worker | other CPU % | errors |',
   );
-  lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const workload of WORKLOADS) {
     for (const setup of setups) {
       const rps = (run) => run[workload.id].rps;
@@ -192,6 +199,10 @@ function summarize(runs, setups, { REPS, DUR, CONNS, LAT_N }) {
           `${fmt(
             statistic(runs, setup.id, (run) => run[workload.id].masterUsPerRequest),
             1,
+          )} | ` +
+          `${fmt(
+            statistic(runs, setup.id, (run) => run[workload.id].spread ?? NaN),
+            2,
           )} | ` +
           `${fmt(
             statistic(runs, setup.id, (run) => run[workload.id].otherCpuPercent ?? NaN),
