@@ -74,7 +74,9 @@ class FakeSocket extends FakeFile {
   /** Faults a test asked for: writes held at EAGAIN, errnos for the next writes, reads to truncate. */
   writesBlocked = false;
   failures = [];
-  truncations = 0;
+  /** Reads that carried descriptors so far, and which of them (by that count) lose their descriptors. */
+  readsWithFds = 0;
+  truncateAt = new Set();
   /** Every write that went through: { bytes, fds }. */
   writes = [];
   /** For a listener: its name, backlog, connections not accepted yet, and its acceptor. */
@@ -240,11 +242,13 @@ export class FakeBackend {
   }
 
   /**
-   * The next read on fd's socket that carries descriptors loses them, as with MSG_CTRUNC: the copies in flight
-   * are dropped and the read is marked truncated.
+   * The next read on fd's socket that carries descriptors (or, with `skip`, the one that many reads with
+   * descriptors later) loses them, as with MSG_CTRUNC: the copies in flight are dropped and the read is
+   * marked truncated.
    */
-  truncateNextRead(fd) {
-    this.#connectedSocket(fd, 'recvmsg').truncations++;
+  truncateNextRead(fd, skip = 0) {
+    const socket = this.#connectedSocket(fd, 'recvmsg');
+    socket.truncateAt.add(socket.readsWithFds + 1 + skip);
   }
 
   /** Every write made on fd's socket so far: { bytes, fds } each. */
@@ -349,8 +353,7 @@ export class FakeBackend {
     socket.queuedBytes -= length;
     socket.peer?.endpoint?.scheduleWritable();
     let truncated = false;
-    if (files !== null && socket.truncations > 0) {
-      socket.truncations--;
+    if (files !== null && socket.truncateAt.delete(++socket.readsWithFds)) {
       for (const file of files) this.#unref(file);
       files = null;
       truncated = true;

@@ -5,8 +5,10 @@
 // test gets checks descriptors the same way on both: open or not, the same file or not, none leaked.
 import fs from 'node:fs';
 import { fdBackend, useFdBackend } from '../../dist/binding/index.js';
+import { channelFromFd } from '../../dist/index.js';
 import { FakeBackend } from './fake-backend.js';
 import { assertNoFdLeak, openFdCount } from './fd-count.js';
+import { within } from './within.js';
 
 export const FD_BACKENDS = ['fake', 'real'];
 
@@ -46,6 +48,18 @@ export function installFdBackend(t, kind, fakeOptions) {
       t.deepEqual(fake.violations, []);
     },
   };
+}
+
+/**
+ * Two channels on the ends of one socketpair of the kit's backend, both past their hellos: { a, b, fdA, fdB },
+ * where fdA and fdB are the channels' own sockets (theirs to close; a test only names them, to inject faults).
+ */
+export async function readyChannels(kit, options) {
+  const [fdA, fdB] = kit.backend.socketPair('stream');
+  const a = channelFromFd(fdA, options);
+  const b = channelFromFd(fdB, options);
+  await within(Promise.all([a.ready, b.ready]), 'both hellos');
+  return { a, b, fdA, fdB };
 }
 
 function realKit() {
