@@ -182,7 +182,7 @@ for (const kind of FD_BACKENDS) {
     t.true(a.isClosed);
     t.is((await outcome(a.send('late'))).code, 'ERR_PORTUNUS_CHANNEL_CLOSED');
     await within(closing, 'close()');
-    t.deepEqual(await Promise.all(sends), ['resolved', 'resolved', 'resolved']);
+    t.deepEqual(await within(Promise.all(sends), 'the sends'), ['resolved', 'resolved', 'resolved']);
     t.is(await within(b.closed, "the peer's close"), undefined);
     t.deepEqual(received, ['one', 'two', 'three']);
     await kit.assertNoFdLeak(t, start);
@@ -207,7 +207,8 @@ for (const kind of FD_BACKENDS) {
         ['close', cause],
       ]);
       t.is(a.queuedBytes, 0);
-      for (const result of await Promise.all(pending)) t.like(result, { code: 'ERR_PORTUNUS_CHANNEL_CLOSED', cause });
+      for (const result of await within(Promise.all(pending), 'the sends and the ping'))
+        t.like(result, { code: 'ERR_PORTUNUS_CHANNEL_CLOSED', cause });
       t.is(await within(b.closed, "the peer's close"), undefined);
       t.deepEqual(received, [], 'frames queued before destroy() reached the peer');
       await kit.assertNoFdLeak(t, start);
