@@ -11,6 +11,7 @@
 // anything, make writes fail or wait, and make a read lose its descriptors (MSG_CTRUNC).
 import { constants } from 'node:os';
 
+// os.constants.errno lacks ETOOMANYREFS (see src/binding/backend.ts): Linux's number stands in for it.
 const ERRNO = { ...constants.errno, ETOOMANYREFS: 109 };
 /**
  * Numbers start far above any descriptor a test process has, and are never reused: a fake number given to
@@ -51,8 +52,7 @@ class FakeFile {
   refs = 0;
   released = false;
 
-  constructor(id, description) {
-    this.id = id;
+  constructor(description) {
     this.description = description;
   }
 }
@@ -69,8 +69,6 @@ class FakeSocket extends FakeFile {
   queue = [];
   queuedBytes = 0;
   endpoint = null;
-  /** Credentials of the process at the other end, as the kernel recorded them. */
-  peerCredentials = null;
   /** Faults a test asked for: writes held at EAGAIN, errnos for the next writes, reads to truncate. */
   writesBlocked = false;
   failures = [];
@@ -90,12 +88,11 @@ export class FakeBackend {
   name = 'fake';
   tooManyRefsErrno = ERRNO.ETOOMANYREFS;
   sunPathSize = 108;
-  /** Ownership rules broken by the code under test (a descriptor closed twice, under an endpoint…). */
+  /** Ownership rules broken by the code under test: a descriptor closed under its endpoint, and the like. */
   violations = [];
   #options;
   #table = new Map();
   #nextFd = FIRST_FD;
-  #nextFileId = 1;
   #names = new Map();
   /** Endpoints and acceptors open: while one of them is ref'd, a timer keeps the process alive, as libuv would. */
   #handles = new Set();
@@ -113,8 +110,8 @@ export class FakeBackend {
   socketPair(type = 'stream') {
     if (!['stream', 'seqpacket', 'dgram'].includes(type))
       throw invalidArgument("socketpair type must be 'stream', 'seqpacket' or 'dgram'");
-    const a = this.#socket(unixDescription(type));
-    const b = this.#socket(unixDescription(type));
+    const a = new FakeSocket(unixDescription(type));
+    const b = new FakeSocket(unixDescription(type));
     this.#connect(a, b);
     return [this.#install(a), this.#install(b)];
   }
@@ -130,13 +127,15 @@ export class FakeBackend {
     this.#unref(entry.file);
   }
 
-  setInheritable(fd, inheritable) {
-    this.#entry(fd, 'fcntl').inheritable = Boolean(inheritable);
+  setInheritable(fd) {
+    // Nothing is ever exec'd here, so close-on-exec changes nothing; the descriptor must still be open.
+    this.#entry(fd, 'fcntl');
   }
 
   peerCredentials(fd) {
-    const socket = this.#connectedSocket(fd, 'getsockopt');
-    return { ...socket.peerCredentials };
+    this.#connectedSocket(fd, 'getsockopt');
+    // Both ends of every connection here were made by this process, which the kernel records as the peer.
+    return { pid: process.pid, uid: process.getuid(), gid: process.getgid() };
   }
 
   describeSocket(fd) {
@@ -178,7 +177,7 @@ export class FakeBackend {
   listenAbstract(address, backlog) {
     const name = address.toString('latin1');
     if (this.#names.has(name)) throw systemError('EADDRINUSE', 'bind');
-    const listener = this.#socket({
+    const listener = new FakeSocket({
       kind: 'unix-stream',
       family: 'unix',
       type: 'stream',
@@ -196,8 +195,8 @@ export class FakeBackend {
     const listener = this.#names.get(name);
     if (listener === undefined) throw systemError('ECONNREFUSED', 'connect');
     if (listener.acceptQueue.length >= listener.backlog) throw systemError('EAGAIN', 'connect');
-    const client = this.#socket(unixDescription('stream', { remotePath: name }));
-    const server = this.#socket(unixDescription('stream', { localPath: name }));
+    const client = new FakeSocket(unixDescription('stream', { remotePath: name }));
+    const server = new FakeSocket(unixDescription('stream', { localPath: name }));
     this.#connect(client, server);
     // The accept queue holds the server's end until an acceptor takes it.
     server.refs++;
@@ -210,17 +209,12 @@ export class FakeBackend {
 
   /** Opens a descriptor that describeSocket() reports as `description` (a pipe, a TCP socket…). */
   open(description) {
-    return this.#install(new FakeFile(this.#nextFileId++, { ...description }));
+    return this.#install(new FakeFile({ ...description }));
   }
 
   /** From now on, describeSocket() reports `description` for fd and every other descriptor of its file. */
   describeAs(fd, description) {
     this.#entry(fd, 'fstat').file.description = { ...description };
-  }
-
-  /** Sets the credentials peerCredentials(fd) reports, as if another process were at the other end. */
-  setPeerCredentials(fd, credentials) {
-    this.#connectedSocket(fd, 'getsockopt').peerCredentials = { ...credentials };
   }
 
   /** Writes on fd's socket get EAGAIN, as when the socket buffer is full, until unblockWrites(fd). */
@@ -256,11 +250,6 @@ export class FakeBackend {
     return this.#connectedSocket(fd, 'sendmsg').writes.map((write) => ({ ...write }));
   }
 
-  /** Bytes written to fd's socket by its peer and not read yet. */
-  unreadBytes(fd) {
-    return this.#connectedSocket(fd, 'recvmsg').queuedBytes;
-  }
-
   /** The descriptors open in the table, in the order they were opened. */
   openFds() {
     return [...this.#table.keys()];
@@ -273,11 +262,6 @@ export class FakeBackend {
   /** True when the two descriptors refer to the same open file (as fstat's inode says on a real system). */
   sameFile(a, b) {
     return this.#entry(a, 'fstat').file === this.#entry(b, 'fstat').file;
-  }
-
-  /** True when fd has been made inheritable (not close-on-exec). */
-  isInheritable(fd) {
-    return this.#entry(fd, 'fcntl').inheritable;
   }
 
   /**
@@ -293,10 +277,6 @@ export class FakeBackend {
 
   get disposed() {
     return this.#disposed;
-  }
-
-  get readChunk() {
-    return this.#options.readChunk;
   }
 
   send(socket, bytes, fds) {
@@ -399,12 +379,6 @@ export class FakeBackend {
 
   // The table and the files.
 
-  #socket(description) {
-    const socket = new FakeSocket(this.#nextFileId++, description);
-    socket.peerCredentials = { pid: process.pid, uid: process.getuid(), gid: process.getgid() };
-    return socket;
-  }
-
   #connect(a, b) {
     a.peer = b;
     b.peer = a;
@@ -413,7 +387,7 @@ export class FakeBackend {
   #install(file) {
     const fd = this.#nextFd++;
     file.refs++;
-    this.#table.set(fd, { file, inheritable: false, endpoint: undefined });
+    this.#table.set(fd, { file, endpoint: undefined });
     return fd;
   }
 
