@@ -1,7 +1,10 @@
-// A raw peer for hostile and edge-case tests: the native Endpoint with no framing or checks of its own, so a
-// test can put any bytes with any descriptors into one sendmsg and see exactly what the other side sent back
-// (bytes, descriptors per read, truncation, end of stream). Also builds frame headers, well-formed or not.
+// A raw peer for hostile and edge-case tests: an endpoint of the descriptor backend with no framing or checks
+// of its own, so a test can put any bytes with any descriptors into one sendmsg and see exactly what the
+// other side sent back (bytes, descriptors per read, truncation, end of stream). The backend is the one
+// installed when the peer is made: the native addon's, or the fake of a unit test (./fd-backends.js). Also
+// builds frame headers, well-formed or not.
 import { constants } from 'node:os';
+import { fdBackend } from '../../dist/binding/index.js';
 import { nativeAddon } from '../../dist/binding/native.js';
 import { channelFromFd } from '../../dist/index.js';
 
@@ -67,6 +70,7 @@ export class RawEndpoint {
   reads = [];
   /** undefined while open, then 1 (end of stream) or a negative errno. */
   status = undefined;
+  #backend;
   #endpoint;
   #waiters = new Set();
   #writable = [];
@@ -74,7 +78,8 @@ export class RawEndpoint {
   #untaken = [];
 
   constructor(fd, { read = true } = {}) {
-    this.#endpoint = new addon.Endpoint(
+    this.#backend = fdBackend;
+    this.#endpoint = fdBackend.createEndpoint(
       fd,
       (data, marks, status) => this.#onRead(data, marks, status),
       () => {
@@ -161,7 +166,7 @@ export class RawEndpoint {
     if (this.#closed) return;
     this.#closed = true;
     this.#endpoint.close();
-    for (const fd of this.takeFds()) addon.close(fd);
+    for (const fd of this.takeFds()) this.#backend.close(fd);
   }
 
   #onRead(data, marks, status) {
@@ -172,7 +177,7 @@ export class RawEndpoint {
         const count = marks[i + 2];
         const fds = Array.from(marks.subarray(i + 4, i + 4 + count));
         this.reads.push({ offset: base + marks[i], length: marks[i + 1], fds, truncated: marks[i + 3] === 1 });
-        if (this.#closed) for (const fd of fds) addon.close(fd);
+        if (this.#closed) for (const fd of fds) this.#backend.close(fd);
         else this.#untaken.push(...fds);
         i += 4 + count;
       }
@@ -194,7 +199,7 @@ export class RawEndpoint {
  * unless told not to.
  */
 export async function channelWithRawPeer({ sendHello = true, options } = {}) {
-  const [mine, theirs] = addon.socketPair('stream');
+  const [mine, theirs] = fdBackend.socketPair('stream');
   const channel = channelFromFd(mine, options);
   const raw = new RawEndpoint(theirs);
   if (sendHello) await raw.write(hello());
@@ -207,6 +212,6 @@ export async function channelWithRawPeer({ sendHello = true, options } = {}) {
  * closes `fd` (its own copy) and `reader`.
  */
 export function probe() {
-  const [kept, fd] = addon.socketPair('stream');
+  const [kept, fd] = fdBackend.socketPair('stream');
   return { fd, reader: new RawEndpoint(kept) };
 }

@@ -22,6 +22,18 @@ export function once(emitter, event, what = `'${event}'`, ms = STEP_MS) {
   );
 }
 
+/**
+ * Resolves with the next message `channel` receives and whatever `take(message)` returned: `take` runs inside
+ * the listener, where a message's descriptors can still be taken (they are closed when listeners return).
+ */
+export function nextMessage(channel, take = () => undefined, ms = STEP_MS) {
+  return within(
+    new Promise((resolve) => channel.once('message', (message) => resolve({ message, taken: take(message) }))),
+    'a message',
+    ms,
+  );
+}
+
 /** Polls `condition` every 10 ms until it is true; rejects naming `what` after `ms`. */
 export async function until(condition, what, ms = STEP_MS) {
   const deadline = Date.now() + ms;

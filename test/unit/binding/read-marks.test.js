@@ -1,7 +1,7 @@
 // src/binding/read-marks.ts, the one TypeScript reader of the native endpoint's `marks` (layout in
 // native/unix/read-marks.h): per read that carried control data, [offset, length, count, truncated, fd x count].
 import test from 'ava';
-import { TRUNCATED, closeMarkedFds, forEachArrival } from '../../dist/binding/read-marks.js';
+import { TRUNCATED, closeMarkedFds, forEachArrival } from '../../../dist/binding/read-marks.js';
 
 // Two reads with descriptors, a truncated one, and one that carried control data but no descriptor
 // (SCM_CREDENTIALS alone).
