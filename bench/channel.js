@@ -44,7 +44,8 @@ if (role === '--receiver-portunus') {
  * (answered with the final acknowledgement). An acknowledgement is 8 bytes: messages counted, final flag.
  */
 async function portunusReceiver() {
-  const { channelFromFd, closeFd } = await import('../dist/index.js');
+  const { channelFromFd } = await import('../dist/index.js');
+  const { closeFd } = await import('../dist/fd.js');
   const channel = channelFromFd(3);
   let ackEvery = 1;
   let unacked = 0;
