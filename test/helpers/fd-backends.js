@@ -84,3 +84,20 @@ function realKit() {
     assertNoFdLeak,
   };
 }
+
+/** What a promise settled with: 'resolved', or the error it rejected with. */
+export const outcome = (promise) =>
+  promise.then(
+    () => 'resolved',
+    (error) => error,
+  );
+
+/** `count` sockets of the kit's backend to send, each one end of a pair whose other end is kept. */
+export function socketsToSend(kit, count) {
+  const pairs = Array.from({ length: count }, () => kit.backend.socketPair('stream'));
+  return {
+    sent: pairs.map(([, fd]) => fd),
+    /** Closes the ends kept, and those sent that are still open (handed back, or never handed off). */
+    closeAll: () => pairs.flat().forEach((fd) => kit.isOpen(fd) && kit.backend.close(fd)),
+  };
+}

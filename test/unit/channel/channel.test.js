@@ -5,7 +5,14 @@
 // processes are in test/integration/channel/.
 import test from 'ava';
 import { channelFromFd } from '../../../dist/index.js';
-import { FD_BACKENDS, installFdBackend, readyChannels, turn } from '../../helpers/fd-backends.js';
+import {
+  FD_BACKENDS,
+  installFdBackend,
+  outcome,
+  readyChannels,
+  socketsToSend,
+  turn,
+} from '../../helpers/fd-backends.js';
 import { channelWithRawPeer, frame, hello, RawEndpoint } from '../../helpers/raw-endpoint.js';
 import { nextMessage, once, within } from '../../helpers/within.js';
 
@@ -16,22 +23,6 @@ const ERROR = 0x05;
 
 /** What a portunus channel in this process says in its hello. */
 const channelHello = { protocol: 1, pid: process.pid, capabilities: ['fd-chunking'] };
-
-/** What a promise settled with: 'resolved', or the error. */
-const outcome = (promise) =>
-  promise.then(
-    () => 'resolved',
-    (error) => error,
-  );
-
-/** `count` sockets of the kit's backend to send, each one end of a pair whose other end is kept. */
-function socketsToSend(kit, count) {
-  const pairs = Array.from({ length: count }, () => kit.backend.socketPair('stream'));
-  return {
-    sent: pairs.map(([, fd]) => fd),
-    closeAll: () => pairs.flat().forEach((fd) => kit.backend.close(fd)),
-  };
-}
 
 for (const kind of FD_BACKENDS) {
   test.serial(`hello: each side's ready resolves with the other's hello (${kind})`, async (t) => {

@@ -3,26 +3,17 @@
 // ENOBUFS, ETOOMANYREFS and other sendmsg errors do to the queue, and reads cut anywhere or truncated. The
 // chunking test also runs over the real backend, where one sendmsg carries 253 descriptors (252 off glibc).
 import test from 'ava';
-import { FD_BACKENDS, installFdBackend, readyChannels, turn } from '../../helpers/fd-backends.js';
+import {
+  FD_BACKENDS,
+  installFdBackend,
+  outcome,
+  readyChannels,
+  socketsToSend,
+  turn,
+} from '../../helpers/fd-backends.js';
 import { nextMessage, once, until, within } from '../../helpers/within.js';
 
 const HEADER_SIZE = 16;
-
-/** What a promise settled with: 'resolved', or the error. */
-const outcome = (promise) =>
-  promise.then(
-    () => 'resolved',
-    (error) => error,
-  );
-
-/** `count` sockets of the kit's backend to send, each one end of a pair whose other end is kept. */
-function socketsToSend(kit, count) {
-  const pairs = Array.from({ length: count }, () => kit.backend.socketPair('stream'));
-  return {
-    sent: pairs.map(([, fd]) => fd),
-    closeAll: () => pairs.flat().forEach((fd) => kit.backend.close(fd)),
-  };
-}
 
 for (const kind of FD_BACKENDS) {
   test.serial(

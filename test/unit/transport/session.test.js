@@ -8,7 +8,7 @@
 import test from 'ava';
 import { adoptTransport, distributeTransport } from '../../../dist/index.js';
 import { decodeTransportPayload, encodeAck, encodeNack } from '../../../dist/transport/envelope.js';
-import { FD_BACKENDS, installFdBackend, readyChannels, turn } from '../../helpers/fd-backends.js';
+import { FD_BACKENDS, installFdBackend, readyChannels, socketsToSend, turn } from '../../helpers/fd-backends.js';
 import { channelWithRawPeer, frame } from '../../helpers/raw-endpoint.js';
 import { once, within } from '../../helpers/within.js';
 
@@ -22,16 +22,6 @@ const outcome = (promise) =>
     (value) => value,
     (error) => error,
   );
-
-/** `count` sockets of the kit's backend to hand off, each one end of a pair whose other end is kept. */
-function socketsToSend(kit, count) {
-  const pairs = Array.from({ length: count }, () => kit.backend.socketPair('stream'));
-  return {
-    sent: pairs.map(([, fd]) => fd),
-    /** Closes the ends kept, and those sent that are still open (handed back, or never handed off). */
-    closeAll: () => pairs.flat().forEach((fd) => kit.isOpen(fd) && kit.backend.close(fd)),
-  };
-}
 
 /** A channel whose peer is a raw endpoint, both hellos exchanged. */
 async function channelToRawPeer() {
