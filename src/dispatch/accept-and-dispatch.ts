@@ -11,14 +11,15 @@ import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import { EventEmitter } from 'eventemitter3';
 import { fdBackend, type NativeAcceptor } from '../binding/index.js';
-import { PortunusError, invalidArgument, systemError } from '../errors.js';
+import { PortunusError, systemError } from '../errors.js';
+import { validateTimeout } from '../validate.js';
 import { distributeAcceptedFd, distributeTransport, type Handoff } from '../transport/index.js';
 import {
   resolveDispatchOptions,
   type AcceptAndDispatchOptions,
   type ResolvedDispatchOptions,
 } from './dispatch-options.js';
-import { openListeningSocket } from './listen-socket.js';
+import { listenThenStart } from './listen-socket.js';
 import { readPreview } from './preview.js';
 import { resolveStrategy, type ResolvedStrategy } from './strategies.js';
 import type { DispatchWorker, WorkerSet } from './worker-set.js';
@@ -119,7 +120,7 @@ interface PendingConnection {
   worker: DispatchWorker | undefined;
   remoteAddress: string | undefined;
   attempts: number;
-  /** When it last started waiting for a worker, or was sent to one (Date.now()). */
+  /** When it last started waiting for a worker, or was sent to one (the coarse `#clock`). */
   since: number;
 }
 
@@ -142,6 +143,13 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   readonly #unhealthy = new WeakSet<DispatchWorker>();
   /** Enforces `ackTimeoutMs` and `queueTimeoutMs`; one timer for all connections. */
   readonly #deadlines: NodeJS.Timeout;
+  /** Its period, in ms. */
+  readonly #sweepMs: number;
+  /**
+   * Date.now() as of the last sweep: the time connections are stamped with, so that a handoff costs no clock
+   * read. A stamp is at most one period early, and a deadline is checked one period late to make up for it.
+   */
+  #clock = Date.now();
   /** Connections being read for route(); they count against maxPending like queued ones. */
   readonly #routing = new Set<net.Socket>();
   /** Groups last told that connections wait for them (demand > 0). */
@@ -176,9 +184,10 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       this.#strategies.set(group, resolveStrategy(options.strategy));
       group.on('capacity', () => this.#pump());
     }
-    // A quarter of the shorter deadline: a connection is noticed at most 25% late, for one cheap timer.
-    const sweepMs = Math.max(10, Math.floor(Math.min(options.ackTimeoutMs, options.queueTimeoutMs) / 4));
-    this.#deadlines = setInterval(() => this.#enforceDeadlines(), sweepMs);
+    // A quarter of the shorter deadline: a deadline is enforced between 1× and 1.5× its length, for one cheap
+    // timer and no clock read per connection.
+    this.#sweepMs = Math.max(10, Math.floor(Math.min(options.ackTimeoutMs, options.queueTimeoutMs) / 4));
+    this.#deadlines = setInterval(() => this.#enforceDeadlines(), this.#sweepMs);
     this.#deadlines.unref();
     this.#acceptor = fdBackend.createAcceptor(fd, (fds, status) => this.#onAccept(fds, status));
     this.#resumeAccepting();
@@ -206,8 +215,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
    */
   close(options: DispatcherCloseOptions = {}): Promise<void> {
     const timeoutMs = options?.timeoutMs;
-    if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || timeoutMs < 0))
-      throw invalidArgument('options.timeoutMs', 'a non-negative integer', timeoutMs, 'value');
+    if (timeoutMs !== undefined) validateTimeout(timeoutMs, 'options.timeoutMs', 0);
     return this.#close(timeoutMs);
   }
 
@@ -268,7 +276,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   }
 
   #enqueue(connection: PendingConnection): void {
-    connection.since = Date.now();
+    connection.since = this.#clock;
     if (connection.remoteAddress === undefined && this.#strategies.get(connection.group)!.needsAddress) {
       try {
         connection.remoteAddress = fdBackend.describeSocket(connection.fd).remoteAddress;
@@ -412,7 +420,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.#counters.inFlight++;
     connection.attempts++;
     connection.worker = worker;
-    connection.since = Date.now();
+    connection.since = this.#clock;
     this.#sent.add(connection);
     const handoff: Promise<Handoff> =
       connection.socket === undefined
@@ -503,10 +511,14 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
    */
   #enforceDeadlines(): void {
     const now = Date.now();
+    this.#clock = now;
+    // Stamps lag the real time by up to one period: wait that much longer, so that no deadline comes early.
     const { ackTimeoutMs, queueTimeoutMs } = this.#options;
+    const ackLimit = ackTimeoutMs + this.#sweepMs;
+    const queueLimit = queueTimeoutMs + this.#sweepMs;
     for (const connection of this.#sent) {
       // Oldest first: the first one within its deadline ends the scan.
-      if (now - connection.since < ackTimeoutMs) break;
+      if (now - connection.since < ackLimit) break;
       const worker = connection.worker!;
       if (this.#unhealthy.has(worker)) continue;
       this.#unhealthy.add(worker);
@@ -522,7 +534,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     let expired = false;
     for (let index = 0; index < this.#pending.length;) {
       const connection = this.#pending[index]!;
-      if (now - connection.since < queueTimeoutMs) {
+      if (now - connection.since < queueLimit) {
         index++;
         continue;
       }
@@ -550,17 +562,6 @@ export function acceptAndDispatch(options: AcceptAndDispatchOptions): Promise<Di
 }
 
 async function start(options: ResolvedDispatchOptions): Promise<Dispatcher> {
-  // Listen first: a port that cannot be had must not leave workers running. Connections that arrive while
-  // the pools start wait in the backlog.
-  const { fd, address } = await openListeningSocket(options.listen);
-  const groups = [...options.groups.values()];
-  try {
-    await Promise.all(groups.map((group) => group.start()));
-  } catch (error) {
-    fdBackend.close(fd);
-    // Nothing will use these pools: leave no worker (or respawn loop) behind.
-    await Promise.all(groups.map((group) => group.close?.()));
-    throw error;
-  }
+  const { fd, address } = await listenThenStart(options.listen, [...options.groups.values()]);
   return new Dispatcher(fd, address, options);
 }

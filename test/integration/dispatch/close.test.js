@@ -101,9 +101,14 @@ test.serial(
   'close() throws synchronously for a timeoutMs that is not a non-negative integer, and stays open',
   async (t) => {
     const { dispatcher } = await startEmpty(t);
-    for (const timeoutMs of [-1, 1.5, '100']) {
+    for (const timeoutMs of [-1, 1.5]) {
       t.throws(() => dispatcher.close({ timeoutMs }), { code: 'ERR_INVALID_ARG_VALUE', message: /options\.timeoutMs/ });
     }
+    // A string is the wrong type, not a wrong number (as everywhere in the API).
+    t.throws(() => dispatcher.close({ timeoutMs: '100' }), {
+      code: 'ERR_INVALID_ARG_TYPE',
+      message: /options\.timeoutMs/,
+    });
     t.true(typeof dispatcher.address().port === 'number');
   },
 );
