@@ -9,7 +9,7 @@ import { validateFunction, validateInteger, validateObject, validateOptions, val
 import { validateListenOption } from './listen-socket.js';
 import type { PreviewOptions, RoutePreview } from './preview.js';
 import { resolveStrategy, type Strategy } from './strategies.js';
-import type { DispatchWorker, WorkerSet } from './worker-set.js';
+import { isWorkerSet, type DispatchWorker, type WorkerSet } from './worker-set.js';
 
 /** Where `route()` sends a connection: a worker, the name of a group, or undefined for the default group. */
 export type RouteTarget = DispatchWorker | string | undefined;
@@ -108,15 +108,4 @@ export function resolveDispatchOptions(options: AcceptAndDispatchOptions): Resol
     ackTimeoutMs: options.ackTimeoutMs ?? 5000,
     queueTimeoutMs: options.queueTimeoutMs ?? 10_000,
   };
-}
-
-function isWorkerSet(value: unknown): value is WorkerSet {
-  const candidate = value as Partial<WorkerSet> | null;
-  return (
-    typeof candidate === 'object' &&
-    candidate !== null &&
-    typeof candidate.available === 'function' &&
-    typeof candidate.demand === 'function' &&
-    typeof candidate.start === 'function'
-  );
 }

@@ -8,6 +8,7 @@ import net from 'node:net';
 import { fdBackend, serverFd } from '../binding/index.js';
 import { PortunusError } from '../errors.js';
 import { validateInteger, validateObject } from '../validate.js';
+import type { WorkerSet } from './worker-set.js';
 
 export interface ListeningSocket {
   /** The dispatcher's own descriptor of the listening socket. */
@@ -84,4 +85,25 @@ function takeListeningSocket(server: net.Server): ListeningSocket {
 
 function notTcp(): PortunusError {
   return new PortunusError('ERR_PORTUNUS_UNSUPPORTED', 'acceptAndDispatch needs a TCP listening socket');
+}
+
+/**
+ * Opens the listening socket, then starts the worker sets, and resolves with the socket once all are started.
+ * Listening comes first: a port that cannot be had must not leave workers running, and connections that
+ * arrive while the sets start wait in the backlog. If a set fails to start, the socket is closed and the sets
+ * are closed too (nothing will use them: no worker or respawn loop is left behind), and the error is thrown.
+ */
+export async function listenThenStart(
+  listen: net.ListenOptions | net.Server,
+  sets: readonly WorkerSet[],
+): Promise<ListeningSocket> {
+  const socket = await openListeningSocket(listen);
+  try {
+    await Promise.all(sets.map((set) => set.start()));
+  } catch (error) {
+    fdBackend.close(socket.fd);
+    await Promise.all(sets.map((set) => set.close?.()));
+    throw error;
+  }
+  return socket;
 }

@@ -12,8 +12,8 @@ import { fdBackend } from '../binding/index.js';
 import { invalidArgument } from '../errors.js';
 import { distributeListenerFd } from '../transport/index.js';
 import { validateObject, validateOneOf } from '../validate.js';
-import { openListeningSocket, validateListenOption } from './listen-socket.js';
-import type { DispatchWorker, WorkerSet } from './worker-set.js';
+import { listenThenStart, validateListenOption } from './listen-socket.js';
+import { isWorkerSet, type DispatchWorker, type WorkerSet } from './worker-set.js';
 
 /** How the master shares its listener. */
 export type ListenerMode = 'shared';
@@ -133,9 +133,7 @@ export function serveListeners(options: ServeListenersOptions): Promise<Listener
   validateObject(options, 'options');
   validateListenOption(options.listen);
   const pool = options.pool;
-  if (typeof pool?.available !== 'function' || typeof pool.start !== 'function' || typeof pool.on !== 'function') {
-    throw invalidArgument('options.pool', 'a WorkerPool', pool);
-  }
+  if (!isWorkerSet(pool)) throw invalidArgument('options.pool', 'a WorkerPool', pool);
   if (pool.min !== undefined && pool.min < 1) {
     throw invalidArgument('options.pool', 'a pool with min >= 1 (with no worker, nobody accepts)', pool.min, 'value');
   }
@@ -149,13 +147,6 @@ async function start(
   pool: WorkerSet,
   mode: ListenerMode,
 ): Promise<ListenerServer> {
-  const { fd, address } = await openListeningSocket(listen);
-  try {
-    await pool.start();
-  } catch (error) {
-    fdBackend.close(fd);
-    await pool.close?.();
-    throw error;
-  }
+  const { fd, address } = await listenThenStart(listen, [pool]);
   return new ListenerServer(fd, address, pool, mode);
 }

@@ -59,3 +59,16 @@ export interface WorkerSet {
    */
   demand(waiting: number): void;
 }
+
+/** True for anything that implements WorkerSet (a WorkerPool, or a set of the application's own). */
+export function isWorkerSet(value: unknown): value is WorkerSet {
+  const candidate = value as Partial<WorkerSet> | null;
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof candidate.available === 'function' &&
+    typeof candidate.demand === 'function' &&
+    typeof candidate.start === 'function' &&
+    typeof candidate.on === 'function'
+  );
+}
