@@ -6,6 +6,7 @@
  * @module
  */
 import { invalidArgument } from '../errors.js';
+import { validateBoolean, validateFunction, validateOptions, validateTimeout } from '../validate.js';
 
 /** Something shutdownOnSignals() closes: a Dispatcher, a WorkerPool, a ChannelServer… */
 export interface Closable {
@@ -36,17 +37,16 @@ export function shutdownOnSignals(closables: readonly Closable[], options: Shutd
   if (!Array.isArray(closables) || !closables.every((closable) => typeof closable?.close === 'function')) {
     throw invalidArgument('closables', 'an array of objects with a close() method', closables);
   }
-  if (typeof options !== 'object' || options === null) throw invalidArgument('options', 'an object', options);
-  const signals = options.signals ?? ['SIGINT', 'SIGTERM'];
+  const given = validateOptions(options);
+  const signals = given.signals ?? ['SIGINT', 'SIGTERM'];
   if (!Array.isArray(signals) || signals.length === 0 || !signals.every((signal) => typeof signal === 'string')) {
     throw invalidArgument('options.signals', 'a non-empty array of signal names', signals);
   }
-  const timeoutMs = options.timeoutMs ?? 10_000;
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 0)
-    throw invalidArgument('options.timeoutMs', 'a non-negative integer', timeoutMs, 'value');
-  if (options.onSignal !== undefined && typeof options.onSignal !== 'function')
-    throw invalidArgument('options.onSignal', 'a function', options.onSignal);
-  const exit = options.exit ?? true;
+  const timeoutMs = given.timeoutMs ?? 10_000;
+  validateTimeout(timeoutMs, 'options.timeoutMs', 0);
+  if (given.onSignal !== undefined) validateFunction(given.onSignal, 'options.onSignal');
+  if (given.exit !== undefined) validateBoolean(given.exit, 'options.exit');
+  const exit = given.exit ?? true;
 
   let shuttingDown = false;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -56,7 +56,7 @@ export function shutdownOnSignals(closables: readonly Closable[], options: Shutd
       return;
     }
     shuttingDown = true;
-    options.onSignal?.(signal);
+    given.onSignal?.(signal);
     void (async () => {
       let failed = false;
       for (const closable of closables) {

@@ -33,6 +33,8 @@ function output(): fs.WriteStream {
 
 export class StderrTail {
   #chunks: Buffer[] = [];
+  /** Bytes in #chunks. */
+  #bytes = 0;
   /** Older output was dropped, so the first chunk kept may start mid-line. */
   #cut = false;
   readonly #ended: Promise<void>;
@@ -73,9 +75,9 @@ export class StderrTail {
 
   #keep(chunk: Buffer): void {
     this.#chunks.push(chunk);
-    let kept = this.#chunks.reduce((sum, c) => sum + c.length, 0);
-    while (kept - this.#chunks[0]!.length >= TAIL_BYTES) {
-      kept -= this.#chunks.shift()!.length;
+    this.#bytes += chunk.length;
+    while (this.#bytes - this.#chunks[0]!.length >= TAIL_BYTES) {
+      this.#bytes -= this.#chunks.shift()!.length;
       this.#cut = true;
     }
   }
