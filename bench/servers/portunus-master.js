@@ -1,7 +1,7 @@
 // Setup "portunus": acceptAndDispatch on 127.0.0.1:PORT handing every connection to a WorkerPool of exactly
 // 2 workers (./portunus-worker.js), which serve it with the same http.Server as every other setup.
 import { fileURLToPath } from 'node:url';
-import { WorkerPool, acceptAndDispatch } from '../../dist/index.js';
+import { WorkerPool, acceptAndDispatch, shutdownOnSignals } from '../../dist/index.js';
 import { announceReady, benchPort } from './trivial-http.js';
 
 const port = benchPort();
@@ -18,18 +18,13 @@ pool.on('exit', (worker, exit) => {
 });
 announceReady(pool.workers.map((worker) => worker.pid));
 
-let stopping = false;
-for (const signal of ['SIGTERM', 'SIGINT']) {
-  process.on(signal, async () => {
-    if (stopping) return;
-    stopping = true;
-    setTimeout(() => process.exit(0), 3000).unref();
+// SIGTERM from the harness: hand what was accepted to the workers (2 s at most), drain them, exit.
+shutdownOnSignals([dispatcher, pool], {
+  timeoutMs: 2000,
+  onSignal: () => {
     const stats = dispatcher.stats();
-    await dispatcher.close({ timeoutMs: 2000 });
-    await pool.close();
     console.error(
       `dispatcher: accepted=${stats.accepted} handedOff=${stats.handedOff} redispatched=${stats.redispatched} dropped=${stats.dropped}`,
     );
-    process.exit(0);
-  });
-}
+  },
+});

@@ -2,7 +2,7 @@
 // to a WorkerPool of exactly 2 workers (./portunus-worker.js, the same as under the dispatcher), which
 // accept from it themselves.
 import { fileURLToPath } from 'node:url';
-import { WorkerPool, serveListeners } from '../../dist/index.js';
+import { WorkerPool, serveListeners, shutdownOnSignals } from '../../dist/index.js';
 import { announceReady, benchPort } from './trivial-http.js';
 
 const port = benchPort();
@@ -21,14 +21,5 @@ const holding = () => server.stats().workers === 2 && server.stats().shared === 
 while (!holding()) await new Promise((resolve) => setTimeout(resolve, 10));
 announceReady(pool.workers.map((worker) => worker.pid));
 
-let stopping = false;
-for (const signal of ['SIGTERM', 'SIGINT']) {
-  process.on(signal, async () => {
-    if (stopping) return;
-    stopping = true;
-    setTimeout(() => process.exit(0), 3000).unref();
-    await server.close();
-    await pool.close();
-    process.exit(0);
-  });
-}
+// SIGTERM from the harness: close the master's copy of the listener, drain the workers, exit.
+shutdownOnSignals([server, pool]);
