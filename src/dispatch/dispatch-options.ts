@@ -46,13 +46,13 @@ export interface AcceptAndDispatchOptions {
    * How long a worker may take to acknowledge a handoff, in ms. A worker that misses it is not adopting
    * connections: it is reported (`'unhealthy'`), gets no more connections, and its set is asked to end it
    * (a WorkerPool kills and replaces it); everything it had not acknowledged then goes to another worker.
-   * Default 5000.
+   * Default 5000. Acted on between 1× and 1.5× this time (one timer checks every deadline, never early).
    */
   ackTimeoutMs?: number;
   /**
    * How long an accepted connection may wait for a worker with room, in ms. When it passes the connection is
    * closed (`'drop'` with ERR_PORTUNUS_QUEUE_TIMEOUT), so that clients of a pool that cannot start get an
-   * answer instead of waiting forever. Default 10 000.
+   * answer instead of waiting forever. Default 10 000; acted on between 1× and 1.5× this time.
    */
   queueTimeoutMs?: number;
 }
