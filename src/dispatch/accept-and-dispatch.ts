@@ -129,9 +129,14 @@ const ACCEPT_RETRY_MS = 100;
 
 /** Accepts connections on one listening socket and hands each to a worker; see `acceptAndDispatch()`. */
 export class Dispatcher extends EventEmitter<DispatcherEvents> {
-  readonly #fd: number;
+  /** The listening socket this dispatcher owns (closed by close()), if any. */
+  readonly #fd: number | undefined;
   readonly #address: net.AddressInfo;
-  readonly #acceptor: NativeAcceptor;
+  /**
+   * An acceptor per listening socket accepted from: the own one, and those a ListenerServer lends while no
+   * worker serves them (serveListener()). All start, pause and resume together.
+   */
+  readonly #acceptors = new Map<number, NativeAcceptor>();
   readonly #groups: Map<string, WorkerSet>;
   readonly #defaultGroup: WorkerSet;
   readonly #strategies = new Map<WorkerSet, ResolvedStrategy>();
@@ -172,8 +177,11 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     ackTimeouts: 0,
   };
 
-  /** @internal Use `acceptAndDispatch()`. */
-  constructor(fd: number, address: net.AddressInfo, options: ResolvedDispatchOptions) {
+  /**
+   * @internal Use `acceptAndDispatch()`. `fd` is the listening socket it owns; a ListenerServer passes none
+   * and lends it sockets with serveListener().
+   */
+  constructor(fd: number | undefined, address: net.AddressInfo, options: ResolvedDispatchOptions) {
     super();
     this.#fd = fd;
     this.#address = address;
@@ -189,8 +197,39 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.#sweepMs = Math.max(10, Math.floor(Math.min(options.ackTimeoutMs, options.queueTimeoutMs) / 4));
     this.#deadlines = setInterval(() => this.#enforceDeadlines(), this.#sweepMs);
     this.#deadlines.unref();
-    this.#acceptor = fdBackend.createAcceptor(fd, (fds, status) => this.#onAccept(fds, status));
-    this.#resumeAccepting();
+    if (fd !== undefined) this.serveListener(fd);
+  }
+
+  /**
+   * @internal Accepts from the listening socket `fd` too, as from its own, until stopServing(fd) or close().
+   * The socket stays its lender's (the dispatcher never closes it). Idempotent.
+   */
+  serveListener(fd: number): void {
+    if (this.#closed || this.#acceptors.has(fd)) return;
+    this.#acceptors.set(
+      fd,
+      fdBackend.createAcceptor(fd, (fds, status) => this.#onAccept(fd, fds, status)),
+    );
+    // A running dispatcher starts the new acceptor with the others' batch limit; a paused one leaves it
+    // stopped until the queue has room.
+    if (this.#accepting) this.#acceptors.get(fd)!.start(this.#acceptBatch);
+    else this.#resumeAccepting();
+  }
+
+  /**
+   * @internal Stops accepting from a socket lent with serveListener(); connections already accepted from it
+   * still go to workers. Idempotent.
+   */
+  stopServing(fd: number): void {
+    const acceptor = this.#acceptors.get(fd);
+    if (acceptor === undefined || fd === this.#fd) return;
+    this.#acceptors.delete(fd);
+    acceptor.close();
+  }
+
+  /** @internal The listening sockets it accepts from now. */
+  get servedListeners(): number[] {
+    return [...this.#acceptors.keys()];
   }
 
   /** The address the dispatcher accepts on. */
@@ -222,8 +261,9 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   async #close(timeoutMs: number | undefined): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
-      this.#acceptor.close();
-      fdBackend.close(this.#fd);
+      for (const acceptor of this.#acceptors.values()) acceptor.close();
+      this.#acceptors.clear();
+      if (this.#fd !== undefined) fdBackend.close(this.#fd);
     }
     if (this.#held() === 0 && this.#counters.inFlight === 0) {
       clearInterval(this.#deadlines);
@@ -248,7 +288,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     }
   }
 
-  #onAccept(fds: Int32Array | undefined, status: number): void {
+  #onAccept(listener: number, fds: Int32Array | undefined, status: number): void {
     if (fds !== undefined) {
       this.#counters.accepted += fds.length;
       for (const fd of fds) {
@@ -268,9 +308,10 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       this.#pump();
     }
     if (status < 0) {
-      this.#accepting = false;
+      // Every acceptor pauses: out of descriptors (EMFILE) is the process's state, not one socket's.
+      this.#pauseAccepting();
       this.#counters.acceptErrors++;
-      this.emit('error', systemError(status, 'accept', getSystemErrorName(status), this.#fd));
+      this.emit('error', systemError(status, 'accept', getSystemErrorName(status), listener));
       setTimeout(() => this.#resumeAccepting(), ACCEPT_RETRY_MS).unref();
     }
   }
@@ -475,7 +516,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   #pauseAccepting(): void {
     if (!this.#accepting) return;
     this.#accepting = false;
-    this.#acceptor.stop();
+    for (const acceptor of this.#acceptors.values()) acceptor.stop();
   }
 
   /**
@@ -485,8 +526,9 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   #resumeAccepting(): void {
     const room = this.#options.maxPending - this.#held();
     if (this.#closed || room <= 0 || (this.#accepting && room === this.#acceptBatch)) return;
-    // On a running acceptor, start() only updates the batch limit.
-    this.#acceptor.start(room);
+    // On a running acceptor, start() only updates the batch limit. Each acceptor may take `room` per turn:
+    // with several sockets lent, one turn can overfill maxPending by that much, and then accepting pauses.
+    for (const acceptor of this.#acceptors.values()) acceptor.start(room);
     this.#acceptBatch = room;
     this.#accepting = true;
   }
