@@ -74,6 +74,7 @@ export type {
   ListenerServer,
   ListenerMode,
   ListenerServerEvents,
+  ListenerServerCloseOptions,
   ListenerStats,
   ServeListenersOptions,
 } from './dispatch/index.js';

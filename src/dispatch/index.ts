@@ -23,6 +23,7 @@ export {
   ListenerServer,
   type ListenerMode,
   type ListenerServerEvents,
+  type ListenerServerCloseOptions,
   type ListenerStats,
   type ServeListenersOptions,
 } from './serve-listeners.js';

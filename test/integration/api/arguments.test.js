@@ -21,6 +21,7 @@ import {
   inheritedChannel,
   listenChannel,
   nodeIpcChannel,
+  serveListeners,
   socketPairForChild,
 } from '../../../dist/index.js';
 import { closeFd, describeFd, dupFd, peerCredentialsOf } from '../../../dist/fd.js';
@@ -294,6 +295,17 @@ const CASES = [
     'acceptAndDispatch(): options.preRead.complete not a function',
     (t) => () => acceptAndDispatch({ listen: { port: 0 }, pool: idlePool(t), preRead: { complete: true } }),
     { code: TYPE, name: 'options.preRead.complete', received: 'type boolean (true)' },
+  ],
+  [
+    "serveListeners(): options.fallback 'dispatch'",
+    () => () =>
+      serveListeners({
+        listen: { port: 0 },
+        pool: new WorkerPool({ args: [fixture('worker-http.js')], min: 1, max: 1 }),
+        mode: 'reuseport',
+        fallback: 'dispatch',
+      }),
+    { code: VALUE, name: 'options.fallback', received: "'dispatch'" },
   ],
   [
     'acceptAndDispatch(): options.pool missing',
