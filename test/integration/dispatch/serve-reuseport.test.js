@@ -251,3 +251,33 @@ test.serial('reuseport mode opens its own sockets: a net.Server to take over is 
     message: /options\.fallback/,
   });
 });
+
+test.serial(
+  'scaling down keeps the retired worker’s member open, served by the master, and loses nothing',
+  async (t) => {
+    const before = openFdCount();
+    const serving = await serveReusePort(t, 'worker-http.js', { min: 1, max: 2, highWater: 1, idleTimeoutMs: 300 });
+    const { pool, server } = serving;
+    const grown = nextEvent(pool, 'scale', 'the pool to grow', 15_000, (event) => event.direction === 'up');
+    let done = false;
+    const load = runLoad(serving.port, { until: () => done, concurrency: 10, timeoutMs: 15_000 });
+    await grown;
+    await waitFor(() => server.stats().workers === 2, 'the second worker to adopt the free member');
+    const shrunk = nextEvent(
+      pool,
+      'scale',
+      'the pool to retire a worker',
+      15_000,
+      (event) => event.direction === 'down',
+    );
+    done = true;
+    t.deepEqual((await load).errors, []);
+    await shrunk;
+    await waitFor(() => server.stats().workers === 1, 'the retired worker’s member to be taken back');
+    t.like(server.stats(), { listeners: 2, masterServed: 1 });
+    const after = await runLoad(serving.port, { total: 100, concurrency: 10 });
+    t.deepEqual(after.errors, []);
+    await stop(serving);
+    await assertNoFdLeak(t, before);
+  },
+);
