@@ -18,6 +18,8 @@
 
 namespace portunus {
 
+#ifdef PORTUNUS_REUSEPORT_OPTION
+
 namespace {
 
 // Closes fd without disturbing errno, for error paths that report errno afterwards.
@@ -28,8 +30,6 @@ void CloseKeepingErrno(int fd) {
 }
 
 }  // namespace
-
-#ifdef PORTUNUS_REUSEPORT_OPTION
 
 Napi::Value ListenReusePort(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
