@@ -281,3 +281,30 @@ test.serial(
     await assertNoFdLeak(t, before);
   },
 );
+
+test.serial(
+  'a port that cannot be had, or a pool that cannot start, leaves no socket and no worker behind',
+  async (t) => {
+    const before = openFdCount();
+    const taken = net.createServer();
+    await new Promise((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const pool = new WorkerPool({ args: [fixture('worker-http.js')], min: 1, max: 2, pingIntervalMs: 0 });
+    const busy = serveListeners({ listen: { host: '127.0.0.1', port: taken.address().port }, pool, mode: 'reuseport' });
+    await t.throwsAsync(within(busy, 'serveListeners() on a taken port'), { code: 'EADDRINUSE' });
+    t.is(pool.workers.length, 0, 'no worker was started');
+    await new Promise((resolve) => taken.close(resolve));
+    const failing = new WorkerPool({
+      args: [fixture('worker-crash-on-start.js')],
+      min: 1,
+      max: 2,
+      pingIntervalMs: 0,
+      stdio: 'ignore',
+    });
+    await t.throwsAsync(
+      within(serveListeners({ listen: { host: '127.0.0.1', port: 0 }, pool: failing, mode: 'reuseport' }), 'the start'),
+      { code: 'ERR_PORTUNUS_WORKER_EXITED' },
+    );
+    t.true(failing.isClosed, 'the pool was closed again');
+    await assertNoFdLeak(t, before);
+  },
+);
