@@ -127,7 +127,10 @@ interface PendingConnection {
 /** Pause before accepting again after EMFILE and friends. */
 const ACCEPT_RETRY_MS = 100;
 
-/** Accepts connections on one listening socket and hands each to a worker; see `acceptAndDispatch()`. */
+/**
+ * Accepts connections on one listening socket (and, for a ListenerServer in reuseport mode, on the members no
+ * worker holds) and hands each to a worker; see `acceptAndDispatch()`.
+ */
 export class Dispatcher extends EventEmitter<DispatcherEvents> {
   /** The listening socket this dispatcher owns (closed by close()), if any. */
   readonly #fd: number | undefined;
