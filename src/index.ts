@@ -90,3 +90,31 @@ export type {
   Closable,
   ShutdownOptions,
 } from './pool/index.js';
+
+// One port, many services: the service registry, TCPMUX (RFC 1078) and its client.
+export {
+  ServiceRegistry,
+  openServiceRegistry,
+  registerService,
+  serveTcpmux,
+  connectTcpmux,
+  listTcpmuxServices,
+} from './mux/index.js';
+export type {
+  ServiceRegistryOptions,
+  ServiceRegistryEvents,
+  RegistrationPolicy,
+  OpenServiceRegistryOptions,
+  Registrant,
+  ServiceSet,
+  ServiceRegistration,
+  ServiceRegistrationEvents,
+  RegisterServiceOptions,
+  ServiceHandler,
+  TcpmuxHandoffMetadata,
+  TcpmuxServer,
+  TcpmuxServerOptions,
+  TcpmuxServerEvents,
+  TcpmuxStats,
+  TcpmuxClientOptions,
+} from './mux/index.js';

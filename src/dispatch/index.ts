@@ -26,7 +26,7 @@ export {
   type ListenerStats,
   type ServeListenersOptions,
 } from './serve-listeners.js';
-export type { PreviewOptions, RoutePreview } from './preview.js';
+export { readPreview, type PreviewOptions, type RoutePreview } from './preview.js';
 export type { ConnectionInfo, Strategy, StrategyFunction } from './strategies.js';
 export { decodeLoad, WorkerFrame } from './worker-protocol.js';
 export type { DispatchWorker, WorkerSet, WorkerSetEvents } from './worker-set.js';

@@ -33,7 +33,10 @@ export interface RoutePreview {
   ended: boolean;
 }
 
-/** Reads up to `maxBytes` or until `timeoutMs`; leaves the socket paused with its listeners removed. */
+/**
+ * @internal Reads up to `maxBytes` or until `timeoutMs`; leaves the socket paused with its listeners removed.
+ * The dispatcher's route() and the tcpmux server (its name line) read with it.
+ */
 export function readPreview(socket: net.Socket, options: PreviewOptions): Promise<RoutePreview> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
