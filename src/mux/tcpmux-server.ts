@@ -46,7 +46,8 @@ export interface TcpmuxServerOptions {
   nameTimeoutMs?: number;
   /**
    * How long a registrant may take to acknowledge a connection. One that misses it is not adopting: its
-   * registration is ended, and the connection goes to another registrant or gets a `-`. Default 5000.
+   * registration is ended and that connection is answered `-` (the registrant may still hold a copy, so it
+   * is not handed to a second process). Default 5000.
    */
   ackTimeoutMs?: number;
   /**
@@ -64,7 +65,7 @@ export interface TcpmuxStats {
   accepted: number;
   /** Connections a registrant adopted and acknowledged. */
   handedOff: number;
-  /** Handoffs that failed (the registrant went away or refused) and were tried with another registrant. */
+  /** Handoffs that failed (the registrant went away, refused, or missed its deadline). */
   retried: number;
   /** Connections answered `-`. */
   refused: number;
@@ -83,7 +84,10 @@ export interface TcpmuxServerEvents {
    * `error.code` says why (ERR_PORTUNUS_UNKNOWN_SERVICE, ERR_PORTUNUS_NAME_TIMEOUT…).
    */
   refuse: [event: { name: string | undefined; error: PortunusError }];
-  /** A registrant failed to adopt a connection, which goes to another one (or is refused). */
+  /**
+   * A registrant failed to adopt a connection (it went away, refused it, or missed `ackTimeoutMs`); the
+   * connection goes to another one or is answered `-`.
+   */
   retry: [event: { name: string; registrant: Registrant; error: Error }];
   /** The listening socket failed after it was opened. */
   error: [error: Error];
@@ -209,20 +213,27 @@ export class TcpmuxServer extends EventEmitter<TcpmuxServerEvents> {
    * Hands the connection to the name's registrants in turn until one adopts it; answers `-` when none is
    * left. The socket stays this process's, intact, after every failed attempt (distributeTransport's
    * contract), which is what lets the next registrant have it.
+   *
+   * A registrant whose channel closed before it acknowledged holds no copy (its process is gone, or its
+   * session closed what it had not adopted), so the next one may have the connection. One that is alive but
+   * misses `ackTimeoutMs` is different: its registration is ended, but it may still hold a copy, and handing
+   * the stream to a second process could let two read it. Unlike the dispatcher (whose pool kills such a
+   * worker before redispatching), the registry cannot end another user's process, so that connection is
+   * answered `-` instead.
    */
   async #handOff(socket: net.Socket, name: string, rest: Buffer): Promise<void> {
     const set = this.#registry.lookup(name);
     const tried = new Set<Registrant>();
     const metadata: TcpmuxHandoffMetadata = { tcpmux: name };
     const options = rest.length > 0 ? { metadata, preRead: rest } : { metadata };
-    for (;;) {
+    let timedOut = false;
+    while (!timedOut && !socket.destroyed) {
       const registrant = set?.pick(tried);
-      if (registrant === undefined || socket.destroyed) break;
+      if (registrant === undefined) break;
       tried.add(registrant);
       registrant.inFlight++;
-      // A registrant that holds the connection past the deadline is ended; its channel closing then gives
-      // the connection back (ERR_PORTUNUS_CHANNEL_CLOSED) and the loop goes on with the next one.
       const deadline = setTimeout(() => {
+        timedOut = true;
         set!.reportUnhealthy(
           registrant,
           new PortunusError(
