@@ -52,7 +52,7 @@ export interface TcpmuxServerOptions {
   ackTimeoutMs?: number;
   /**
    * Connections held at once: being read, being handed over, or answered and not yet closed by the client.
-   * A client beyond it is answered `-` and closed at once. Default 1024.
+   * A client beyond it is answered `-` and closed (past twice as many, closed without an answer). Default 1024.
    */
   maxConnections?: number;
   /** Answer `HELP` with the registered names, one per line. Default true; false answers it `-`. */
@@ -107,6 +107,8 @@ export class TcpmuxServer extends EventEmitter<TcpmuxServerEvents> {
   readonly #help: boolean;
   /** Every connection this process holds: until it is handed off, or closed after its answer. */
   readonly #held = new Set<net.Socket>();
+  /** Connections answered `-` at once for want of room (see `maxConnections`), until they close. */
+  readonly #turnedAway = new Set<net.Socket>();
   /** Connections whose name is being read: close() ends them. */
   readonly #reading = new Set<net.Socket>();
   readonly #counters = { accepted: 0, handedOff: 0, retried: 0, refused: 0, help: 0 };
@@ -147,6 +149,7 @@ export class TcpmuxServer extends EventEmitter<TcpmuxServerEvents> {
       this.#closed = true;
       this.#server.close();
       for (const socket of this.#reading) socket.destroy();
+      for (const socket of this.#turnedAway) socket.destroy();
     }
     if (this.#held.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
@@ -157,9 +160,17 @@ export class TcpmuxServer extends EventEmitter<TcpmuxServerEvents> {
     // A reset client surfaces as the end of its connection, never as an error of this process.
     socket.on('error', () => {});
     if (this.#held.size >= this.#maxConnections) {
-      // Answered and closed at once, without lingering: this is the path a flood takes.
+      // The path a flood takes. Answered like any refusal while a second allowance of maxConnections lasts
+      // (closing at once, with the client's name unread, would send a reset that can destroy the answer);
+      // past that, closed without an answer: nothing a client does can make the server hold more.
       this.#refuse(undefined, 'ERR_PORTUNUS_MUX_BUSY', 'too many connections, try again later');
-      socket.end('-too many connections, try again later\r\n', () => socket.destroy());
+      if (this.#turnedAway.size >= this.#maxConnections) {
+        socket.destroy();
+        return;
+      }
+      this.#turnedAway.add(socket);
+      socket.once('close', () => this.#turnedAway.delete(socket));
+      this.#close(socket, '-too many connections, try again later\r\n');
       return;
     }
     this.#held.add(socket);
