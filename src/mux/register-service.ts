@@ -144,10 +144,11 @@ function serviceHandler(service: unknown): ServiceHandler {
 
 function register(channel: Channel, name: string, serve: ServiceHandler, timeoutMs: number) {
   return new Promise<ServiceRegistration>((resolve, reject) => {
+    // Settles first, then closes: destroy() emits 'close' at once, which must not be taken for the answer.
     const fail = (error: Error) => {
       clearTimeout(timer);
-      channel.destroy();
       reject(error);
+      channel.destroy();
     };
     const timer = setTimeout(
       () =>
