@@ -34,7 +34,11 @@ export type PortunusErrorCode =
   | 'ERR_PORTUNUS_POOL_CLOSED'
   | 'ERR_PORTUNUS_CLOSE_TIMEOUT'
   | 'ERR_PORTUNUS_ACK_TIMEOUT'
-  | 'ERR_PORTUNUS_QUEUE_TIMEOUT';
+  | 'ERR_PORTUNUS_QUEUE_TIMEOUT'
+  | 'ERR_PORTUNUS_PROXY_PROTOCOL'
+  | 'ERR_PORTUNUS_NO_ROUTE'
+  | 'ERR_PORTUNUS_HEAD_TOO_LARGE'
+  | 'ERR_PORTUNUS_BAD_REQUEST';
 
 /** Properties an error may carry besides its code and message. */
 export interface PortunusErrorDetails {
