@@ -52,7 +52,7 @@ export type {
 } from './transport/index.js';
 
 // Dispatching connections to workers.
-export { acceptAndDispatch, adoptConnections, serveListeners } from './dispatch/index.js';
+export { acceptAndDispatch, adoptConnections, serveListeners, proxyHeaderOf } from './dispatch/index.js';
 export type {
   Dispatcher,
   AcceptAndDispatchOptions,
@@ -60,6 +60,9 @@ export type {
   DispatcherCloseOptions,
   DispatcherEvents,
   RouteTarget,
+  RouteDecision,
+  RouteAnswer,
+  ProxyHeader,
   RoutePreview,
   PreviewOptions,
   Strategy,
@@ -90,3 +93,7 @@ export type {
   Closable,
   ShutdownOptions,
 } from './pool/index.js';
+
+// One port, many services: routing by HTTP Host/path and TLS server name.
+export { serveRouter } from './mux/index.js';
+export type { Router, RouterCounters, RouterRoute, RouterStats, ServeRouterOptions } from './mux/index.js';
