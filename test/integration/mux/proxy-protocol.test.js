@@ -12,7 +12,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { WorkerPool, acceptAndDispatch, serveRouter } from '../../../dist/index.js';
 import { assertNoFdLeak, openFdCount } from '../../helpers/fd-count.js';
-import { fixture, waitFor, within } from '../../helpers/http-load.js';
+import { fixture, within } from '../../helpers/http-load.js';
 import { makeCertificate } from '../../helpers/tls-certificate.js';
 
 const run = promisify(execFile);
@@ -54,7 +54,7 @@ function accepting(port) {
 async function startHaproxy(t, backendPort, sends) {
   for (let attempt = 0; ; attempt++) {
     const ports = [];
-    for (const _ of sends) ports.push(await freePort());
+    while (ports.length < sends.length) ports.push(await freePort());
     const config = [
       'global',
       '  maxconn 256',
@@ -86,16 +86,18 @@ async function startHaproxy(t, backendPort, sends) {
       child.stderr.destroy();
       fs.rmSync(dir, { recursive: true, force: true });
     };
-    const up = await Promise.race([
-      exited.then(() => false),
-      waitFor(() => false, 'never', 100).catch(async () => {
-        for (;;) {
-          if ((await Promise.all(ports.map(accepting))).every(Boolean)) return true;
-          if (child.exitCode !== null) return false;
+    let up = false;
+    // Until every frontend accepts, or HAProxy exits (a port taken meanwhile); bounded by within().
+    await within(
+      (async () => {
+        while (child.exitCode === null && child.signalCode === null) {
+          if ((await Promise.all(ports.map(accepting))).every(Boolean)) return (up = true);
           await new Promise((resolve) => setTimeout(resolve, 50));
         }
-      }),
-    ]);
+      })(),
+      'haproxy to accept',
+      10_000,
+    );
     if (up) {
       t.teardown(stop);
       return { ports, stop };
