@@ -21,8 +21,9 @@ function one() {
     let expected = Infinity;
     let head = Buffer.alloc(0);
     let stopped;
-    const socket = tls.connect({ host: '127.0.0.1', port: Number(port), servername, ca, minVersion: 'TLSv1.3', noDelay: true }, () =>
-      socket.write(request),
+    const socket = tls.connect(
+      { host: '127.0.0.1', port: Number(port), servername, ca, minVersion: 'TLSv1.3', noDelay: true },
+      () => socket.write(request),
     );
     // The request follows the client's Finished at once: Nagle would hold it for the server's delayed ACK.
     socket.setNoDelay(true);

@@ -425,7 +425,10 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
    * client could lose the answer. The connection counts as held until then.
    */
   #answer(socket: net.Socket, answer: RouteAnswer): void {
+    // A timer of its own, not socket.setTimeout(): a client trickling bytes must not keep the connection open.
+    const linger = setTimeout(() => done(), ANSWER_LINGER_MS);
     const done = () => {
+      clearTimeout(linger);
       socket.destroy();
       if (this.#routing.delete(socket)) {
         this.#drop(answer.error);
@@ -435,7 +438,6 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     socket.on('data', () => {});
     socket.once('end', done);
     socket.once('close', done);
-    socket.setTimeout(ANSWER_LINGER_MS, done);
     socket.resume();
     socket.end(answer.answer);
   }

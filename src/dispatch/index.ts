@@ -40,4 +40,4 @@ export {
 } from './proxy-protocol.js';
 export type { ConnectionInfo, Strategy, StrategyFunction } from './strategies.js';
 export { decodeLoad, WorkerFrame } from './worker-protocol.js';
-export type { DispatchWorker, WorkerSet, WorkerSetEvents } from './worker-set.js';
+export { isWorkerSet, type DispatchWorker, type WorkerSet, type WorkerSetEvents } from './worker-set.js';

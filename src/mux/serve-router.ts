@@ -9,6 +9,7 @@
 import type net from 'node:net';
 import {
   acceptAndDispatch,
+  isWorkerSet,
   type Dispatcher,
   type DispatcherCloseOptions,
   type DispatchStats,
@@ -117,6 +118,8 @@ export class Router {
 export function serveRouter(options: ServeRouterOptions): Promise<Router> {
   validateObject(options, 'options');
   validateObject(options.pools, 'options.pools', 'a record of WorkerPools');
+  for (const [name, set] of Object.entries(options.pools))
+    if (!isWorkerSet(set)) throw invalidArgument(`options.pools.${name}`, 'a WorkerPool', set);
   const table = new RouteTable(options.routes, new Set(Object.keys(options.pools)));
   if (options.maxHeadBytes !== undefined) validateInteger(options.maxHeadBytes, 'options.maxHeadBytes', 64);
   if (options.headTimeoutMs !== undefined) validateTimeout(options.headTimeoutMs, 'options.headTimeoutMs');
@@ -133,26 +136,18 @@ export function serveRouter(options: ServeRouterOptions): Promise<Router> {
     timedOut: 0,
   };
   const decide = (preview: RoutePreview) => route(preview, table, maxHeadBytes, counters);
-  let dispatching: Promise<Dispatcher>;
-  try {
-    dispatching = acceptAndDispatch({
-      listen: options.listen,
-      pool: options.pools,
-      route: decide,
-      // One byte past the limit tells a head that is too long from one that just fits.
-      preRead: { maxBytes: maxHeadBytes + 1, timeoutMs: options.headTimeoutMs ?? 5000, complete: headComplete },
-      acceptProxyProtocol: options.acceptProxyProtocol,
-      strategy: options.strategy,
-      maxPending: options.maxPending,
-      queueTimeoutMs: options.queueTimeoutMs,
-      ackTimeoutMs: options.ackTimeoutMs,
-    });
-  } catch (error) {
-    // The dispatcher's own checks name its options; pools are ours.
-    if ((error as { message?: string }).message?.includes('"options.pool"'))
-      throw invalidArgument('options.pools', 'a record of WorkerPools', options.pools);
-    throw error;
-  }
+  const dispatching = acceptAndDispatch({
+    listen: options.listen,
+    pool: options.pools,
+    route: decide,
+    // One byte past the limit tells a head that is too long from one that just fits.
+    preRead: { maxBytes: maxHeadBytes + 1, timeoutMs: options.headTimeoutMs ?? 5000, complete: headComplete },
+    acceptProxyProtocol: options.acceptProxyProtocol,
+    strategy: options.strategy,
+    maxPending: options.maxPending,
+    queueTimeoutMs: options.queueTimeoutMs,
+    ackTimeoutMs: options.ackTimeoutMs,
+  });
   return dispatching.then((dispatcher) => new Router(dispatcher, counters));
 }
 
