@@ -94,6 +94,37 @@ export type {
   ShutdownOptions,
 } from './pool/index.js';
 
-// One port, many services: routing by HTTP Host/path and TLS server name.
-export { serveRouter } from './mux/index.js';
-export type { Router, RouterCounters, RouterRoute, RouterStats, ServeRouterOptions } from './mux/index.js';
+// One port, many services: the service registry, TCPMUX (RFC 1078) and its client, and routing by HTTP
+// Host/path and TLS server name.
+export {
+  serveRouter,
+  ServiceRegistry,
+  openServiceRegistry,
+  registerService,
+  serveTcpmux,
+  connectTcpmux,
+  listTcpmuxServices,
+} from './mux/index.js';
+export type {
+  Router,
+  RouterCounters,
+  RouterRoute,
+  RouterStats,
+  ServeRouterOptions,
+  ServiceRegistryOptions,
+  ServiceRegistryEvents,
+  RegistrationPolicy,
+  OpenServiceRegistryOptions,
+  Registrant,
+  ServiceSet,
+  ServiceRegistration,
+  ServiceRegistrationEvents,
+  RegisterServiceOptions,
+  ServiceHandler,
+  TcpmuxHandoffMetadata,
+  TcpmuxServer,
+  TcpmuxServerOptions,
+  TcpmuxServerEvents,
+  TcpmuxStats,
+  TcpmuxClientOptions,
+} from './mux/index.js';

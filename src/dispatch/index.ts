@@ -28,7 +28,7 @@ export {
   type ListenerStats,
   type ServeListenersOptions,
 } from './serve-listeners.js';
-export type { PreviewOptions, RoutePreview } from './preview.js';
+export { readPreview, type PreviewOptions, type RoutePreview } from './preview.js';
 export { proxyHeaderOf } from './proxy-header-of.js';
 export {
   decodeProxyHeader,

@@ -40,8 +40,9 @@ export interface RoutePreview {
 }
 
 /**
- * Reads up to `maxBytes` or until `timeoutMs`; leaves the socket paused with its listeners removed. `initial`:
- * bytes already read from the socket (after a PROXY header, say), counted as if read now.
+ * @internal Reads up to `maxBytes` or until `timeoutMs`; leaves the socket paused with its listeners removed.
+ * The dispatcher's route() and the tcpmux server (its name line) read with it. `initial`: bytes already read
+ * from the socket (after a PROXY header, say), counted as if read now.
  */
 export function readPreview(socket: net.Socket, options: PreviewOptions, initial?: Buffer): Promise<RoutePreview> {
   return new Promise((resolve, reject) => {
