@@ -39,6 +39,8 @@ export declare const acceptAndDispatch: typeof portunus.acceptAndDispatch;
 export declare const adoptConnections: typeof portunus.adoptConnections;
 export declare const serveListeners: typeof portunus.serveListeners;
 export declare const shutdownOnSignals: typeof portunus.shutdownOnSignals;
+export declare const proxyHeaderOf: typeof portunus.proxyHeaderOf;
+export declare const serveRouter: typeof portunus.serveRouter;
 export declare const openServiceRegistry: typeof portunus.openServiceRegistry;
 export declare const registerService: typeof portunus.registerService;
 export declare const serveTcpmux: typeof portunus.serveTcpmux;

@@ -1,7 +1,8 @@
 /**
  * The mux layer's door: one port, many services. A service registry that processes join over a
  * credential-checked channel (each name a WorkerSet the dispatcher can route to), a TCPMUX server
- * (RFC 1078) that hands each connection to the service it names, and the client side. The other layers, and
+ * (RFC 1078) that hands each connection to the service it names, and the client side; and the routing front
+ * (serveRouter()), which hands each connection to the pool its HTTP Host/path or TLS server name routes to. The other layers, and
  * src/index.ts, import src/mux through this file only.
  * @module
  */
@@ -32,3 +33,5 @@ export {
   type TcpmuxServerOptions,
   type TcpmuxStats,
 } from './tcpmux-server.js';
+export { serveRouter, Router, type RouterCounters, type RouterStats, type ServeRouterOptions } from './serve-router.js';
+export type { RouterRoute } from './route-table.js';

@@ -12,6 +12,7 @@ import {
   WorkerPool,
   acceptAndDispatch,
   adoptConnections,
+  serveRouter,
   shutdownOnSignals,
   adoptTransport,
   channelFromFd,
@@ -305,6 +306,54 @@ const CASES = [
     'acceptAndDispatch(): options.pool missing',
     () => () => acceptAndDispatch({ listen: { port: 0 } }),
     { code: TYPE, name: 'options.pool', received: 'undefined' },
+  ],
+  [
+    'acceptAndDispatch(): options.acceptProxyProtocol a string',
+    (t) => () => acceptAndDispatch({ listen: { port: 0 }, pool: idlePool(t), acceptProxyProtocol: 'yes' }),
+    { code: TYPE, name: 'options.acceptProxyProtocol', received: "type string ('yes')" },
+  ],
+  [
+    'serveRouter(): options.pools missing',
+    () => () => serveRouter({ listen: { port: 0 }, routes: [{ to: 'web' }] }),
+    { code: TYPE, name: 'options.pools', received: 'undefined' },
+  ],
+  [
+    'serveRouter(): options.routes empty',
+    (t) => () => serveRouter({ listen: { port: 0 }, pools: { web: idlePool(t) }, routes: [] }),
+    { code: TYPE, name: 'options.routes', received: 'an instance of Array' },
+  ],
+  [
+    'serveRouter(): a route to a pool that does not exist',
+    (t) => () => serveRouter({ listen: { port: 0 }, pools: { web: idlePool(t) }, routes: [{ to: 'api' }] }),
+    { code: VALUE, name: 'options.routes[0].to', received: "'api'" },
+  ],
+  [
+    'serveRouter(): a route host that is not a host name',
+    (t) => () =>
+      serveRouter({ listen: { port: 0 }, pools: { web: idlePool(t) }, routes: [{ host: 'a b', to: 'web' }] }),
+    { code: VALUE, name: 'options.routes[0].host', received: "'a b'" },
+  ],
+  [
+    'serveRouter(): a path prefix on a TLS route',
+    (t) => () =>
+      serveRouter({
+        listen: { port: 0 },
+        pools: { web: idlePool(t) },
+        routes: [{ protocol: 'tls', pathPrefix: '/api', to: 'web' }],
+      }),
+    { code: VALUE, name: 'options.routes[0].pathPrefix', received: "'/api'" },
+  ],
+  [
+    'serveRouter(): sendProxyProtocol 3',
+    (t) => () =>
+      serveRouter({ listen: { port: 0 }, pools: { web: idlePool(t) }, routes: [{ to: 'web', sendProxyProtocol: 3 }] }),
+    { code: VALUE, name: 'options.routes[0].sendProxyProtocol', received: '3' },
+  ],
+  [
+    'serveRouter(): options.maxHeadBytes 10',
+    (t) => () =>
+      serveRouter({ listen: { port: 0 }, pools: { web: idlePool(t) }, routes: [{ to: 'web' }], maxHeadBytes: 10 }),
+    { code: VALUE, name: 'options.maxHeadBytes', received: '10' },
   ],
   [
     'new WorkerPool(): options.max NaN (WORKERS=abc)',
