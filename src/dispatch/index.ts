@@ -29,7 +29,7 @@ export {
   type ServeListenersOptions,
 } from './serve-listeners.js';
 export { readPreview, type PreviewOptions, type RoutePreview } from './preview.js';
-export { proxyHeaderOf } from './proxy-header-of.js';
+export { proxyHeaderOf, recordProxyHeader } from './proxy-header-of.js';
 export {
   decodeProxyHeader,
   encodeProxyHeader,

@@ -13,6 +13,7 @@
 import net from 'node:net';
 import { EventEmitter } from 'eventemitter3';
 import { connectChannel, type Channel, type PeerAllow } from '../channel/index.js';
+import { recordProxyHeader, type ProxyHeader } from '../dispatch/index.js';
 import { PortunusError, invalidArgument } from '../errors.js';
 import { releaseAdopted, type Adopted } from '../transport/index.js';
 import { validateObject, validateString, validateTimeout } from '../validate.js';
@@ -49,6 +50,8 @@ export interface ServiceRegistrationEvents {
 export interface TcpmuxHandoffMetadata {
   /** The service name the client asked for, in lower case. */
   tcpmux: string;
+  /** The PROXY protocol header the connection came with (`acceptProxyProtocol`), for `proxyHeaderOf()`. */
+  proxy?: ProxyHeader;
 }
 
 /** RFC 1078's positive answer: the service's own protocol starts after it. */
@@ -104,6 +107,9 @@ export class ServiceRegistration extends EventEmitter<ServiceRegistrationEvents>
     }
     const socket = adopted.socket;
     this.#adopted++;
+    // A connection that came through a PROXY header (the tcpmux server's or a dispatcher's
+    // acceptProxyProtocol): proxyHeaderOf(socket) tells the service who the real client is.
+    recordProxyHeader(socket, adopted.metadata);
     if (typeof (adopted.metadata as Partial<TcpmuxHandoffMetadata> | undefined)?.tcpmux === 'string')
       socket.write(ACCEPTED_LINE);
     this.emit('connection', socket);

@@ -18,7 +18,13 @@
  */
 import net from 'node:net';
 import { EventEmitter } from 'eventemitter3';
-import { readPreview } from '../dispatch/index.js';
+import {
+  decodeProxyHeader,
+  PROXY_HEADER_MAX_BYTES,
+  readPreview,
+  type DecodedProxyHeader,
+  type ProxyHeader,
+} from '../dispatch/index.js';
 import { PortunusError, type PortunusErrorCode } from '../errors.js';
 import { distributeTransport } from '../transport/index.js';
 import {
@@ -57,6 +63,14 @@ export interface TcpmuxServerOptions {
   maxConnections?: number;
   /** Answer `HELP` with the registered names, one per line. Default true; false answers it `-`. */
   help?: boolean;
+  /**
+   * Every connection starts with a PROXY protocol header (v1 or v2, as HAProxy's `send-proxy` and
+   * `send-proxy-v2` write it) in front of the name line: the header is consumed, and the service finds the
+   * real client with `proxyHeaderOf(socket)`. A connection without a valid header, or whose header is not
+   * complete within `nameTimeoutMs`, is closed without an answer (it does not come from the proxy) and
+   * counted in `stats().proxyProtocolErrors`. Default false.
+   */
+  acceptProxyProtocol?: boolean;
 }
 
 /** A snapshot of a tcpmux server's counters, from `TcpmuxServer.stats()`. */
@@ -73,6 +87,8 @@ export interface TcpmuxStats {
   help: number;
   /** Connections held now (see `maxConnections`). */
   held: number;
+  /** Connections closed because their PROXY protocol header was missing, malformed or late. */
+  proxyProtocolErrors: number;
 }
 
 /** Events of a {@link TcpmuxServer}, with their listener arguments. */
@@ -88,7 +104,8 @@ export interface TcpmuxServerEvents {
   ];
   /**
    * A connection was answered `-` (and closed). `name` is the name it asked for, if it got that far;
-   * `error.code` says why (ERR_PORTUNUS_UNKNOWN_SERVICE, ERR_PORTUNUS_NAME_TIMEOUT…).
+   * `error.code` says why (ERR_PORTUNUS_UNKNOWN_SERVICE, ERR_PORTUNUS_NAME_TIMEOUT…). With
+   * `acceptProxyProtocol`, ERR_PORTUNUS_PROXY_PROTOCOL: closed without an answer (no valid PROXY header).
    */
   refuse: [
     event: {
@@ -134,7 +151,8 @@ export class TcpmuxServer extends EventEmitter<TcpmuxServerEvents> {
   readonly #turnedAway = new Set<net.Socket>();
   /** Connections whose name is being read: close() ends them. */
   readonly #reading = new Set<net.Socket>();
-  readonly #counters = { accepted: 0, handedOff: 0, retried: 0, refused: 0, help: 0 };
+  readonly #acceptProxyProtocol: boolean;
+  readonly #counters = { accepted: 0, handedOff: 0, retried: 0, refused: 0, help: 0, proxyProtocolErrors: 0 };
   #closed = false;
   #idleWaiters: Array<() => void> = [];
 
@@ -148,6 +166,7 @@ export class TcpmuxServer extends EventEmitter<TcpmuxServerEvents> {
     this.#ackTimeoutMs = options.ackTimeoutMs;
     this.#maxConnections = options.maxConnections;
     this.#help = options.help;
+    this.#acceptProxyProtocol = options.acceptProxyProtocol;
     server.on('connection', (socket) => this.#accept(socket));
     server.on('error', (error) => this.emit('error', error));
   }
@@ -202,15 +221,25 @@ export class TcpmuxServer extends EventEmitter<TcpmuxServerEvents> {
       this.#checkIdle();
     });
     this.#reading.add(socket);
+    const proxy = this.#acceptProxyProtocol;
     readPreview(socket, {
-      maxBytes: this.#maxNameLength + 2,
+      // The PROXY header, when one is expected, is bounded on its own (1024 bytes) in front of the name line.
+      maxBytes: (proxy ? PROXY_HEADER_MAX_BYTES : 0) + this.#maxNameLength + 2,
       timeoutMs: this.#nameTimeoutMs,
-      complete: hasLineEnd,
+      complete: proxy ? lineAfterProxyHeader : hasLineEnd,
     }).then(
       (preview) => {
         this.#reading.delete(socket);
-        const line = parseNameLine(preview.bytes, this.#maxNameLength);
-        if (line.kind === 'name') this.#serveName(socket, line.name, line.rest);
+        let bytes = preview.bytes;
+        let header: ProxyHeader | undefined;
+        if (proxy) {
+          const decoded = this.#proxyHeader(socket, bytes, preview.timedOut);
+          if (decoded === undefined) return;
+          header = decoded.header;
+          bytes = bytes.subarray(decoded.length);
+        }
+        const line = parseNameLine(bytes, this.#maxNameLength);
+        if (line.kind === 'name') this.#serveName(socket, line.name, line.rest, header);
         else if (line.kind === 'too-long')
           this.#answer(socket, undefined, 'ERR_PORTUNUS_BAD_SERVICE_NAME', 'service name too long');
         else if (line.kind === 'invalid')
@@ -229,7 +258,31 @@ export class TcpmuxServer extends EventEmitter<TcpmuxServerEvents> {
     socket.resume();
   }
 
-  #serveName(socket: net.Socket, name: string, rest: Buffer): void {
+  /**
+   * The PROXY header at the start of `bytes`, or undefined after closing a connection that has none (or a
+   * malformed or incomplete one): such a connection did not come through the proxy, so it gets no answer.
+   */
+  #proxyHeader(socket: net.Socket, bytes: Buffer, timedOut: boolean): DecodedProxyHeader | undefined {
+    let error: PortunusError | undefined;
+    try {
+      const decoded = decodeProxyHeader(bytes);
+      if (decoded !== undefined) return decoded;
+      error = new PortunusError(
+        'ERR_PORTUNUS_PROXY_PROTOCOL',
+        timedOut
+          ? `PROXY protocol header: not complete within ${this.#nameTimeoutMs} ms`
+          : 'PROXY protocol header: the client closed before the header was complete',
+      );
+    } catch (thrown) {
+      error = thrown as PortunusError;
+    }
+    this.#counters.proxyProtocolErrors++;
+    this.emit('refuse', { name: undefined, error });
+    socket.destroy();
+    return undefined;
+  }
+
+  #serveName(socket: net.Socket, name: string, rest: Buffer, proxy?: ProxyHeader): void {
     if (name === HELP) {
       if (!this.#help) {
         this.#answer(socket, name, 'ERR_PORTUNUS_UNKNOWN_SERVICE', 'HELP is not offered here');
@@ -240,7 +293,7 @@ export class TcpmuxServer extends EventEmitter<TcpmuxServerEvents> {
       this.#close(socket, names.map((registered) => `${registered}\r\n`).join(''));
       return;
     }
-    void this.#handOff(socket, name, rest);
+    void this.#handOff(socket, name, rest, proxy);
   }
 
   /**
@@ -255,10 +308,10 @@ export class TcpmuxServer extends EventEmitter<TcpmuxServerEvents> {
    * worker before redispatching), the registry cannot end another user's process, so that connection is
    * answered `-` instead.
    */
-  async #handOff(socket: net.Socket, name: string, rest: Buffer): Promise<void> {
+  async #handOff(socket: net.Socket, name: string, rest: Buffer, proxy: ProxyHeader | undefined): Promise<void> {
     const set = this.#registry.lookup(name);
     const tried = new Set<Registrant>();
-    const metadata: TcpmuxHandoffMetadata = { tcpmux: name };
+    const metadata: TcpmuxHandoffMetadata = proxy === undefined ? { tcpmux: name } : { tcpmux: name, proxy };
     const options = rest.length > 0 ? { metadata, preRead: rest } : { metadata };
     let timedOut = false;
     while (!timedOut && !socket.destroyed) {
@@ -324,7 +377,18 @@ export class TcpmuxServer extends EventEmitter<TcpmuxServerEvents> {
   }
 }
 
+/** Reading can stop: a complete PROXY header followed by a line end, or bytes that are no header at all. */
+function lineAfterProxyHeader(bytes: Buffer): boolean {
+  try {
+    const decoded = decodeProxyHeader(bytes);
+    return decoded !== undefined && hasLineEnd(bytes.subarray(decoded.length));
+  } catch {
+    return true;
+  }
+}
+
 interface ResolvedTcpmuxOptions {
+  acceptProxyProtocol: boolean;
   registry: ServiceRegistry;
   maxNameLength: number;
   nameTimeoutMs: number;
@@ -372,5 +436,15 @@ function resolveTcpmuxOptions(options: TcpmuxServerOptions): ResolvedTcpmuxOptio
   validateInteger(maxConnections, 'options.maxConnections', 1);
   const help = given.help ?? true;
   validateBoolean(help, 'options.help');
-  return { registry: options.registry, maxNameLength, nameTimeoutMs, ackTimeoutMs, maxConnections, help };
+  const acceptProxyProtocol = given.acceptProxyProtocol ?? false;
+  validateBoolean(acceptProxyProtocol, 'options.acceptProxyProtocol');
+  return {
+    registry: options.registry,
+    maxNameLength,
+    nameTimeoutMs,
+    ackTimeoutMs,
+    maxConnections,
+    help,
+    acceptProxyProtocol,
+  };
 }

@@ -451,6 +451,11 @@ const CASES = [
     { code: VALUE, name: 'options.listen.port', received: '65536' },
   ],
   [
+    'serveTcpmux(): options.acceptProxyProtocol a string',
+    () => () => serveTcpmux({ listen: { port: 0 }, registry: new ServiceRegistry(), acceptProxyProtocol: 'yes' }),
+    { code: TYPE, name: 'options.acceptProxyProtocol', received: "type string ('yes')" },
+  ],
+  [
     'connectTcpmux(): an empty service name',
     () => () => connectTcpmux('', { port: 1 }),
     { code: VALUE, name: 'service', received: "''" },
