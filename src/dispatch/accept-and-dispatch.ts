@@ -18,13 +18,16 @@ import {
   resolveDispatchOptions,
   type AcceptAndDispatchOptions,
   type ResolvedDispatchOptions,
+  type RouteAnswer,
+  type RouteTarget,
 } from './dispatch-options.js';
 import { listenThenStart } from './listen-socket.js';
-import { readPreview } from './preview.js';
+import { readPreview, type RoutePreview } from './preview.js';
+import { decodeProxyHeader, encodeProxyHeader, PROXY_HEADER_MAX_BYTES, type ProxyHeader } from './proxy-protocol.js';
 import { resolveStrategy, type ResolvedStrategy } from './strategies.js';
 import type { DispatchWorker, WorkerSet } from './worker-set.js';
 
-export type { AcceptAndDispatchOptions, RouteTarget } from './dispatch-options.js';
+export type { AcceptAndDispatchOptions, RouteAnswer, RouteDecision, RouteTarget } from './dispatch-options.js';
 
 /** Options of `Dispatcher.close()`. */
 export interface DispatcherCloseOptions {
@@ -56,6 +59,8 @@ export interface DispatchStats {
   acceptErrors: number;
   /** Handoffs a worker did not acknowledge within `ackTimeoutMs` (each marks its worker unhealthy). */
   ackTimeouts: number;
+  /** Connections closed because their PROXY protocol header was missing, malformed or late (also in `dropped`). */
+  proxyProtocolErrors: number;
   /** Per worker: id, reported load, handoffs in flight. */
   workers: Array<{
     /** Worker id. */
@@ -119,6 +124,8 @@ interface PendingConnection {
   group: WorkerSet;
   worker: DispatchWorker | undefined;
   remoteAddress: string | undefined;
+  /** The PROXY header it came with, for the worker (adoption metadata). */
+  proxy: ProxyHeader | undefined;
   attempts: number;
   /** When it last started waiting for a worker, or was sent to one (the coarse `#clock`). */
   since: number;
@@ -126,6 +133,8 @@ interface PendingConnection {
 
 /** Pause before accepting again after EMFILE and friends. */
 const ACCEPT_RETRY_MS = 100;
+/** How long an answered connection (RouteAnswer) waits for the client to close before it is closed anyway. */
+const ANSWER_LINGER_MS = 2000;
 
 /**
  * Accepts connections on one listening socket (and, for a ListenerServer in reuseport mode, on the members no
@@ -178,6 +187,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     dropped: 0,
     acceptErrors: 0,
     ackTimeouts: 0,
+    proxyProtocolErrors: 0,
   };
 
   /**
@@ -295,7 +305,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     if (fds !== undefined) {
       this.#counters.accepted += fds.length;
       for (const fd of fds) {
-        if (this.#options.route !== undefined) this.#previewAndRoute(fd);
+        if (this.#options.route !== undefined || this.#options.acceptProxyProtocol) this.#previewAndRoute(fd);
         else
           this.#enqueue({
             fd,
@@ -304,6 +314,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
             group: this.#defaultGroup,
             worker: undefined,
             remoteAddress: undefined,
+            proxy: undefined,
             attempts: 0,
             since: 0,
           });
@@ -350,41 +361,129 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       return;
     }
     this.#routing.add(socket);
-    readPreview(socket, this.#options.preview)
-      .then(async (preview) => {
-        const target = await this.#options.route!(preview);
-        const group = typeof target === 'string' ? this.#groups.get(target) : this.#defaultGroup;
-        if (group === undefined)
-          throw new PortunusError(
-            'ERR_PORTUNUS_UNKNOWN_GROUP',
-            `route() chose an unknown group ${JSON.stringify(target)}`,
-            { group: target },
-          );
-        const worker = typeof target === 'object' ? target : undefined;
-        return { preview, group, worker };
+    this.#readProxyHeader(socket)
+      .then(async ({ proxy, rest }) => {
+        const route = this.#options.route;
+        const preview =
+          route === undefined
+            ? {
+                bytes: rest,
+                remoteAddress: socket.remoteAddress,
+                remotePort: socket.remotePort,
+                timedOut: false,
+                ended: false,
+              }
+            : await readPreview(socket, this.#options.preview, rest);
+        if (proxy?.sourceAddress !== undefined) {
+          preview.remoteAddress = proxy.sourceAddress;
+          preview.remotePort = proxy.sourcePort;
+        }
+        if (proxy !== undefined) (preview as RoutePreview).proxy = proxy;
+        const target = route === undefined ? undefined : await route(preview);
+        return { preview, proxy, target };
       })
-      .then(
-        ({ preview, group, worker }) => {
-          this.#routing.delete(socket);
-          this.#enqueue({
-            fd,
-            socket,
-            preRead: preview.bytes,
-            group,
-            worker,
-            remoteAddress: preview.remoteAddress,
-            attempts: 0,
-            since: 0,
+      .then(({ preview, proxy, target }) => {
+        if (isAnswer(target)) {
+          this.#answer(socket, target);
+          return;
+        }
+        const { group, worker, sendProxyProtocol } = this.#resolveTarget(target);
+        let preRead: Buffer | undefined = preview.bytes.length > 0 ? preview.bytes : undefined;
+        if (sendProxyProtocol !== undefined) {
+          const header = encodeProxyHeader(sendProxyProtocol, {
+            sourceAddress: preview.remoteAddress,
+            sourcePort: preview.remotePort,
+            destinationAddress: proxy?.destinationAddress ?? socket.localAddress,
+            destinationPort: proxy?.destinationPort ?? socket.localPort,
           });
-          this.#pump();
-        },
-        (error: Error) => {
-          this.#routing.delete(socket);
-          socket.destroy();
-          this.#drop(error);
-          this.#checkIdle();
-        },
+          preRead = preRead === undefined ? header : Buffer.concat([header, preRead]);
+        }
+        this.#routing.delete(socket);
+        this.#enqueue({
+          fd,
+          socket,
+          preRead,
+          group,
+          worker,
+          remoteAddress: preview.remoteAddress,
+          proxy,
+          attempts: 0,
+          since: 0,
+        });
+        this.#pump();
+      })
+      .catch((error: Error) => {
+        this.#routing.delete(socket);
+        socket.destroy();
+        if ((error as PortunusError).code === 'ERR_PORTUNUS_PROXY_PROTOCOL') this.#counters.proxyProtocolErrors++;
+        this.#drop(error);
+        this.#checkIdle();
+      });
+  }
+
+  /**
+   * With `acceptProxyProtocol`, reads the PROXY header (bounded in size and time) and returns it with the
+   * bytes that followed it; without, reads nothing.
+   */
+  async #readProxyHeader(socket: net.Socket): Promise<{ proxy: ProxyHeader | undefined; rest: Buffer }> {
+    if (!this.#options.acceptProxyProtocol) return { proxy: undefined, rest: Buffer.alloc(0) };
+    const read = await readPreview(socket, {
+      maxBytes: PROXY_HEADER_MAX_BYTES,
+      timeoutMs: this.#options.preview.timeoutMs,
+      complete: (bytes) => decodeProxyHeader(bytes) !== undefined,
+    });
+    // Throws for a malformed or missing header.
+    const decoded = decodeProxyHeader(read.bytes);
+    if (decoded === undefined)
+      throw new PortunusError(
+        'ERR_PORTUNUS_PROXY_PROTOCOL',
+        read.timedOut
+          ? `PROXY protocol header: not complete within ${this.#options.preview.timeoutMs} ms`
+          : 'PROXY protocol header: the client closed before the header was complete',
       );
+    return { proxy: decoded.header, rest: read.bytes.subarray(decoded.length) };
+  }
+
+  #resolveTarget(target: Exclude<RouteTarget, RouteAnswer>): {
+    group: WorkerSet;
+    worker: DispatchWorker | undefined;
+    sendProxyProtocol: 1 | 2 | undefined;
+  } {
+    if (target === undefined) return { group: this.#defaultGroup, worker: undefined, sendProxyProtocol: undefined };
+    const decision = typeof target === 'string' ? { group: target } : 'channel' in target ? undefined : target;
+    if (decision === undefined)
+      return { group: this.#defaultGroup, worker: target as DispatchWorker, sendProxyProtocol: undefined };
+    const group = decision.group === undefined ? this.#defaultGroup : this.#groups.get(decision.group);
+    if (group === undefined)
+      throw new PortunusError(
+        'ERR_PORTUNUS_UNKNOWN_GROUP',
+        `route() chose an unknown group ${JSON.stringify(decision.group)}`,
+        { group: decision.group },
+      );
+    return { group, worker: undefined, sendProxyProtocol: decision.sendProxyProtocol };
+  }
+
+  /**
+   * Writes route()'s answer and closes the sending side, then waits (reading and discarding) for the client to
+   * close its side, at most ANSWER_LINGER_MS: closing with unread bytes would reset the connection, and the
+   * client could lose the answer. The connection counts as held until then.
+   */
+  #answer(socket: net.Socket, answer: RouteAnswer): void {
+    // A timer of its own, not socket.setTimeout(): a client trickling bytes must not keep the connection open.
+    const linger = setTimeout(() => done(), ANSWER_LINGER_MS);
+    const done = () => {
+      clearTimeout(linger);
+      socket.destroy();
+      if (this.#routing.delete(socket)) {
+        this.#drop(answer.error);
+        this.#pump();
+      }
+    };
+    socket.on('data', () => {});
+    socket.once('end', done);
+    socket.once('close', done);
+    socket.resume();
+    socket.end(answer.answer);
   }
 
   /** Sends waiting connections to workers with room; stops accepting when too many wait. */
@@ -469,11 +568,10 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     const handoff: Promise<Handoff> =
       connection.socket === undefined
         ? distributeAcceptedFd(worker.channel, connection.fd)
-        : distributeTransport(
-            worker.channel,
-            connection.socket,
-            connection.preRead === undefined ? {} : { preRead: connection.preRead },
-          );
+        : distributeTransport(worker.channel, connection.socket, {
+            preRead: connection.preRead,
+            metadata: connection.proxy === undefined ? undefined : { proxy: connection.proxy },
+          });
     handoff.then(
       (result) => {
         this.#sent.delete(connection);
@@ -609,4 +707,8 @@ export function acceptAndDispatch(options: AcceptAndDispatchOptions): Promise<Di
 async function start(options: ResolvedDispatchOptions): Promise<Dispatcher> {
   const { fd, address } = await listenThenStart(options.listen, [...options.groups.values()]);
   return new Dispatcher(fd, address, options);
+}
+
+function isAnswer(target: RouteTarget): target is RouteAnswer {
+  return typeof target === 'object' && target !== null && 'answer' in target;
 }

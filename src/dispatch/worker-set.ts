@@ -62,7 +62,7 @@ export interface WorkerSet {
   demand(waiting: number): void;
 }
 
-/** True for anything that implements WorkerSet (a WorkerPool, or a set of the application's own). */
+/** @internal True for anything that implements WorkerSet (a WorkerPool, or a set of the application's own). */
 export function isWorkerSet(value: unknown): value is WorkerSet {
   const candidate = value as Partial<WorkerSet> | null;
   return (
