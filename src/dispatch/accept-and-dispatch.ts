@@ -8,6 +8,7 @@
  * @module
  */
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { getSystemErrorName } from 'node:util';
 import { EventEmitter } from 'eventemitter3';
 import { fdBackend, type NativeAcceptor } from '../binding/index.js';
@@ -76,6 +77,12 @@ export interface DispatcherEvents {
       worker: DispatchWorker;
       /** The handoff's id on that worker's channel. */
       id: number;
+      /**
+       * Milliseconds from the accept to the worker's acknowledgement (queueing, routing, handoff and adoption),
+       * for latency metrics. Measured only while someone listens to `'handoff'`: the clock is read once per
+       * accepted batch and once per acknowledgement.
+       */
+      latencyMs: number;
     },
   ];
   /** A handoff failed and the connection goes to another worker. */
@@ -122,6 +129,8 @@ interface PendingConnection {
   attempts: number;
   /** When it last started waiting for a worker, or was sent to one (the coarse `#clock`). */
   since: number;
+  /** performance.now() of the accept batch that brought it in (for the handoff's `latencyMs`). */
+  acceptedAt: number;
 }
 
 /** Pause before accepting again after EMFILE and friends. */
@@ -251,8 +260,10 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   #onAccept(fds: Int32Array | undefined, status: number): void {
     if (fds !== undefined) {
       this.#counters.accepted += fds.length;
+      // One clock read per batch, not per connection: the batch came out of one accept loop.
+      const acceptedAt = performance.now();
       for (const fd of fds) {
-        if (this.#options.route !== undefined) this.#previewAndRoute(fd);
+        if (this.#options.route !== undefined) this.#previewAndRoute(fd, acceptedAt);
         else
           this.#enqueue({
             fd,
@@ -263,6 +274,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
             remoteAddress: undefined,
             attempts: 0,
             since: 0,
+            acceptedAt,
           });
       }
       this.#pump();
@@ -288,7 +300,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   }
 
   /** Reads a preview, asks route(), and queues the connection for the chosen target. */
-  #previewAndRoute(fd: number): void {
+  #previewAndRoute(fd: number, acceptedAt: number): void {
     let socket: net.Socket;
     try {
       // allowHalfOpen: a client that half-closes must not make this process send a FIN on the worker's behalf.
@@ -331,6 +343,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
             remoteAddress: preview.remoteAddress,
             attempts: 0,
             since: 0,
+            acceptedAt,
           });
           this.#pump();
         },
@@ -437,7 +450,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
         worker.handedOff++;
         this.#counters.inFlight--;
         this.#counters.handedOff++;
-        this.emit('handoff', { worker, id: result.id });
+        if (this.listenerCount('handoff') > 0)
+          this.emit('handoff', { worker, id: result.id, latencyMs: performance.now() - connection.acceptedAt });
         this.#pump();
       },
       (error: Error) => {
