@@ -34,7 +34,11 @@ export type PortunusErrorCode =
   | 'ERR_PORTUNUS_POOL_CLOSED'
   | 'ERR_PORTUNUS_CLOSE_TIMEOUT'
   | 'ERR_PORTUNUS_ACK_TIMEOUT'
-  | 'ERR_PORTUNUS_QUEUE_TIMEOUT';
+  | 'ERR_PORTUNUS_QUEUE_TIMEOUT'
+  | 'ERR_PORTUNUS_CONTROL_LINE_TOO_LONG'
+  | 'ERR_PORTUNUS_CONTROL_UNKNOWN_COMMAND'
+  | 'ERR_PORTUNUS_CONTROL_BAD_ARGUMENT'
+  | 'ERR_PORTUNUS_USAGE';
 
 /** Properties an error may carry besides its code and message. */
 export interface PortunusErrorDetails {
