@@ -45,16 +45,14 @@ class Histogram {
  */
 export class ServeMetrics {
   readonly #sources: MetricsSources;
-  readonly #latency = new Map<Dispatcher, Histogram>();
+  /** One for all listeners: the latency is the pool's, whichever address the connection came in on. */
+  readonly #latency = new Histogram();
   #refusedPeers = 0;
 
   constructor(sources: MetricsSources) {
     this.#sources = sources;
-    for (const dispatcher of sources.dispatchers ?? []) {
-      const histogram = new Histogram();
-      this.#latency.set(dispatcher, histogram);
-      dispatcher.on('handoff', ({ latencyMs }) => histogram.observe(latencyMs / 1000));
-    }
+    for (const dispatcher of sources.dispatchers ?? [])
+      dispatcher.on('handoff', ({ latencyMs }) => this.#latency.observe(latencyMs / 1000));
   }
 
   /** Counts a control client turned away by its credentials. */
@@ -70,7 +68,7 @@ export class ServeMetrics {
   /** Every metric, in the Prometheus text format. */
   render(): string {
     const out = new MetricWriter();
-    const dispatchers = (this.#sources.dispatchers ?? []).map((d) => ({ label: listenerLabel(d), d, s: d.stats() }));
+    const dispatchers = (this.#sources.dispatchers ?? []).map((d) => ({ label: listenerLabel(d), s: d.stats() }));
     const counters = [
       ['portunus_connections_accepted_total', 'Connections accepted by the dispatcher.', 'accepted'],
       ['portunus_handoffs_total', 'Connections a worker adopted and acknowledged.', 'handedOff'],
@@ -94,17 +92,17 @@ export class ServeMetrics {
     for (const { label, s } of dispatchers) out.sample('portunus_pending_connections', { listener: label }, s.pending);
 
     const latency = 'portunus_adoption_latency_seconds';
-    out.family(latency, 'histogram', 'Time from accept to the worker acknowledging the connection.');
-    for (const { label, d } of dispatchers) {
-      const histogram = this.#latency.get(d)!;
+    if (dispatchers.length > 0) {
+      const histogram = this.#latency;
+      out.family(latency, 'histogram', 'Time from accept to a worker acknowledging the connection, all listeners.');
       let cumulative = 0;
       LATENCY_BUCKETS.forEach((bound, index) => {
         cumulative += histogram.counts[index]!;
-        out.sample(`${latency}_bucket`, { listener: label, le: String(bound) }, cumulative);
+        out.sample(`${latency}_bucket`, { le: String(bound) }, cumulative);
       });
-      out.sample(`${latency}_bucket`, { listener: label, le: '+Inf' }, histogram.count);
-      out.sample(`${latency}_sum`, { listener: label }, histogram.sum);
-      out.sample(`${latency}_count`, { listener: label }, histogram.count);
+      out.sample(`${latency}_bucket`, { le: '+Inf' }, histogram.count);
+      out.sample(`${latency}_sum`, {}, histogram.sum);
+      out.sample(`${latency}_count`, {}, histogram.count);
     }
 
     const listeners = this.#sources.listeners ?? [];
