@@ -158,6 +158,7 @@ class ControlSession {
   readonly #queue: string[] = [];
   #busy = false;
   #overlong = false;
+  #clientEnded = false;
 
   constructor(
     socket: net.Socket,
@@ -170,6 +171,11 @@ class ControlSession {
     this.#reader = reader;
     this.#onCommand = onCommand;
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('end', () => {
+      this.#clientEnded = true;
+      // A last line without its newline is still a request.
+      if (!this.#overlong) this.#onData(Buffer.from('\n'));
+    });
   }
 
   #onData(chunk: Buffer): void {
@@ -211,6 +217,9 @@ class ControlSession {
         ),
       );
       this.#socket.setTimeout(5000, () => this.#socket.destroy());
+    } else if (this.#clientEnded && !this.#socket.writableEnded) {
+      // Everything it sent is answered.
+      this.#socket.end();
     }
     this.#socket.resume();
   }
@@ -257,7 +266,9 @@ export function listenControl(
   return (async () => {
     await ensurePrivateDirectory(socketPath);
     await removeStaleSocket(socketPath);
-    const server = net.createServer();
+    // Half-open: a client may send its command and end its side at once (`echo stats | socat - UNIX:…`);
+    // the answer, which can take a while (restart-workers), still has a side to go out on.
+    const server = net.createServer({ allowHalfOpen: true });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen({ path: socketPath, backlog: 64 }, () => {
