@@ -21,6 +21,8 @@ export declare const Channel: typeof portunus.Channel;
 export type Channel = portunus.Channel;
 export declare const WorkerPool: typeof portunus.WorkerPool;
 export type WorkerPool = portunus.WorkerPool;
+export declare const ServeMetrics: typeof portunus.ServeMetrics;
+export type ServeMetrics = portunus.ServeMetrics;
 
 // Functions.
 export declare const isSystemError: typeof portunus.isSystemError;
@@ -37,3 +39,6 @@ export declare const acceptAndDispatch: typeof portunus.acceptAndDispatch;
 export declare const adoptConnections: typeof portunus.adoptConnections;
 export declare const serveListeners: typeof portunus.serveListeners;
 export declare const shutdownOnSignals: typeof portunus.shutdownOnSignals;
+export declare const listenControl: typeof portunus.listenControl;
+export declare const requestControl: typeof portunus.requestControl;
+export declare const listenMetrics: typeof portunus.listenMetrics;

@@ -90,3 +90,15 @@ export type {
   Closable,
   ShutdownOptions,
 } from './pool/index.js';
+
+// The control socket and metrics of a serving master (what `portunus serve` runs; docs/control.md).
+export { listenControl, requestControl, ServeMetrics, listenMetrics } from './control/index.js';
+export type {
+  ControlServer,
+  ControlServerEvents,
+  ControlServerOptions,
+  ControlTarget,
+  ControlResponse,
+  ControlRequestOptions,
+  MetricsSources,
+} from './control/index.js';

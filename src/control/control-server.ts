@@ -18,9 +18,18 @@ import {
   type PeerAllow,
 } from '../channel/index.js';
 import { PortunusError } from '../errors.js';
-import { validateInteger, validateObject, validateOptions, validateTimeout } from '../validate.js';
+import { WorkerPool } from '../pool/index.js';
+import {
+  validateInstance,
+  validateInteger,
+  validateObject,
+  validateOptions,
+  validateString,
+  validateTimeout,
+} from '../validate.js';
 import { runCommand, type ControlTarget } from './commands.js';
 import { LineReader } from './line-reader.js';
+import { ServeMetrics } from './metrics.js';
 
 export type { ControlTarget } from './commands.js';
 
@@ -257,6 +266,9 @@ export function listenControl(
       'the control socket needs a filesystem path, not an abstract name',
     );
   validateObject(target, 'target');
+  validateInstance(target.pool, 'target.pool', WorkerPool, 'a WorkerPool');
+  validateInstance(target.metrics, 'target.metrics', ServeMetrics, 'a ServeMetrics');
+  validateString(target.mode, 'target.mode');
   const given = validateOptions(options);
   const allowed = peerPolicy(given.allow);
   const maxLineBytes = given.maxLineBytes ?? 4096;

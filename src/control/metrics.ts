@@ -7,7 +7,9 @@
  * @module
  */
 import type { Dispatcher, ListenerServer } from '../dispatch/index.js';
-import type { WorkerPool, WorkerState } from '../pool/index.js';
+import { invalidArgument } from '../errors.js';
+import { WorkerPool, type WorkerState } from '../pool/index.js';
+import { validateInstance, validateObject } from '../validate.js';
 
 /** Upper bounds of the adoption latency buckets, in seconds (from 0.5 ms to 10 s). */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
@@ -49,7 +51,13 @@ export class ServeMetrics {
   readonly #latency = new Histogram();
   #refusedPeers = 0;
 
+  /** Reads `sources` (validated: `pool` must be a WorkerPool) each time the metrics are rendered. */
   constructor(sources: MetricsSources) {
+    validateObject(sources, 'sources');
+    validateInstance(sources.pool, 'sources.pool', WorkerPool, 'a WorkerPool');
+    for (const key of ['dispatchers', 'listeners'] as const)
+      if (sources[key] !== undefined && !Array.isArray(sources[key]))
+        throw invalidArgument(`sources.${key}`, 'an array', sources[key]);
     this.#sources = sources;
     for (const dispatcher of sources.dispatchers ?? [])
       dispatcher.on('handoff', ({ latencyMs }) => this.#latency.observe(latencyMs / 1000));

@@ -44,8 +44,7 @@ export async function startServe(t, { args = [], command, env = {}, listen = ['t
     socket,
     ...listen.flatMap((address) => ['--listen', address]),
     ...args,
-    '--',
-    ...command,
+    ...(command === undefined ? [] : ['--', ...command]),
   ];
   const child = spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   const logs = [];
