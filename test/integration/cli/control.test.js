@@ -184,13 +184,16 @@ test.serial('SIGTERM under load: in-flight requests complete, exit 0, no process
   const serve = await startServe(t, {
     args: ['--min', '2'],
     command: nodeApp('worker-hold-requests.js'),
-    env: { WORKER_HOLD_MS: '1500' },
+    env: { WORKER_HOLD_MS: '5000' },
   });
   const { workers } = await ctlJson(t, serve.socket, 'workers');
   const requests = Array.from({ length: 12 }, (_, i) => request(serve.port, { path: `/held-${i}`, timeoutMs: 20_000 }));
   // Every request is with a worker (acknowledged) before the signal.
+  let settled = 0;
+  for (const pending of requests) pending.finally(() => settled++).catch(() => {});
   await until(async () => (await ctlJson(t, serve.socket, 'stats')).dispatchers[0].handedOff === 12, 'the handoffs');
   serve.child.kill('SIGTERM');
+  t.is(settled, 0, 'every request is still being answered when the signal arrives');
   const answers = await within(Promise.allSettled(requests), 'the held requests', 20_000);
   t.deepEqual(
     answers.map((answer) => answer.status === 'fulfilled' && answer.value.status),
