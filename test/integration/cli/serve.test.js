@@ -122,3 +122,19 @@ test.serial('ctl spawn-workers, remove-workers, stats --json and metrics (parsed
   const scrapedFamilies = parsePrometheusTextFormat(scraped.body).map((family) => family.name);
   t.true(scrapedFamilies.includes('portunus_adoption_latency_seconds'));
 });
+
+test.serial('SIGHUP restarts the workers (a new generation answers); SIGUSR2 is logged, not fatal', async (t) => {
+  const serve = await startServe(t, { args: ['--min', '2'], command: nodeApp() });
+  const before = await ctlJson(t, serve.socket, 'workers');
+  serve.child.kill('SIGHUP');
+  await serve.waitLog((entry) => entry.msg === 'workers restarted' && entry.generation === 1, 'the restart');
+  const after = await ctlJson(t, serve.socket, 'workers');
+  t.is(after.workers.length, 2);
+  t.true(after.workers.every((w) => w.generation === 1));
+  t.false(after.workers.some((w) => before.workers.some((old) => old.pid === w.pid)));
+  t.is((await curl(serve.port, '/after-hup')).code, 0);
+  serve.child.kill('SIGUSR2');
+  await serve.waitLog((entry) => entry.msg.startsWith('SIGUSR2'), 'the SIGUSR2 warning');
+  t.is((await curl(serve.port, '/after-usr2')).code, 0);
+  t.is(serve.child.exitCode, null);
+});
