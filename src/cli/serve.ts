@@ -101,9 +101,14 @@ export async function serve(config: ServeConfig): Promise<number> {
   closables.push(control, ...serving.dispatchers, ...serving.listeners);
   if (metricsServer !== undefined) {
     const server = metricsServer;
-    closables.push({ close: () => new Promise<void>((resolve) => server.close(() => resolve())) });
-    // Keep-alive scrapers would hold close() open.
-    closables.push({ close: async () => server.closeAllConnections() });
+    closables.push({
+      close: () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        // A scrape in progress or a keep-alive scraper would hold close() open.
+        server.closeAllConnections();
+        return closed;
+      },
+    });
   }
   closables.push(pool);
   const status = setInterval(() => log.status(statusLine(pool, serving)), STATUS_EVERY_MS);
