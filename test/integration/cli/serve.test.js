@@ -138,3 +138,26 @@ test.serial('SIGHUP restarts the workers (a new generation answers); SIGUSR2 is 
   t.is((await curl(serve.port, '/after-usr2')).code, 0);
   t.is(serve.child.exitCode, null);
 });
+
+test.serial(
+  'serve --mode shared: every worker accepts from the master listener; remove-workers keeps the last one',
+  async (t) => {
+    const serve = await startServe(t, { args: ['--mode', 'shared', '--min', '2'], command: nodeApp() });
+    await until(
+      async () => (await ctlJson(t, serve.socket, 'stats')).listeners[0]?.workers === 2,
+      'both workers to hold the listener',
+    );
+    for (let i = 0; i < 4; i++) t.is((await curl(serve.port, `/${i}`)).code, 0);
+    const stats = await ctlJson(t, serve.socket, 'stats');
+    t.is(stats.mode, 'shared');
+    t.deepEqual(stats.dispatchers, []);
+    t.like(stats.listeners[0], { mode: 'shared', shared: 2, failed: 0 });
+    t.like(await ctlJson(t, serve.socket, 'remove-workers', '5'), { removed: 1, workers: 1 });
+    const { stdout } = await ctl(serve.socket, 'metrics');
+    const families = parsePrometheusTextFormat(stdout);
+    const shares = families.find((family) => family.name === 'portunus_listener_shares_total');
+    t.is(Number(shares.metrics[0].value), 2);
+    t.is(shares.metrics[0].labels.listener, `127.0.0.1:${serve.port}`);
+    t.is((await curl(serve.port, '/after')).code, 0);
+  },
+);
