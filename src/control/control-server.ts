@@ -158,6 +158,9 @@ export class ControlServer extends EventEmitter<ControlServerEvents> {
   }
 }
 
+/** How long a connection that sent an overlong line may live on, for its client to read the answer. */
+const OVERLONG_LINGER_MS = 5000;
+
 /** One client: its lines, answered one at a time, in order, with backpressure both ways. */
 class ControlSession {
   readonly #socket: net.Socket;
@@ -225,7 +228,8 @@ class ControlSession {
           ),
         ),
       );
-      this.#socket.setTimeout(5000, () => this.#socket.destroy());
+      // A hard deadline, not an idle one: a client that goes on sending would keep an idle timer from firing.
+      setTimeout(() => this.#socket.destroy(), OVERLONG_LINGER_MS).unref();
     } else if (this.#clientEnded && !this.#socket.writableEnded) {
       // Everything it sent is answered.
       this.#socket.end();
