@@ -129,3 +129,15 @@ export type {
   TcpmuxStats,
   TcpmuxClientOptions,
 } from './mux/index.js';
+
+// The control socket and metrics of a serving master (what `portunus serve` runs; docs/control.md).
+export { listenControl, requestControl, ServeMetrics, listenMetrics } from './control/index.js';
+export type {
+  ControlServer,
+  ControlServerEvents,
+  ControlServerOptions,
+  ControlTarget,
+  ControlResponse,
+  ControlRequestOptions,
+  MetricsSources,
+} from './control/index.js';

@@ -8,6 +8,7 @@
  * @module
  */
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { getSystemErrorName } from 'node:util';
 import { EventEmitter } from 'eventemitter3';
 import { fdBackend, type NativeAcceptor } from '../binding/index.js';
@@ -81,6 +82,12 @@ export interface DispatcherEvents {
       worker: DispatchWorker;
       /** The handoff's id on that worker's channel. */
       id: number;
+      /**
+       * Milliseconds from the accept to the worker's acknowledgement (queueing, routing, handoff and adoption),
+       * for latency metrics. Measured only while someone listens to `'handoff'`: the clock is read once per
+       * accepted batch and once per acknowledgement.
+       */
+      latencyMs: number;
     },
   ];
   /** A handoff failed and the connection goes to another worker. */
@@ -129,6 +136,8 @@ interface PendingConnection {
   attempts: number;
   /** When it last started waiting for a worker, or was sent to one (the coarse `#clock`). */
   since: number;
+  /** performance.now() of the accept batch that brought it in (for the handoff's `latencyMs`). */
+  acceptedAt: number;
 }
 
 /** Pause before accepting again after EMFILE and friends. */
@@ -304,8 +313,11 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   #onAccept(listener: number, fds: Int32Array | undefined, status: number): void {
     if (fds !== undefined) {
       this.#counters.accepted += fds.length;
+      // One clock read per batch, not per connection: the batch came out of one accept loop.
+      const acceptedAt = performance.now();
       for (const fd of fds) {
-        if (this.#options.route !== undefined || this.#options.acceptProxyProtocol) this.#previewAndRoute(fd);
+        if (this.#options.route !== undefined || this.#options.acceptProxyProtocol)
+          this.#previewAndRoute(fd, acceptedAt);
         else
           this.#enqueue({
             fd,
@@ -317,6 +329,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
             proxy: undefined,
             attempts: 0,
             since: 0,
+            acceptedAt,
           });
       }
       this.#pump();
@@ -343,7 +356,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   }
 
   /** Reads a preview, asks route(), and queues the connection for the chosen target. */
-  #previewAndRoute(fd: number): void {
+  #previewAndRoute(fd: number, acceptedAt: number): void {
     let socket: net.Socket;
     try {
       // allowHalfOpen: a client that half-closes must not make this process send a FIN on the worker's behalf.
@@ -409,6 +422,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
           proxy,
           attempts: 0,
           since: 0,
+          acceptedAt,
         });
         this.#pump();
       })
@@ -579,7 +593,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
         worker.handedOff++;
         this.#counters.inFlight--;
         this.#counters.handedOff++;
-        this.emit('handoff', { worker, id: result.id });
+        if (this.listenerCount('handoff') > 0)
+          this.emit('handoff', { worker, id: result.id, latencyMs: performance.now() - connection.acceptedAt });
         this.#pump();
       },
       (error: Error) => {
