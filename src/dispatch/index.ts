@@ -29,7 +29,8 @@ export {
   type ServeListenersOptions,
 } from './serve-listeners.js';
 export { readPreview, type PreviewOptions, type RoutePreview } from './preview.js';
-export { proxyHeaderOf } from './proxy-header-of.js';
+export { proxyHeaderOf, recordProxyHeader } from './proxy-header-of.js';
+export { readProxyHeader } from './read-proxy-header.js';
 export {
   decodeProxyHeader,
   encodeProxyHeader,

@@ -15,6 +15,7 @@ import { EventEmitter } from 'eventemitter3';
 import { connectChannel, type Channel, type PeerAllow } from '../channel/index.js';
 import { PortunusError, invalidArgument } from '../errors.js';
 import { releaseAdopted, type Adopted } from '../transport/index.js';
+import { recordProxyHeader, type ProxyHeader } from '../dispatch/index.js';
 import { validateObject, validateString, validateTimeout } from '../validate.js';
 import { decodeMuxPayload, encodeMuxPayload, MuxFrame } from './frames.js';
 import { validateServiceName } from './service-name.js';
@@ -49,6 +50,8 @@ export interface ServiceRegistrationEvents {
 export interface TcpmuxHandoffMetadata {
   /** The service name the client asked for, in lower case. */
   tcpmux: string;
+  /** The PROXY protocol header the connection came with (the server's `acceptProxyProtocol`). */
+  proxy?: ProxyHeader;
 }
 
 /** RFC 1078's positive answer: the service's own protocol starts after it. */
@@ -103,6 +106,7 @@ export class ServiceRegistration extends EventEmitter<ServiceRegistrationEvents>
       return;
     }
     const socket = adopted.socket;
+    recordProxyHeader(socket, adopted.metadata);
     this.#adopted++;
     if (typeof (adopted.metadata as Partial<TcpmuxHandoffMetadata> | undefined)?.tcpmux === 'string')
       socket.write(ACCEPTED_LINE);

@@ -18,7 +18,7 @@
  */
 import net from 'node:net';
 import { EventEmitter } from 'eventemitter3';
-import { readPreview } from '../dispatch/index.js';
+import { readPreview, readProxyHeader, type ProxyHeader } from '../dispatch/index.js';
 import { PortunusError, type PortunusErrorCode } from '../errors.js';
 import { distributeTransport } from '../transport/index.js';
 import {
@@ -57,6 +57,12 @@ export interface TcpmuxServerOptions {
   maxConnections?: number;
   /** Answer `HELP` with the registered names, one per line. Default true; false answers it `-`. */
   help?: boolean;
+  /**
+   * Every connection starts with a PROXY protocol header (v1 or v2), read and removed before the name line
+   * (within `nameTimeoutMs`); the registrant finds it with `proxyHeaderOf(socket)`. A missing, malformed or
+   * late header closes the connection without an answer (`stats().proxyProtocolErrors`). Default false.
+   */
+  acceptProxyProtocol?: boolean;
 }
 
 /** A snapshot of a tcpmux server's counters, from `TcpmuxServer.stats()`. */
@@ -73,6 +79,8 @@ export interface TcpmuxStats {
   help: number;
   /** Connections held now (see `maxConnections`). */
   held: number;
+  /** Connections closed because their PROXY protocol header was missing, malformed or late. */
+  proxyProtocolErrors: number;
 }
 
 /** Events of a {@link TcpmuxServer}, with their listener arguments. */
@@ -111,7 +119,8 @@ export class TcpmuxServer extends EventEmitter<TcpmuxServerEvents> {
   readonly #turnedAway = new Set<net.Socket>();
   /** Connections whose name is being read: close() ends them. */
   readonly #reading = new Set<net.Socket>();
-  readonly #counters = { accepted: 0, handedOff: 0, retried: 0, refused: 0, help: 0 };
+  readonly #counters = { accepted: 0, handedOff: 0, retried: 0, refused: 0, help: 0, proxyProtocolErrors: 0 };
+  readonly #acceptProxyProtocol: boolean;
   #closed = false;
   #idleWaiters: Array<() => void> = [];
 
@@ -125,6 +134,7 @@ export class TcpmuxServer extends EventEmitter<TcpmuxServerEvents> {
     this.#ackTimeoutMs = options.ackTimeoutMs;
     this.#maxConnections = options.maxConnections;
     this.#help = options.help;
+    this.#acceptProxyProtocol = options.acceptProxyProtocol;
     server.on('connection', (socket) => this.#accept(socket));
     server.on('error', (error) => this.emit('error', error));
   }
@@ -179,34 +189,47 @@ export class TcpmuxServer extends EventEmitter<TcpmuxServerEvents> {
       this.#checkIdle();
     });
     this.#reading.add(socket);
-    readPreview(socket, {
-      maxBytes: this.#maxNameLength + 2,
-      timeoutMs: this.#nameTimeoutMs,
-      complete: hasLineEnd,
-    }).then(
-      (preview) => {
-        this.#reading.delete(socket);
-        const line = parseNameLine(preview.bytes, this.#maxNameLength);
-        if (line.kind === 'name') this.#serveName(socket, line.name, line.rest);
-        else if (line.kind === 'too-long')
-          this.#answer(socket, undefined, 'ERR_PORTUNUS_BAD_SERVICE_NAME', 'service name too long');
-        else if (line.kind === 'invalid')
-          this.#answer(socket, undefined, 'ERR_PORTUNUS_BAD_SERVICE_NAME', 'not a service name');
-        else if (preview.timedOut)
-          this.#answer(socket, undefined, 'ERR_PORTUNUS_NAME_TIMEOUT', 'timed out waiting for the service name');
-        else this.#answer(socket, undefined, 'ERR_PORTUNUS_BAD_SERVICE_NAME', 'no line end before end of stream');
-      },
-      () => {
-        // The client reset the connection (or close() ended it) before its name was complete.
-        this.#reading.delete(socket);
-        socket.destroy();
-      },
-    );
+    const started = Date.now();
+    const header: Promise<{ proxy: ProxyHeader | undefined; rest: Buffer | undefined }> = this.#acceptProxyProtocol
+      ? readProxyHeader(socket, this.#nameTimeoutMs)
+      : Promise.resolve({ proxy: undefined, rest: undefined });
+    header
+      .then(async ({ proxy, rest }) => {
+        // The header and the name line share one deadline.
+        const timeoutMs = Math.max(1, this.#nameTimeoutMs - (Date.now() - started));
+        const preview = await readPreview(
+          socket,
+          { maxBytes: this.#maxNameLength + 2, timeoutMs, complete: hasLineEnd },
+          rest,
+        );
+        return { preview, proxy };
+      })
+      .then(
+        ({ preview, proxy }) => {
+          this.#reading.delete(socket);
+          const line = parseNameLine(preview.bytes, this.#maxNameLength);
+          if (line.kind === 'name') this.#serveName(socket, line.name, line.rest, proxy);
+          else if (line.kind === 'too-long')
+            this.#answer(socket, undefined, 'ERR_PORTUNUS_BAD_SERVICE_NAME', 'service name too long');
+          else if (line.kind === 'invalid')
+            this.#answer(socket, undefined, 'ERR_PORTUNUS_BAD_SERVICE_NAME', 'not a service name');
+          else if (preview.timedOut)
+            this.#answer(socket, undefined, 'ERR_PORTUNUS_NAME_TIMEOUT', 'timed out waiting for the service name');
+          else this.#answer(socket, undefined, 'ERR_PORTUNUS_BAD_SERVICE_NAME', 'no line end before end of stream');
+        },
+        (error: PortunusError) => {
+          // A bad PROXY header, or the client reset the connection (or close() ended it) before its name was
+          // complete. Closed without an answer: whoever sent a bad header is not a tcpmux client to answer.
+          if (error?.code === 'ERR_PORTUNUS_PROXY_PROTOCOL') this.#counters.proxyProtocolErrors++;
+          this.#reading.delete(socket);
+          socket.destroy();
+        },
+      );
     // Accepted paused (nothing is read before the preview's listeners are in place): start reading now.
     socket.resume();
   }
 
-  #serveName(socket: net.Socket, name: string, rest: Buffer): void {
+  #serveName(socket: net.Socket, name: string, rest: Buffer, proxy: ProxyHeader | undefined): void {
     if (name === HELP) {
       if (!this.#help) {
         this.#answer(socket, name, 'ERR_PORTUNUS_UNKNOWN_SERVICE', 'HELP is not offered here');
@@ -217,7 +240,7 @@ export class TcpmuxServer extends EventEmitter<TcpmuxServerEvents> {
       this.#close(socket, names.map((registered) => `${registered}\r\n`).join(''));
       return;
     }
-    void this.#handOff(socket, name, rest);
+    void this.#handOff(socket, name, rest, proxy);
   }
 
   /**
@@ -232,10 +255,10 @@ export class TcpmuxServer extends EventEmitter<TcpmuxServerEvents> {
    * worker before redispatching), the registry cannot end another user's process, so that connection is
    * answered `-` instead.
    */
-  async #handOff(socket: net.Socket, name: string, rest: Buffer): Promise<void> {
+  async #handOff(socket: net.Socket, name: string, rest: Buffer, proxy: ProxyHeader | undefined): Promise<void> {
     const set = this.#registry.lookup(name);
     const tried = new Set<Registrant>();
-    const metadata: TcpmuxHandoffMetadata = { tcpmux: name };
+    const metadata: TcpmuxHandoffMetadata = proxy === undefined ? { tcpmux: name } : { tcpmux: name, proxy };
     const options = rest.length > 0 ? { metadata, preRead: rest } : { metadata };
     let timedOut = false;
     while (!timedOut && !socket.destroyed) {
@@ -308,6 +331,7 @@ interface ResolvedTcpmuxOptions {
   ackTimeoutMs: number;
   maxConnections: number;
   help: boolean;
+  acceptProxyProtocol: boolean;
 }
 
 /**
@@ -349,5 +373,15 @@ function resolveTcpmuxOptions(options: TcpmuxServerOptions): ResolvedTcpmuxOptio
   validateInteger(maxConnections, 'options.maxConnections', 1);
   const help = given.help ?? true;
   validateBoolean(help, 'options.help');
-  return { registry: options.registry, maxNameLength, nameTimeoutMs, ackTimeoutMs, maxConnections, help };
+  const acceptProxyProtocol = given.acceptProxyProtocol ?? false;
+  validateBoolean(acceptProxyProtocol, 'options.acceptProxyProtocol');
+  return {
+    registry: options.registry,
+    maxNameLength,
+    nameTimeoutMs,
+    ackTimeoutMs,
+    maxConnections,
+    help,
+    acceptProxyProtocol,
+  };
 }

@@ -2,17 +2,18 @@
 // send-proxy-v2 servers point at a portunus router with acceptProxyProtocol, and the worker that serves
 // curl's request finds curl's own address and port in proxyHeaderOf(request.socket), for HTTP and for TLS
 // (which the worker terminates). Without HAProxy: a dispatcher with acceptProxyProtocol hands the header to its
-// worker too, and connections with no header, a malformed one or a late one are closed and counted.
+// worker too, and connections with no header, a malformed one or a late one are closed and counted. And a
+// tcpmux server behind HAProxy's send-proxy-v2: the registrant sees the client, a bare connection is closed.
 import test from 'ava';
-import { execFile, spawn } from 'node:child_process';
-import fs from 'node:fs';
+import { execFile } from 'node:child_process';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { promisify } from 'node:util';
 import { WorkerPool, acceptAndDispatch, serveRouter } from '../../../dist/index.js';
 import { assertNoFdLeak, openFdCount } from '../../helpers/fd-count.js';
 import { fixture, within } from '../../helpers/http-load.js';
+import { startHaproxy } from '../../helpers/haproxy.js';
+import { startPythonPeer } from '../../helpers/python-peer.js';
+import { rawExchange, startMux, stopRegistrant } from '../../helpers/tcpmux.js';
 import { makeCertificate } from '../../helpers/tls-certificate.js';
 
 const run = promisify(execFile);
@@ -27,84 +28,6 @@ function pool(name, server, env = {}) {
     drainTimeoutMs: 2000,
     env: { WORKER_NAME: name, WORKER_SERVER: server, ...env },
   });
-}
-
-/** A TCP port nobody listens on right now (HAProxy binds it next; a lost race fails HAProxy's start, retried). */
-async function freePort() {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** Whether something accepts connections on 127.0.0.1:port. */
-function accepting(port) {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => resolve(socket.destroy() && true));
-    socket.once('error', () => resolve(false));
-  });
-}
-
-/**
- * HAProxy in TCP mode in the foreground: one frontend per `send` option ('send-proxy', 'send-proxy-v2'), each
- * to `backendPort`. Resolves with the frontends' ports and stop() once all accept; stopped at teardown anyway.
- */
-async function startHaproxy(t, backendPort, sends) {
-  for (let attempt = 0; ; attempt++) {
-    const ports = [];
-    while (ports.length < sends.length) ports.push(await freePort());
-    const config = [
-      'global',
-      '  maxconn 256',
-      'defaults',
-      '  mode tcp',
-      '  timeout connect 5s',
-      '  timeout client 10s',
-      '  timeout server 10s',
-      ...sends.flatMap((send, i) => [
-        `frontend in${i}`,
-        `  bind 127.0.0.1:${ports[i]}`,
-        `  default_backend out${i}`,
-        `backend out${i}`,
-        `  server router 127.0.0.1:${backendPort} ${send}`,
-      ]),
-    ].join('\n');
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portunus-haproxy-'));
-    const file = path.join(dir, 'haproxy.cfg');
-    fs.writeFileSync(file, `${config}\n`);
-    const child = spawn('haproxy', ['-db', '-f', file], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    let stopped;
-    const stop = () => (stopped ??= stopChild());
-    const stopChild = async () => {
-      child.kill('SIGTERM');
-      await within(exited, 'haproxy to exit', 10_000).catch(() => child.kill('SIGKILL'));
-      child.stderr.destroy();
-      fs.rmSync(dir, { recursive: true, force: true });
-    };
-    let up = false;
-    // Until every frontend accepts, or HAProxy exits (a port taken meanwhile); bounded by within().
-    await within(
-      (async () => {
-        while (child.exitCode === null && child.signalCode === null) {
-          if ((await Promise.all(ports.map(accepting))).every(Boolean)) return (up = true);
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
-      })(),
-      'haproxy to accept',
-      10_000,
-    );
-    if (up) {
-      t.teardown(stop);
-      return { ports, stop };
-    }
-    await stop();
-    if (attempt === 2) throw new Error(`haproxy did not start: ${stderr}`);
-  }
 }
 
 function curl(args) {
@@ -238,6 +161,49 @@ test.serial(
     t.deepEqual(drops, Array(4).fill('ERR_PORTUNUS_PROXY_PROTOCOL'));
     await within(dispatcher.close(), 'the dispatcher to close');
     await within(web.close(), 'the pool to close', 15_000);
+    await assertNoFdLeak(t, before);
+  },
+);
+
+test.serial(
+  'HAProxy send-proxy-v2 to a tcpmux server: the registrant sees the client; a bare connection is closed',
+  async (t) => {
+    const before = openFdCount();
+    const { mux, port, registryPath, close } = await startMux(t, {
+      acceptProxyProtocol: true,
+      nameTimeoutMs: HEAD_TIMEOUT_MS,
+    });
+    const registrant = startPythonPeer(t, process.execPath, [
+      fixture('mux-register-proxy-aware.js'),
+      registryPath,
+      'who',
+    ]);
+    await registrant.event('registered');
+    const haproxy = await startHaproxy(t, port, ['send-proxy-v2']);
+    const [frontend] = haproxy.ports;
+    const socket = net.connect(frontend, '127.0.0.1');
+    await within(new Promise((resolve) => socket.once('connect', resolve)), 'the connection to HAProxy');
+    socket.write('WHO\r\n');
+    let text = '';
+    socket.on('data', (chunk) => (text += chunk));
+    await within(
+      new Promise((resolve) => socket.on('data', () => text.split('\n').length > 2 && resolve())),
+      'the answer',
+    );
+    const [plus, json] = text.split('\n');
+    t.is(plus, '+\r');
+    t.like(JSON.parse(json), {
+      version: 2,
+      sourceAddress: '127.0.0.1',
+      sourcePort: socket.localPort,
+      destinationPort: frontend,
+    });
+    socket.destroy();
+    t.is(await rawExchange(port, 'who\r\n'), '', 'no header: closed without an answer');
+    t.is(mux.stats().proxyProtocolErrors, 1);
+    await haproxy.stop();
+    await stopRegistrant(registrant);
+    await close();
     await assertNoFdLeak(t, before);
   },
 );
