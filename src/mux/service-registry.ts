@@ -232,6 +232,8 @@ export class ServiceRegistry extends EventEmitter<ServiceRegistryEvents> {
     if (key === undefined) throw refused(name, 'not a valid service name', 'invalid');
     if (key === HELP) throw refused(key, 'HELP is reserved: it lists the registered names', 'reserved');
     if (this.#closed) throw refused(key, 'the registry is closed', 'closed');
+    // A channel that closed already would never say so again: its registrant would stay forever.
+    if (channel.isClosed) throw refused(key, 'the registrant is gone', 'closed');
     if (!this.#allowed(key, credentials))
       throw refused(key, `uid ${credentials.uid} may not register this name`, 'not-allowed');
     const set = this.service(key);

@@ -86,17 +86,40 @@ export interface TcpmuxStats {
 /** Events of a {@link TcpmuxServer}, with their listener arguments. */
 export interface TcpmuxServerEvents {
   /** A registrant adopted a connection for `name`. */
-  handoff: [event: { name: string; registrant: Registrant }];
+  handoff: [
+    event: {
+      /** The service name, in lower case. */
+      name: string;
+      /** The process that adopted the connection. */
+      registrant: Registrant;
+    },
+  ];
   /**
    * A connection was answered `-` (and closed). `name` is the name it asked for, if it got that far;
    * `error.code` says why (ERR_PORTUNUS_UNKNOWN_SERVICE, ERR_PORTUNUS_NAME_TIMEOUT…).
    */
-  refuse: [event: { name: string | undefined; error: PortunusError }];
+  refuse: [
+    event: {
+      /** The name the client asked for, if it sent one. */
+      name: string | undefined;
+      /** Why: its code says which answer the client got. */
+      error: PortunusError;
+    },
+  ];
   /**
    * A registrant failed to adopt a connection (it went away, refused it, or missed `ackTimeoutMs`); the
    * connection goes to another one or is answered `-`.
    */
-  retry: [event: { name: string; registrant: Registrant; error: Error }];
+  retry: [
+    event: {
+      /** The service name, in lower case. */
+      name: string;
+      /** The process that did not take the connection. */
+      registrant: Registrant;
+      /** How it failed (ERR_PORTUNUS_CHANNEL_CLOSED when it went away). */
+      error: Error;
+    },
+  ];
   /** The listening socket failed after it was opened. */
   error: [error: Error];
 }
