@@ -24,7 +24,8 @@ import {
 } from './dispatch-options.js';
 import { listenThenStart } from './listen-socket.js';
 import { readPreview, type RoutePreview } from './preview.js';
-import { decodeProxyHeader, encodeProxyHeader, PROXY_HEADER_MAX_BYTES, type ProxyHeader } from './proxy-protocol.js';
+import { encodeProxyHeader, type ProxyHeader } from './proxy-protocol.js';
+import { readProxyHeader } from './read-proxy-header.js';
 import { resolveStrategy, type ResolvedStrategy } from './strategies.js';
 import type { DispatchWorker, WorkerSet } from './worker-set.js';
 
@@ -441,21 +442,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
    */
   async #readProxyHeader(socket: net.Socket): Promise<{ proxy: ProxyHeader | undefined; rest: Buffer }> {
     if (!this.#options.acceptProxyProtocol) return { proxy: undefined, rest: Buffer.alloc(0) };
-    const read = await readPreview(socket, {
-      maxBytes: PROXY_HEADER_MAX_BYTES,
-      timeoutMs: this.#options.preview.timeoutMs,
-      complete: (bytes) => decodeProxyHeader(bytes) !== undefined,
-    });
-    // Throws for a malformed or missing header.
-    const decoded = decodeProxyHeader(read.bytes);
-    if (decoded === undefined)
-      throw new PortunusError(
-        'ERR_PORTUNUS_PROXY_PROTOCOL',
-        read.timedOut
-          ? `PROXY protocol header: not complete within ${this.#options.preview.timeoutMs} ms`
-          : 'PROXY protocol header: the client closed before the header was complete',
-      );
-    return { proxy: decoded.header, rest: read.bytes.subarray(decoded.length) };
+    return readProxyHeader(socket, this.#options.preview.timeoutMs);
   }
 
   #resolveTarget(target: Exclude<RouteTarget, RouteAnswer>): {

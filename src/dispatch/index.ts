@@ -31,6 +31,7 @@ export {
 } from './serve-listeners.js';
 export { readPreview, type PreviewOptions, type RoutePreview } from './preview.js';
 export { proxyHeaderOf, recordProxyHeader } from './proxy-header-of.js';
+export { readProxyHeader } from './read-proxy-header.js';
 export {
   decodeProxyHeader,
   encodeProxyHeader,

@@ -18,13 +18,7 @@
  */
 import net from 'node:net';
 import { EventEmitter } from 'eventemitter3';
-import {
-  decodeProxyHeader,
-  PROXY_HEADER_MAX_BYTES,
-  readPreview,
-  type DecodedProxyHeader,
-  type ProxyHeader,
-} from '../dispatch/index.js';
+import { readPreview, readProxyHeader, type ProxyHeader } from '../dispatch/index.js';
 import { PortunusError, type PortunusErrorCode } from '../errors.js';
 import { distributeTransport } from '../transport/index.js';
 import {
@@ -64,11 +58,9 @@ export interface TcpmuxServerOptions {
   /** Answer `HELP` with the registered names, one per line. Default true; false answers it `-`. */
   help?: boolean;
   /**
-   * Every connection starts with a PROXY protocol header (v1 or v2, as HAProxy's `send-proxy` and
-   * `send-proxy-v2` write it) in front of the name line: the header is consumed, and the service finds the
-   * real client with `proxyHeaderOf(socket)`. A connection without a valid header, or whose header is not
-   * complete within `nameTimeoutMs`, is closed without an answer (it does not come from the proxy) and
-   * counted in `stats().proxyProtocolErrors`. Default false.
+   * Every connection starts with a PROXY protocol header (v1 or v2), read and removed before the name line
+   * (within `nameTimeoutMs`); the registrant finds it with `proxyHeaderOf(socket)`. A missing, malformed or
+   * late header closes the connection without an answer (`stats().proxyProtocolErrors`). Default false.
    */
   acceptProxyProtocol?: boolean;
 }
@@ -104,8 +96,7 @@ export interface TcpmuxServerEvents {
   ];
   /**
    * A connection was answered `-` (and closed). `name` is the name it asked for, if it got that far;
-   * `error.code` says why (ERR_PORTUNUS_UNKNOWN_SERVICE, ERR_PORTUNUS_NAME_TIMEOUT…). With
-   * `acceptProxyProtocol`, ERR_PORTUNUS_PROXY_PROTOCOL: closed without an answer (no valid PROXY header).
+   * `error.code` says why (ERR_PORTUNUS_UNKNOWN_SERVICE, ERR_PORTUNUS_NAME_TIMEOUT…).
    */
   refuse: [
     event: {
@@ -151,8 +142,8 @@ export class TcpmuxServer extends EventEmitter<TcpmuxServerEvents> {
   readonly #turnedAway = new Set<net.Socket>();
   /** Connections whose name is being read: close() ends them. */
   readonly #reading = new Set<net.Socket>();
-  readonly #acceptProxyProtocol: boolean;
   readonly #counters = { accepted: 0, handedOff: 0, retried: 0, refused: 0, help: 0, proxyProtocolErrors: 0 };
+  readonly #acceptProxyProtocol: boolean;
   #closed = false;
   #idleWaiters: Array<() => void> = [];
 
@@ -221,68 +212,50 @@ export class TcpmuxServer extends EventEmitter<TcpmuxServerEvents> {
       this.#checkIdle();
     });
     this.#reading.add(socket);
-    const proxy = this.#acceptProxyProtocol;
-    readPreview(socket, {
-      // The PROXY header, when one is expected, is bounded on its own (1024 bytes) in front of the name line.
-      maxBytes: (proxy ? PROXY_HEADER_MAX_BYTES : 0) + this.#maxNameLength + 2,
-      timeoutMs: this.#nameTimeoutMs,
-      complete: proxy ? lineAfterProxyHeader : hasLineEnd,
-    }).then(
-      (preview) => {
-        this.#reading.delete(socket);
-        let bytes = preview.bytes;
-        let header: ProxyHeader | undefined;
-        if (proxy) {
-          const decoded = this.#proxyHeader(socket, bytes, preview.timedOut);
-          if (decoded === undefined) return;
-          header = decoded.header;
-          bytes = bytes.subarray(decoded.length);
-        }
-        const line = parseNameLine(bytes, this.#maxNameLength);
-        if (line.kind === 'name') this.#serveName(socket, line.name, line.rest, header);
-        else if (line.kind === 'too-long')
-          this.#answer(socket, undefined, 'ERR_PORTUNUS_BAD_SERVICE_NAME', 'service name too long');
-        else if (line.kind === 'invalid')
-          this.#answer(socket, undefined, 'ERR_PORTUNUS_BAD_SERVICE_NAME', 'not a service name');
-        else if (preview.timedOut)
-          this.#answer(socket, undefined, 'ERR_PORTUNUS_NAME_TIMEOUT', 'timed out waiting for the service name');
-        else this.#answer(socket, undefined, 'ERR_PORTUNUS_BAD_SERVICE_NAME', 'no line end before end of stream');
-      },
-      () => {
-        // The client reset the connection (or close() ended it) before its name was complete.
-        this.#reading.delete(socket);
-        socket.destroy();
-      },
-    );
+    const started = Date.now();
+    const header: Promise<{ proxy: ProxyHeader | undefined; rest: Buffer | undefined }> = this.#acceptProxyProtocol
+      ? readProxyHeader(socket, this.#nameTimeoutMs)
+      : Promise.resolve({ proxy: undefined, rest: undefined });
+    header
+      .then(async ({ proxy, rest }) => {
+        // The header and the name line share one deadline.
+        const timeoutMs = Math.max(1, this.#nameTimeoutMs - (Date.now() - started));
+        const preview = await readPreview(
+          socket,
+          { maxBytes: this.#maxNameLength + 2, timeoutMs, complete: hasLineEnd },
+          rest,
+        );
+        return { preview, proxy };
+      })
+      .then(
+        ({ preview, proxy }) => {
+          this.#reading.delete(socket);
+          const line = parseNameLine(preview.bytes, this.#maxNameLength);
+          if (line.kind === 'name') this.#serveName(socket, line.name, line.rest, proxy);
+          else if (line.kind === 'too-long')
+            this.#answer(socket, undefined, 'ERR_PORTUNUS_BAD_SERVICE_NAME', 'service name too long');
+          else if (line.kind === 'invalid')
+            this.#answer(socket, undefined, 'ERR_PORTUNUS_BAD_SERVICE_NAME', 'not a service name');
+          else if (preview.timedOut)
+            this.#answer(socket, undefined, 'ERR_PORTUNUS_NAME_TIMEOUT', 'timed out waiting for the service name');
+          else this.#answer(socket, undefined, 'ERR_PORTUNUS_BAD_SERVICE_NAME', 'no line end before end of stream');
+        },
+        (error: PortunusError) => {
+          // A bad PROXY header, or the client reset the connection (or close() ended it) before its name was
+          // complete. Closed without an answer: whoever sent a bad header is not a tcpmux client to answer.
+          if (error?.code === 'ERR_PORTUNUS_PROXY_PROTOCOL') {
+            this.#counters.proxyProtocolErrors++;
+            this.emit('refuse', { name: undefined, error });
+          }
+          this.#reading.delete(socket);
+          socket.destroy();
+        },
+      );
     // Accepted paused (nothing is read before the preview's listeners are in place): start reading now.
     socket.resume();
   }
 
-  /**
-   * The PROXY header at the start of `bytes`, or undefined after closing a connection that has none (or a
-   * malformed or incomplete one): such a connection did not come through the proxy, so it gets no answer.
-   */
-  #proxyHeader(socket: net.Socket, bytes: Buffer, timedOut: boolean): DecodedProxyHeader | undefined {
-    let error: PortunusError | undefined;
-    try {
-      const decoded = decodeProxyHeader(bytes);
-      if (decoded !== undefined) return decoded;
-      error = new PortunusError(
-        'ERR_PORTUNUS_PROXY_PROTOCOL',
-        timedOut
-          ? `PROXY protocol header: not complete within ${this.#nameTimeoutMs} ms`
-          : 'PROXY protocol header: the client closed before the header was complete',
-      );
-    } catch (thrown) {
-      error = thrown as PortunusError;
-    }
-    this.#counters.proxyProtocolErrors++;
-    this.emit('refuse', { name: undefined, error });
-    socket.destroy();
-    return undefined;
-  }
-
-  #serveName(socket: net.Socket, name: string, rest: Buffer, proxy?: ProxyHeader): void {
+  #serveName(socket: net.Socket, name: string, rest: Buffer, proxy: ProxyHeader | undefined): void {
     if (name === HELP) {
       if (!this.#help) {
         this.#answer(socket, name, 'ERR_PORTUNUS_UNKNOWN_SERVICE', 'HELP is not offered here');
@@ -377,24 +350,14 @@ export class TcpmuxServer extends EventEmitter<TcpmuxServerEvents> {
   }
 }
 
-/** Reading can stop: a complete PROXY header followed by a line end, or bytes that are no header at all. */
-function lineAfterProxyHeader(bytes: Buffer): boolean {
-  try {
-    const decoded = decodeProxyHeader(bytes);
-    return decoded !== undefined && hasLineEnd(bytes.subarray(decoded.length));
-  } catch {
-    return true;
-  }
-}
-
 interface ResolvedTcpmuxOptions {
-  acceptProxyProtocol: boolean;
   registry: ServiceRegistry;
   maxNameLength: number;
   nameTimeoutMs: number;
   ackTimeoutMs: number;
   maxConnections: number;
   help: boolean;
+  acceptProxyProtocol: boolean;
 }
 
 /**

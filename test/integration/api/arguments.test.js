@@ -505,6 +505,11 @@ const CASES = [
     { code: TYPE, name: 'options.registry', received: 'an instance of Object' },
   ],
   [
+    'serveTcpmux(): options.acceptProxyProtocol a number',
+    () => () => serveTcpmux({ listen: { port: 0 }, registry: new ServiceRegistry(), acceptProxyProtocol: 1 }),
+    { code: TYPE, name: 'options.acceptProxyProtocol', received: 'type number (1)' },
+  ],
+  [
     'serveTcpmux(): options.maxNameLength 256',
     () => () => serveTcpmux({ listen: { port: 0 }, registry: new ServiceRegistry(), maxNameLength: 256 }),
     { code: VALUE, name: 'options.maxNameLength', received: '256' },

@@ -3,6 +3,7 @@
 // curl's request finds curl's own address and port in proxyHeaderOf(request.socket), for HTTP and for TLS
 // (which the worker terminates). Without HAProxy: a dispatcher with acceptProxyProtocol hands the header to its
 // worker too, and connections with no header, a malformed one or a late one are closed and counted.
+// (The tcpmux server's PROXY input: tcpmux-proxy-protocol.test.js.)
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import net from 'node:net';

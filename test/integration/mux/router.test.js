@@ -233,3 +233,40 @@ test.serial(
     await assertNoFdLeak(t, before);
   },
 );
+
+test.serial(
+  'hundreds of clients that connect and close, or reset mid-head, leave the router serving and its descriptors as they were',
+  async (t) => {
+    const before = openFdCount();
+    const dropped = serving.router.stats().dropped;
+    const clients = [];
+    for (let i = 0; i < 400; i++)
+      clients.push(
+        new Promise((resolve) => {
+          const socket = net.connect(serving.port, '127.0.0.1');
+          socket.on('error', resolve);
+          socket.on('close', resolve);
+          socket.on('connect', () => {
+            if (i % 2 === 0) socket.end();
+            else {
+              socket.write('GET /api HTTP/1.1\r\nhost: al');
+              socket.resetAndDestroy();
+            }
+          });
+        }),
+      );
+    await within(Promise.all(clients), 'the clients to finish', 30_000);
+    const site = JSON.parse((await curl([...resolve('beta.test'), `http://beta.test:${serving.port}/`])).stdout);
+    t.is(site.name, 'site');
+    // Every one of them ends as a dropped connection, none is handed to a service.
+    await within(
+      (async () => {
+        while (serving.router.stats().dropped - dropped < 400) await new Promise((r) => setTimeout(r, 20));
+      })(),
+      'the router to let go of every client',
+      15_000,
+    );
+    t.is(serving.router.stats().dropped - dropped, 400);
+    await assertNoFdLeak(t, before);
+  },
+);
