@@ -34,7 +34,11 @@ export type PortunusErrorCode =
   | 'ERR_PORTUNUS_POOL_CLOSED'
   | 'ERR_PORTUNUS_CLOSE_TIMEOUT'
   | 'ERR_PORTUNUS_ACK_TIMEOUT'
-  | 'ERR_PORTUNUS_QUEUE_TIMEOUT';
+  | 'ERR_PORTUNUS_QUEUE_TIMEOUT'
+  | 'ERR_PORTUNUS_TAKEOVER_BUSY'
+  | 'ERR_PORTUNUS_TAKEOVER_TIMEOUT'
+  | 'ERR_PORTUNUS_TAKEOVER_FAILED'
+  | 'ERR_PORTUNUS_NO_PREDECESSOR';
 
 /** Properties an error may carry besides its code and message. */
 export interface PortunusErrorDetails {

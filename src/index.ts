@@ -90,3 +90,18 @@ export type {
   Closable,
   ShutdownOptions,
 } from './pool/index.js';
+
+// Handing every listener to the next version of the process (takeover).
+export { offerListeners, takeListeners } from './takeover/index.js';
+export type {
+  OfferListenersOptions,
+  Successor,
+  TakeoverServer,
+  TakeoverServerEvents,
+  TakeoverState,
+  TakeListenersOptions,
+  TakenListeners,
+  TakenListener,
+  TakeoverListener,
+  TakeoverListenerKind,
+} from './takeover/index.js';

@@ -76,6 +76,14 @@ export class ListenerServer extends EventEmitter<ListenerServerEvents> {
     return { ...this.#address };
   }
 
+  /**
+   * @internal The master's listening descriptor, still its own (a takeover sends a copy of it to the
+   * successor); undefined once `close()` released it.
+   */
+  listeningFd(): number | undefined {
+    return this.#closed ? undefined : this.#fd;
+  }
+
   /** Counters, as a snapshot. */
   stats(): ListenerStats {
     this.#forgetGone();
