@@ -4,6 +4,7 @@
 // on a Unix socket, plus a UDP socket), through a dispatching master, and through a shared-listener master.
 import test from 'ava';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { assertNoFdLeak, openFdCount } from '../../helpers/fd-count.js';
 import { askUdp, keepLoading, requestGeneration, socketDirectory, startGeneration } from '../../helpers/generations.js';
@@ -93,14 +94,11 @@ test.serial(
     const { web } = await first.next('serving');
     // A request that generation 1's worker answers only after generation 3 has taken over.
     const slow = new Promise((resolve, reject) => {
-      requestGeneration({ port: web.port, timeoutMs: 30_000, path: '/' }).catch(reject);
-      import('node:http').then(({ default: http }) => {
-        const req = http.get({ host: '127.0.0.1', port: web.port, path: '/slow?ms=4000', agent: false }, (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.headers['x-generation']));
-        });
-        req.on('error', reject);
+      const req = http.get({ host: '127.0.0.1', port: web.port, path: '/slow?ms=4000', agent: false }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.headers['x-generation']));
       });
+      req.on('error', reject);
     });
     const load = keepLoading({ port: web.port });
     await answeredBy(load, '1');
