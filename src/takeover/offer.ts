@@ -224,11 +224,19 @@ export class TakeoverServer extends EventEmitter<TakeoverServerEvents> {
     }
     // The takeover socket's path goes to the successor, which will offer its listeners on it in turn: free it
     // before saying RELEASED, so that its listenChannel() does not meet this process's socket file.
+    // The handover is announced once RELEASED has reached the kernel: a caller that exits on 'handover' must
+    // not take it along unsent (the successor would see the channel end instead, and fail its ready()).
     void this.#server.close().then(() => {
-      if (!channel.isClosed)
-        channel.writeFrame(TakeoverFrame.RELEASED, Buffer.alloc(0), [], () => void channel.close());
-      this.emit('handover', attempt.successor);
-      for (const waiter of this.#handoverWaiters.splice(0)) waiter.resolve(attempt.successor);
+      const announce = () => {
+        this.emit('handover', attempt.successor);
+        for (const waiter of this.#handoverWaiters.splice(0)) waiter.resolve(attempt.successor);
+      };
+      if (channel.isClosed) announce();
+      else
+        channel.writeFrame(TakeoverFrame.RELEASED, Buffer.alloc(0), [], () => {
+          announce();
+          void channel.close();
+        });
     });
   }
 
