@@ -7,6 +7,8 @@
 //   received   every listener has arrived (OFFER + batched TRANSPORT frames, adopted as descriptors)
 //   serving    a net.Server listens on each of them (the successor accepts on all)
 //   released   ready() has resolved: the running process stopped accepting and freed the socket path
+// and the CPU time the successor spent from connecting to serving (steadier than wall-clock time on a
+// loaded machine: the successor runs freshly started, unoptimised code, and waits for the old process).
 // The successor then offers the listeners in turn, and the next round's successor takes them from it, so
 // every round is a real upgrade between two processes. Process start-up and module loading are outside
 // the measurement. Knobs (environment): ROUNDS (7), LISTENERS (100). Medians over rounds, with min and max.
@@ -24,6 +26,7 @@ const { offerListeners, takeListeners } = await import('../dist/index.js');
 if (process.argv[2] === '--successor') {
   const socketPath = process.argv[3];
   const start = process.hrtime.bigint();
+  const startCpu = process.cpuUsage();
   const taken = await takeListeners(socketPath);
   const received = process.hrtime.bigint();
   const listeners = {};
@@ -36,12 +39,13 @@ if (process.argv[2] === '--successor') {
     }),
   );
   const serving = process.hrtime.bigint();
+  const { user, system } = process.cpuUsage(startCpu);
   await taken.ready();
   const released = process.hrtime.bigint();
   const ms = (end) => Number(end - start) / 1e6;
   const offering = await offerListeners({ path: socketPath, listeners });
   process.stdout.write(
-    `${JSON.stringify({ received: ms(received), serving: ms(serving), released: ms(released), count: taken.listeners.size + Object.keys(listeners).length })}\n`,
+    `${JSON.stringify({ received: ms(received), serving: ms(serving), released: ms(released), servingCpu: (user + system) / 1000, count: taken.listeners.size + Object.keys(listeners).length })}\n`,
   );
   // Stay until the next generation has taken over (or the bench ends, which kills this process).
   await offering.handedOver();
@@ -99,4 +103,11 @@ console.log(`${'from connect to…'.padEnd(44)}${'median'.padStart(8)}${'min'.pa
 console.log(row('every listener received', 'received'));
 console.log(row('serving (a net.Server listens on each)', 'serving'));
 console.log(row('released (the old process stopped accepting)', 'released'));
+console.log(row("successor's CPU time, connect → serving", 'servingCpu'));
+console.log(
+  `load average ${os
+    .loadavg()
+    .map((value) => value.toFixed(1))
+    .join(' ')}: wall-clock times grow with it, CPU time less`,
+);
 process.exit(0);
