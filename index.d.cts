@@ -37,3 +37,5 @@ export declare const acceptAndDispatch: typeof portunus.acceptAndDispatch;
 export declare const adoptConnections: typeof portunus.adoptConnections;
 export declare const serveListeners: typeof portunus.serveListeners;
 export declare const shutdownOnSignals: typeof portunus.shutdownOnSignals;
+export declare const offerListeners: typeof portunus.offerListeners;
+export declare const takeListeners: typeof portunus.takeListeners;

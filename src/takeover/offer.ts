@@ -34,7 +34,9 @@ export interface OfferListenersOptions {
 
 /** Who asked to take over, as the kernel recorded it when it connected. */
 export interface Successor {
+  /** Its process id (SO_PEERCRED). */
   pid: number;
+  /** The user it runs as (SO_PEERCRED). */
   uid: number;
 }
 
