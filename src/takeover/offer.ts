@@ -84,6 +84,8 @@ export class TakeoverServer extends EventEmitter<TakeoverServerEvents> {
   #state: TakeoverState = 'serving';
   #attempt: Attempt | undefined;
   #handedOverTo: Successor | undefined;
+  /** Every channel open to a peer of the takeover socket. */
+  readonly #channels = new Set<Channel>();
   #handoverWaiters: Array<{ resolve: (successor: Successor) => void; reject: (error: Error) => void }> = [];
 
   /** @internal Use `offerListeners()`. */
@@ -114,7 +116,7 @@ export class TakeoverServer extends EventEmitter<TakeoverServerEvents> {
    */
   handedOver(): Promise<Successor> {
     return new Promise((resolve, reject) => {
-      if (this.#state === 'handed-over') resolve(this.#handedOverTo!);
+      if (this.#handedOverTo !== undefined) resolve(this.#handedOverTo);
       else if (this.#state === 'closed') reject(closedError());
       else this.#handoverWaiters.push({ resolve, reject });
     });
@@ -131,7 +133,13 @@ export class TakeoverServer extends EventEmitter<TakeoverServerEvents> {
     const attempt = this.#attempt;
     if (attempt !== undefined) this.#abort(attempt, closedError(), false);
     for (const waiter of this.#handoverWaiters.splice(0)) waiter.reject(closedError());
+    this.#closeIdleChannels(attempt?.channel);
     await this.#server.close();
+  }
+
+  /** Ends the channels of peers that connected and asked for nothing (or were refused), but `keep`. */
+  #closeIdleChannels(keep: Channel | undefined): void {
+    for (const channel of this.#channels) if (channel !== keep) channel.destroy();
   }
 
   #attach(channel: Channel): void {
@@ -144,7 +152,13 @@ export class TakeoverServer extends EventEmitter<TakeoverServerEvents> {
         [TakeoverFrame.READY]: () => this.#onReady(channel),
       },
     });
-    channel.once('close', (error) => this.#onChannelClosed(channel, error));
+    this.#channels.add(channel);
+    channel.once('close', (error) => {
+      this.#channels.delete(channel);
+      this.#onChannelClosed(channel, error);
+    });
+    // Connected after the handover or the close (accepted just before the socket closed): nothing to offer.
+    if (this.#state === 'handed-over' || this.#state === 'closed') channel.destroy();
   }
 
   #onTake(channel: Channel, successor: Successor): void {
@@ -214,7 +228,7 @@ export class TakeoverServer extends EventEmitter<TakeoverServerEvents> {
     clearTimeout(attempt.timer);
     this.#attempt = undefined;
     this.#state = 'handed-over';
-    this.#handedOverTo = attempt.successor;
+    this.#closeIdleChannels(channel);
     // Stop accepting. Each copy closes; the socket stays open in the successor, so what the kernel queued is
     // accepted there. A Unix listener's file is the successor's now and is not unlinked.
     for (const listener of this.#listeners) {
@@ -230,6 +244,7 @@ export class TakeoverServer extends EventEmitter<TakeoverServerEvents> {
     // not take it along unsent (the successor would see the channel end instead, and fail its ready()).
     void this.#server.close().then(() => {
       const announce = () => {
+        this.#handedOverTo = attempt.successor;
         this.emit('handover', attempt.successor);
         for (const waiter of this.#handoverWaiters.splice(0)) waiter.resolve(attempt.successor);
       };

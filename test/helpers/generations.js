@@ -60,12 +60,12 @@ export function startGeneration(t, env) {
 }
 
 /**
- * Keeps clients busy until stop() is called: `lanes` new-connection clients and `lanes` keep-alive clients
+ * Keeps clients busy until stop() is called (at the test's teardown at the latest): `lanes` new-connection clients and `lanes` keep-alive clients
  * on TCP `port`, and one client on `unixPath` if given. Every answer is tallied by the generation that gave it;
  * every failure (refused, reset, non-200, timeout) is kept. stop() resolves with { ok, failed, errors,
  * byGeneration }.
  */
-export function keepLoading({ port, unixPath, lanes = 4 }) {
+export function keepLoading(t, { port, unixPath, lanes = 4 }) {
   const result = { ok: 0, failed: 0, errors: [], byGeneration: {} };
   let stopped = false;
   const agent = new http.Agent({ keepAlive: true, maxSockets: lanes });
@@ -93,15 +93,15 @@ export function keepLoading({ port, unixPath, lanes = 4 }) {
     ...Array.from({ length: lanes }, () => lane(tcp({ agent }))),
   ];
   if (unixPath !== undefined) running.push(lane(() => requestGeneration({ socketPath: unixPath, agent: false })));
-  return {
-    result,
-    async stop() {
-      stopped = true;
-      await Promise.all(running);
-      agent.destroy();
-      return result;
-    },
+  const stop = async () => {
+    stopped = true;
+    await Promise.all(running);
+    agent.destroy();
+    return result;
   };
+  // A test that fails half-way must not leave clients running (the test process would never exit).
+  t.teardown(stop);
+  return { result, stop };
 }
 
 /** One GET over TCP `port` or Unix `socketPath`; resolves with { status, generation }. */

@@ -33,7 +33,7 @@ test.serial(
     const serving = await first.next('serving');
     t.is(await askUdp(serving.udp.port), 'generation 1');
 
-    const load = keepLoading({ port: serving.web.port, unixPath: env.UNIX_PATH });
+    const load = keepLoading(t, { port: serving.web.port, unixPath: env.UNIX_PATH });
     await answeredBy(load, '1');
     const second = startGeneration(t, { ...env, GENERATION: '2' });
     const taken = await second.next('serving');
@@ -65,7 +65,7 @@ for (const mode of ['dispatch', 'shared']) {
       const env = { TAKEOVER_PATH: path.join(directory, 'takeover.sock'), MODE: mode };
       const first = startGeneration(t, { ...env, GENERATION: '1' });
       const { web } = await first.next('serving');
-      const load = keepLoading({ port: web.port });
+      const load = keepLoading(t, { port: web.port });
       await answeredBy(load, '1');
 
       const second = startGeneration(t, { ...env, GENERATION: '2' });
@@ -92,15 +92,19 @@ test.serial(
     const env = { TAKEOVER_PATH: path.join(directory, 'takeover.sock'), MODE: 'dispatch' };
     const first = startGeneration(t, { ...env, GENERATION: '1' });
     const { web } = await first.next('serving');
-    // A request that generation 1's worker answers only after generation 3 has taken over.
+    // A request that generation 1's worker answers only once generation 3 has taken over (the file appears).
+    const release = path.join(directory, 'release');
     const slow = new Promise((resolve, reject) => {
-      const req = http.get({ host: '127.0.0.1', port: web.port, path: '/slow?ms=4000', agent: false }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.headers['x-generation']));
-      });
+      const req = http.get(
+        { host: '127.0.0.1', port: web.port, path: `/hold?until=${encodeURIComponent(release)}`, agent: false },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.headers['x-generation']));
+        },
+      );
       req.on('error', reject);
     });
-    const load = keepLoading({ port: web.port });
+    const load = keepLoading(t, { port: web.port });
     await answeredBy(load, '1');
 
     const second = startGeneration(t, { ...env, GENERATION: '2' });
@@ -113,6 +117,8 @@ test.serial(
     await third.next('serving');
     await second.next('handover');
     await answeredBy(load, '3');
+    t.is(first.child.exitCode, null, 'generation 1 is still draining its long request');
+    fs.writeFileSync(release, '');
     t.is(await within(slow, 'the long request', 30_000), '1', 'generation 1 finished the request it had');
     await within(first.exited, 'generation 1 to exit', 20_000);
     await within(second.exited, 'generation 2 to exit', 20_000);
