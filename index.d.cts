@@ -51,3 +51,5 @@ export declare const listTcpmuxServices: typeof portunus.listTcpmuxServices;
 export declare const listenControl: typeof portunus.listenControl;
 export declare const requestControl: typeof portunus.requestControl;
 export declare const listenMetrics: typeof portunus.listenMetrics;
+export declare const offerListeners: typeof portunus.offerListeners;
+export declare const takeListeners: typeof portunus.takeListeners;

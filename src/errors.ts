@@ -52,7 +52,11 @@ export type PortunusErrorCode =
   | 'ERR_PORTUNUS_CONTROL_LINE_TOO_LONG'
   | 'ERR_PORTUNUS_CONTROL_UNKNOWN_COMMAND'
   | 'ERR_PORTUNUS_CONTROL_BAD_ARGUMENT'
-  | 'ERR_PORTUNUS_USAGE';
+  | 'ERR_PORTUNUS_USAGE'
+  | 'ERR_PORTUNUS_TAKEOVER_BUSY'
+  | 'ERR_PORTUNUS_TAKEOVER_TIMEOUT'
+  | 'ERR_PORTUNUS_TAKEOVER_FAILED'
+  | 'ERR_PORTUNUS_NO_PREDECESSOR';
 
 /** Properties an error may carry besides its code and message. */
 export interface PortunusErrorDetails {

@@ -141,3 +141,18 @@ export type {
   ControlRequestOptions,
   MetricsSources,
 } from './control/index.js';
+
+// Handing every listener to the next version of the process (takeover).
+export { offerListeners, takeListeners } from './takeover/index.js';
+export type {
+  OfferListenersOptions,
+  Successor,
+  TakeoverServer,
+  TakeoverServerEvents,
+  TakeoverState,
+  TakeListenersOptions,
+  TakenListeners,
+  TakenListener,
+  TakeoverListener,
+  TakeoverListenerKind,
+} from './takeover/index.js';

@@ -260,6 +260,14 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     return { ...this.#address };
   }
 
+  /**
+   * @internal The listening descriptor, still the dispatcher's (a takeover sends a copy of it to the
+   * successor); undefined once `close()` released it.
+   */
+  listeningFd(): number | undefined {
+    return this.#closed ? undefined : this.#fd;
+  }
+
   /** Counters and per-worker state, as a snapshot. */
   stats(): DispatchStats {
     const workers = [...this.#groups.values()].flatMap((group) =>

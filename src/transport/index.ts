@@ -1,6 +1,7 @@
 /**
- * The transport layer's door: its public API and the one internal entry the dispatcher needs
- * (distributeAcceptedFd), plus releaseAdopted for adoptConnections(). The other layers, and src/index.ts,
+ * The transport layer's door: its public API and the internal entries the layers above need
+ * (distributeAcceptedFd and distributeListenerFd for the dispatcher, releaseAdopted for adoptConnections(),
+ * closeServerKeepingName for takeover). The other layers, and src/index.ts,
  * import src/transport through this file only.
  *
  * Importing it extends every channel created from then on with a transport session (see the end of this
@@ -22,7 +23,7 @@ export { TransportFrame } from './frame-types.js';
 export type { AdoptedDgram } from './kinds/dgram.js';
 export type { SocketFields } from './kinds/fields.js';
 export type { AdoptedFd } from './kinds/raw-fd.js';
-export type { AdoptedServer } from './kinds/server.js';
+export { closeServerKeepingName, type AdoptedServer } from './kinds/server.js';
 export type { AdoptedSocket } from './kinds/socket.js';
 export { releaseAdopted, type Adopted, type Transport } from './kinds/table.js';
 export type { Handoff } from './session.js';

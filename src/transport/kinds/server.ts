@@ -75,12 +75,27 @@ export function sharedListener(fd: number): PreparedTransport {
 }
 
 /**
+ * @internal Stops a server whose listening socket another process now serves too from accepting: a Unix
+ * listener this process bound keeps its socket file (see closeKeepingName). Only the listening handle
+ * closes: net.Server's own close() is called, not an http.Server's, which would also close the idle
+ * keep-alive connections at once (a client sending its next request on one that very moment would see it
+ * reset); how to drain those is the application's choice. The socket itself, and the connections queued
+ * on it, live on in the other process's copy.
+ */
+export function closeServerKeepingName(server: net.Server): void {
+  const stopAccepting = () => net.Server.prototype.close.call(server);
+  const address = server.address();
+  if (typeof address === 'string' && address !== '') closeKeepingName(server, address, stopAccepting);
+  else stopAccepting();
+}
+
+/**
  * Closes a handed-off Unix listener without taking its name along: libuv unlinks the socket file of a
  * server that bound it itself when that server closes, which would leave the adopter listening on a socket
  * nobody can reach by path. A second hard link keeps the file and is renamed back right after the close
  * (a client connecting within those microseconds gets ENOENT). Abstract names have no file.
  */
-function closeKeepingName(server: net.Server, socketPath: string): void {
+function closeKeepingName(server: net.Server, socketPath: string, close = () => server.close()): void {
   let spare: string | undefined;
   if (!socketPath.startsWith('\0')) {
     spare = `${socketPath}.${process.pid}.${randomBytes(4).toString('hex')}`;
@@ -90,7 +105,7 @@ function closeKeepingName(server: net.Server, socketPath: string): void {
       spare = undefined; // no name left to keep, or no right to link next to it: close as before
     }
   }
-  server.close();
+  close();
   if (spare === undefined) return;
   try {
     // A close that unlinked nothing (a libuv that does not) leaves the spare link to drop.

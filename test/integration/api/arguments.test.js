@@ -6,6 +6,7 @@
 import test from 'ava';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -34,6 +35,8 @@ import {
   serveTcpmux,
   connectTcpmux,
   listTcpmuxServices,
+  offerListeners,
+  takeListeners,
 } from '../../../dist/index.js';
 import { closeFd, describeFd, dupFd, peerCredentialsOf } from '../../../dist/fd.js';
 import { CHANNEL_FD_ENV } from '../../../dist/protocol.js';
@@ -533,6 +536,48 @@ const CASES = [
     'listTcpmuxServices(): options.port missing',
     () => () => listTcpmuxServices({}),
     { code: TYPE, name: 'options.port', received: 'undefined' },
+  ],
+  // Takeover.
+  [
+    'offerListeners(): options.path missing',
+    () => () => offerListeners({ listeners: {} }),
+    { code: TYPE, name: 'options.path', received: 'undefined' },
+  ],
+  [
+    'offerListeners(): options.listeners an array',
+    (t) => () => offerListeners({ path: path.join(socketDirectory(t), 't.sock'), listeners: [] }),
+    { code: TYPE, name: 'options.listeners', received: 'an instance of Array' },
+  ],
+  [
+    'offerListeners(): a listener that is a plain object',
+    (t) => () => offerListeners({ path: path.join(socketDirectory(t), 't.sock'), listeners: { web: {} } }),
+    { code: TYPE, name: 'options.listeners.web', received: 'an instance of Object' },
+  ],
+  [
+    'offerListeners(): a net.Server that does not listen',
+    (t) => () =>
+      offerListeners({ path: path.join(socketDirectory(t), 't.sock'), listeners: { web: new net.Server() } }),
+    { code: VALUE, name: 'options.listeners.web', received: 'an instance of Server' },
+  ],
+  [
+    'offerListeners(): options.readyTimeoutMs 0',
+    (t) => () => offerListeners({ path: path.join(socketDirectory(t), 't.sock'), listeners: {}, readyTimeoutMs: 0 }),
+    { code: VALUE, name: 'options.readyTimeoutMs', received: '0' },
+  ],
+  [
+    'takeListeners(): path a number',
+    () => () => takeListeners(42),
+    { code: TYPE, name: 'socketPath', received: 'type number (42)' },
+  ],
+  [
+    'takeListeners(): options.timeoutMs a string',
+    (t) => () => takeListeners(path.join(socketDirectory(t), 't.sock'), { timeoutMs: '5' }),
+    { code: TYPE, name: 'options.timeoutMs', received: "type string ('5')" },
+  ],
+  [
+    'takeListeners(): options.allow a string',
+    (t) => () => takeListeners(path.join(socketDirectory(t), 't.sock'), { allow: 'root' }),
+    { code: TYPE, name: 'options.allow', received: "type string ('root')" },
   ],
 ];
 
