@@ -73,6 +73,11 @@ export type AdoptedPart<A extends AdoptedTransport> = Omit<A, keyof Adoption | k
 export interface TransportRow<T, A extends AdoptedTransport, F extends AdoptedTransport = A> {
   /** The Node object, as messages name it ('net.Socket'). */
   readonly object: string;
+  /**
+   * True for a row whose Node object is recognised only to be refused with a reason (prepare() always
+   * throws): argument errors then leave it out of the list of what can be sent.
+   */
+  readonly neverSent?: true;
   /** The kinds this row hands off and adopts, and what each is to the kernel and to Node's IPC. */
   readonly kinds: { readonly [K in A['kind']]: KindSpec };
   /** True for this row's Node object. */

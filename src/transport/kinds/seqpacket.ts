@@ -41,6 +41,7 @@ function isSeqpacketSocket(transport: unknown): transport is NodeUnixSeqpacketSo
 
 export const seqpacketRow: TransportRow<NodeUnixSeqpacketSocket, AdoptedSeqpacket, AdoptedFd> = {
   object: "node-unix-socket's SeqpacketSocket",
+  neverSent: true,
   kinds: KINDS,
   is: isSeqpacketSocket,
   prepare() {

@@ -56,7 +56,7 @@ function kindOf(kind: TransportKind): { row: AnyRow; spec: KindSpec } {
 export function validateTransport(transport: unknown): asserts transport is Transport {
   const row = ROWS.find((candidate) => candidate.is(transport));
   if (row === undefined) {
-    const objects = ROWS.map((candidate) => candidate.object);
+    const objects = ROWS.filter((candidate) => candidate.neverSent !== true).map((candidate) => candidate.object);
     throw invalidArgument('transport', `a ${objects.slice(0, -1).join(', ')} or ${objects.at(-1)}`, transport);
   }
   row.validate?.(transport);

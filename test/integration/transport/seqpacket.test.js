@@ -8,7 +8,7 @@ import test from 'ava';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { distributeTransport } from '../../../dist/index.js';
+import { channelPair, distributeTransport } from '../../../dist/index.js';
 import { fdBackend } from '../../../dist/binding/index.js';
 import { assertNoFdLeak, openFdCount } from '../../helpers/fd-count.js';
 import { findPython, startPythonPeer } from '../../helpers/python-peer.js';
@@ -146,3 +146,11 @@ async function workerFdCount(worker) {
     await assertNoFdLeak(t, before);
   },
 );
+
+test.serial('the argument error for something that is no transport does not offer a SeqpacketSocket', (t) => {
+  const [a, b] = channelPair();
+  t.teardown(() => (a.destroy(), b.destroy()));
+  const error = t.throws(() => distributeTransport(a, 'socket'));
+  t.is(error.code, 'ERR_INVALID_ARG_TYPE');
+  t.false(error.message.includes('SeqpacketSocket'), error.message);
+});
