@@ -90,36 +90,52 @@ async function workerFdCount(worker) {
   },
 );
 
-(python ? test.serial : test.skip)(
-  `without node-unix-socket the worker gets the seqpacket socket as a raw descriptor that works${SKIPPED_WITHOUT_PYTHON}`,
-  async (t) => {
-    const before = openFdCount();
-    const worker = spawnFixture(t, 'adopt-seqpacket', {
-      env: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${HIDE_PACKAGE}`.trim() },
-    });
-    await within(worker.channel.ready, 'the channel to the worker');
-    const workerBefore = await workerFdCount(worker);
-    const { peer, fd } = pythonHoldingOneEnd(t, ['read']);
+for (const [situation, mode] of [
+  ['not installed', 'absent'],
+  ['installed but not loadable', 'broken'],
+]) {
+  (python ? test.serial : test.skip)(
+    `node-unix-socket ${situation}: the worker gets the seqpacket socket as a raw descriptor that works${SKIPPED_WITHOUT_PYTHON}`,
+    async (t) => {
+      const before = openFdCount();
+      const worker = spawnFixture(t, 'adopt-seqpacket', {
+        env: {
+          NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${HIDE_PACKAGE}`.trim(),
+          PORTUNUS_TEST_NODE_UNIX_SOCKET: mode,
+        },
+      });
+      await within(worker.channel.ready, 'the channel to the worker');
+      const workerBefore = await workerFdCount(worker);
+      const { peer, fd } = pythonHoldingOneEnd(t, ['read']);
 
-    const handoff = await within(distributeTransport(worker.channel, { fd }), 'the ACK');
-    t.is(handoff.kind, 'unix-seqpacket', 'the sender does not know what the adopter has installed');
-    t.deepEqual(await worker.reports.take('adopted'), {
-      event: 'adopted',
-      kind: 'fd',
-      describedAs: 'unix-seqpacket',
-      closeOnExec: true,
-    });
-    await worker.reports.take('closed');
-    t.deepEqual((await peer.event('received')).messages, [`raw fd ${worker.child.pid}`]);
-    t.deepEqual((await peer.event('eof')).extra, []);
-    t.is((await peer.exited()).code, 0, peer.stderr());
+      const handoff = await within(distributeTransport(worker.channel, { fd }), 'the ACK');
+      t.is(handoff.kind, 'unix-seqpacket', 'the sender does not know what the adopter has installed');
+      t.deepEqual(await worker.reports.take('adopted'), {
+        event: 'adopted',
+        kind: 'fd',
+        describedAs: 'unix-seqpacket',
+        closeOnExec: true,
+      });
+      if (mode === 'broken') {
+        const warning = await worker.reports.take('warning');
+        t.like(warning, { type: 'PortunusWarning', code: 'ERR_PORTUNUS_UNSUPPORTED' });
+        t.regex(
+          warning.message,
+          /node-unix-socket is installed but cannot be loaded \(Failed to load native binding\)/,
+        );
+      }
+      await worker.reports.take('closed');
+      t.deepEqual((await peer.event('received')).messages, [`raw fd ${worker.child.pid}`]);
+      t.deepEqual((await peer.event('eof')).extra, []);
+      t.is((await peer.exited()).code, 0, peer.stderr());
 
-    t.is(await workerFdCount(worker), workerBefore, 'the worker closed the raw descriptor');
-    worker.channel.destroy();
-    await within(worker.exited, 'the worker to exit');
-    await assertNoFdLeak(t, before);
-  },
-);
+      t.is(await workerFdCount(worker), workerBefore, 'the worker closed the raw descriptor');
+      worker.channel.destroy();
+      await within(worker.exited, 'the worker to exit');
+      await assertNoFdLeak(t, before);
+    },
+  );
+}
 
 (hasPackage ? test.serial : test.skip)(
   `node-unix-socket's own SeqpacketSocket is refused (it hides its descriptor) and stays usable${SKIPPED_WITHOUT_PACKAGE}`,
