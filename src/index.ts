@@ -46,6 +46,8 @@ export type {
   AdoptedSocket,
   AdoptedServer,
   AdoptedDgram,
+  AdoptedSeqpacket,
+  NodeUnixSeqpacketSocket,
   AdoptedFd,
   SocketFields,
   TransportKind,

@@ -12,9 +12,17 @@
 import { PortunusError } from '../errors.js';
 
 /** Transport kinds: what the descriptor is, and what Node object it becomes on the adopting side. */
-export type TransportKind = 'tcp' | 'tcp-server' | 'unix' | 'unix-server' | 'udp' | 'fd';
+export type TransportKind = 'tcp' | 'tcp-server' | 'unix' | 'unix-server' | 'udp' | 'unix-seqpacket' | 'fd';
 
-export const TRANSPORT_KINDS: readonly TransportKind[] = ['tcp', 'tcp-server', 'unix', 'unix-server', 'udp', 'fd'];
+export const TRANSPORT_KINDS: readonly TransportKind[] = [
+  'tcp',
+  'tcp-server',
+  'unix',
+  'unix-server',
+  'udp',
+  'unix-seqpacket',
+  'fd',
+];
 
 /** Description of one handed-off socket. Addresses are as the sender's kernel reports them. */
 export interface Envelope {

@@ -1,6 +1,8 @@
 /**
  * The transport row of a raw descriptor, `{ fd }` (kind 'fd'): any descriptor, a pipe, a file or a socket
- * Node knows nothing about, handed over as it is; the adopter gets the number and owns it.
+ * Node knows nothing about, handed over as it is; the adopter gets the number and owns it. A connected
+ * seqpacket socket is sent the same way but as kind 'unix-seqpacket', so that the adopter can build its
+ * Node object (./seqpacket.ts) where it has one.
  * @module
  */
 import { fdBackend } from '../../binding/index.js';
@@ -27,13 +29,17 @@ export const rawFdRow: TransportRow<{ fd: number }, AdoptedFd> = {
     if (backend === 'node-ipc') unsupportedOnNodeIpc('fd');
     // A socket's addresses go along (and are checked on arrival); a pipe or a file has none.
     let fields: SocketFields = {};
+    let kind: 'fd' | 'unix-seqpacket' = 'fd';
     try {
-      fields = fieldsOfDescription(fdBackend.describeSocket(fd));
+      const description = fdBackend.describeSocket(fd);
+      fields = fieldsOfDescription(description);
+      // Connected: it has a peer (getpeername answered), which a listening or a fresh socket has not.
+      if (description.kind === 'unix-seqpacket' && description.remotePath !== undefined) kind = 'unix-seqpacket';
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EBADF') throw error;
     }
     return {
-      kind: 'fd',
+      kind,
       attachment: fd,
       fields,
       buffered: undefined,

@@ -67,10 +67,17 @@ export type AdoptedPart<A extends AdoptedTransport> = Omit<A, keyof Adoption | k
  * One row of the transport table: a Node object that can be handed off (`T`) and the adopted transports
  * it becomes (`A`), for each of its kinds (a net.Socket is a TCP or a Unix connection). The backends differ
  * inside prepare() and adopt(); on arrival the table checks an attachment against `kinds` before adopt().
+ * `F` is what adopt() may build instead where the Node object cannot be had (a seqpacket socket without
+ * node-unix-socket arrives as a raw descriptor); `F`'s own row releases it.
  */
-export interface TransportRow<T, A extends AdoptedTransport> {
+export interface TransportRow<T, A extends AdoptedTransport, F extends AdoptedTransport = A> {
   /** The Node object, as messages name it ('net.Socket'). */
   readonly object: string;
+  /**
+   * True for a row whose Node object is recognised only to be refused with a reason (prepare() always
+   * throws): argument errors then leave it out of the list of what can be sent.
+   */
+  readonly neverSent?: true;
   /** The kinds this row hands off and adopts, and what each is to the kernel and to Node's IPC. */
   readonly kinds: { readonly [K in A['kind']]: KindSpec };
   /** True for this row's Node object. */
@@ -90,7 +97,7 @@ export interface TransportRow<T, A extends AdoptedTransport> {
     attachment: Attachment,
     envelope: Envelope & { kind: A['kind'] },
     preRead: Buffer,
-  ): AdoptedPart<A> | Promise<AdoptedPart<A>>;
+  ): AdoptedPart<A | F> | Promise<AdoptedPart<A | F>>;
   /** Closes an adopted transport of this row. */
   release(adopted: A): void;
 }

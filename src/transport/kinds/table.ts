@@ -1,6 +1,6 @@
 /**
  * The transport table: one row per Node object that can be handed off (./socket.ts, ./server.ts,
- * ./dgram.ts, ./raw-fd.ts), each with both halves; and what distributeTransport() and the session do with
+ * ./dgram.ts, ./seqpacket.ts, ./raw-fd.ts), each with both halves; and what distributeTransport() and the session do with
  * it: find the row of an object to send, check an arriving attachment against its envelope, adopt it, close
  * it. A new kind of Node object is a new row file and one entry in ROWS.
  * @module
@@ -14,6 +14,7 @@ import type { Envelope, TransportKind } from '../envelope.js';
 import { dgramRow, type AdoptedDgram } from './dgram.js';
 import { CHECKED_FIELDS, envelopeFields, fieldsOfDescription } from './fields.js';
 import { rawFdRow, type AdoptedFd } from './raw-fd.js';
+import { seqpacketRow, type AdoptedSeqpacket } from './seqpacket.js';
 import { isDescribedAs, type Backend, type KindSpec, type PreparedTransport, type TransportRow } from './row.js';
 import { serverRow, type AdoptedServer } from './server.js';
 import { socketRow, type AdoptedSocket } from './socket.js';
@@ -29,7 +30,7 @@ export type Transport =
     };
 
 /** What `adoptTransport()` and the channel's `'transport'` event deliver. */
-export type Adopted = AdoptedSocket | AdoptedServer | AdoptedDgram | AdoptedFd;
+export type Adopted = AdoptedSocket | AdoptedServer | AdoptedDgram | AdoptedSeqpacket | AdoptedFd;
 
 /** Compiles only while every kind of the wire protocol (TransportKind, ../envelope.ts) has a row. */
 const everyKindHasARow: Exclude<TransportKind, Adopted['kind']> extends never ? true : never = true;
@@ -40,7 +41,7 @@ void everyKindHasARow;
 type AnyRow = TransportRow<any, any>;
 
 /** The rows, in the order an object to send is matched against them: `{ fd }` last, any object with an fd. */
-const ROWS: readonly AnyRow[] = [socketRow, serverRow, dgramRow, rawFdRow];
+const ROWS: readonly AnyRow[] = [socketRow, serverRow, dgramRow, seqpacketRow, rawFdRow];
 
 /** The row and the spec of each kind, for arriving envelopes: every row brings its own kinds. */
 const KINDS = new Map<string, { row: AnyRow; spec: KindSpec }>(
@@ -55,7 +56,7 @@ function kindOf(kind: TransportKind): { row: AnyRow; spec: KindSpec } {
 export function validateTransport(transport: unknown): asserts transport is Transport {
   const row = ROWS.find((candidate) => candidate.is(transport));
   if (row === undefined) {
-    const objects = ROWS.map((candidate) => candidate.object);
+    const objects = ROWS.filter((candidate) => candidate.neverSent !== true).map((candidate) => candidate.object);
     throw invalidArgument('transport', `a ${objects.slice(0, -1).join(', ')} or ${objects.at(-1)}`, transport);
   }
   row.validate?.(transport);
