@@ -20,6 +20,7 @@ export interface SocketDescription {
     | 'fifo'
     | 'file'
     | 'character-device'
+    | 'named-pipe'
     | 'other';
   /** Address family, for sockets. */
   family?: 'IPv4' | 'IPv6' | 'unix' | 'other';
@@ -94,7 +95,21 @@ export interface NativeAddon {
   listenAbstract?: (address: Buffer, backlog: number) => number;
   /** Linux only: a socket connected to an abstract name with its exact length; throws EAGAIN, ECONNREFUSED… */
   connectAbstract?: (address: Buffer) => number;
-  /** sizeof(sockaddr_un.sun_path). */
+  /** Windows only: a named pipe listener admitting this user and `sids` (see native/win/pipe-listener.h). */
+  listenPipe?: (name: string, sids: readonly string[]) => number;
+  /** Windows only: the client end of a named pipe, its owner checked against this user and `sids`. */
+  connectPipe?: (name: string, sids: readonly string[]) => number;
+  /** Windows only: this process's SOCKET with these addresses, or -1 (native/win/socket-locator.h). */
+  locateSocket?: (
+    localAddress: string,
+    localPort: number,
+    remoteAddress: string,
+    remotePort: number,
+    listening: boolean,
+  ) => number;
+  /** Windows only: this process's open handles (GetProcessHandleCount), for tests. */
+  openHandleCount?: () => number;
+  /** sizeof(sockaddr_un.sun_path); absent on Windows. */
   sunPathSize: number;
   maxFdsPerMessage: number;
   /** This platform's ETOOMANYREFS, which os.constants.errno lacks. */

@@ -20,7 +20,8 @@ export function channelFromFd(fd: number, options?: ChannelOptions): Channel {
   validateFd(fd);
   const resolved = resolveChannelOptions(options);
   const { kind, listening } = fdBackend.socketKind(fd);
-  if (kind !== 'unix-stream' || listening) {
+  // A named pipe connection (windows backend) is the byte stream a Unix stream socket is there.
+  if ((kind !== 'unix-stream' && kind !== 'named-pipe') || listening) {
     // A seqpacket or datagram socket cuts the stream at message boundaries: a frame larger than one read
     // would lose its tail (MSG_TRUNC) and the channel would wait for it forever. A listener carries nothing.
     // The kind is named the way describeFd() names it.
