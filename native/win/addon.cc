@@ -26,7 +26,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("describeSocket", Napi::Function::New(env, DescribeSocket, "describeSocket"));
   exports.Set("socketKind", Napi::Function::New(env, SocketKind, "socketKind"));
   exports.Set("currentUser", Napi::Function::New(env, CurrentUser, "currentUser"));
-  exports.Set("openHandleCount", Napi::Function::New(env, OpenHandleCount, "openHandleCount"));
+  exports.Set("openHandles", Napi::Function::New(env, OpenHandles, "openHandles"));
   exports.Set("locateSocket", Napi::Function::New(env, LocateSocket, "locateSocket"));
   exports.Set("maxFdsPerMessage", Napi::Number::New(env, kMaxSocketsPerRecord));
   return exports;

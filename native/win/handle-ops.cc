@@ -224,13 +224,6 @@ Napi::Value DescribeSocket(const Napi::CallbackInfo& info) {
   return description;
 }
 
-Napi::Value OpenHandleCount(const Napi::CallbackInfo& info) {
-  DWORD count = 0;
-  if (!GetProcessHandleCount(GetCurrentProcess(), &count))
-    return ThrowWinError(info.Env(), GetLastError(), "GetProcessHandleCount");
-  return Napi::Number::New(info.Env(), count);
-}
-
 Napi::Value CurrentUser(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), Narrow(CurrentUserSid()));
 }

@@ -23,9 +23,6 @@ Napi::Value PeerCredentials(const Napi::CallbackInfo& info);
 Napi::Value DescribeSocket(const Napi::CallbackInfo& info);
 Napi::Value SocketKind(const Napi::CallbackInfo& info);
 Napi::Value CurrentUser(const Napi::CallbackInfo& info);
-// This process's open handles (GetProcessHandleCount): what the Windows lane's tests compare, as the
-// Unix tests compare /proc/self/fd.
-Napi::Value OpenHandleCount(const Napi::CallbackInfo& info);
 
 // Reads a handle argument (a non-negative int32), or throws and returns INVALID_HANDLE_VALUE.
 HANDLE HandleArgument(const Napi::CallbackInfo& info, size_t index);

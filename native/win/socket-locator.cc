@@ -1,7 +1,8 @@
-// Handle values are multiples of 4, handed out lowest first; GetProcessHandleCount says how many are open,
-// so the search stops once it has met that many live handles instead of guessing a range. Only handles that
-// answer getsockopt are sockets; a TCP socket is identified by its addresses (unique for a connection, and
-// for a listener unless the port is shared, where any of the sharing sockets is the same listener).
+// Handle values are multiples of 4, handed out lowest first. GetProcessHandleCount says how many are open,
+// so the search stops once it has met that many live handles; where it reports nothing (wine 8.0 answers 0),
+// a run of kSlack values without a live handle ends it. A socket is identified by its addresses: unique for
+// a connection, and for a listener unless the port is shared, where any of the sharing sockets is the same
+// listener.
 #include "socket-locator.h"
 
 #include <winsock2.h>
@@ -10,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "handle-ops.h"
 
@@ -19,7 +21,7 @@ namespace {
 
 // A gap of this many handle values without a live handle ends the search early (the count includes
 // handles GetHandleInformation cannot see).
-constexpr uintptr_t kSlack = 65536;
+constexpr uintptr_t kSlack = 16384;
 
 bool SameAddress(const sockaddr_storage& storage, const std::string& address, int port) {
   char text[INET6_ADDRSTRLEN] = {0};
@@ -40,6 +42,21 @@ bool SameAddress(const sockaddr_storage& storage, const std::string& address, in
 
 }  // namespace
 
+uintptr_t FindLiveHandle(const std::function<bool(uintptr_t)>& visit) {
+  DWORD open = 0;
+  if (!GetProcessHandleCount(GetCurrentProcess(), &open)) open = 0;
+  DWORD seen = 0;
+  uintptr_t lastLive = 0;
+  for (uintptr_t value = 4; (open == 0 || seen < open) && value < lastLive + kSlack && value <= INT32_MAX; value += 4) {
+    DWORD flags = 0;
+    if (!GetHandleInformation(reinterpret_cast<HANDLE>(value), &flags)) continue;
+    seen++;
+    lastLive = value;
+    if (visit(value)) return value;
+  }
+  return 0;
+}
+
 Napi::Value LocateSocket(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string localAddress = info[0].ToString().Utf8Value();
@@ -47,34 +64,33 @@ Napi::Value LocateSocket(const Napi::CallbackInfo& info) {
   std::string remoteAddress = info[2].ToString().Utf8Value();
   int remotePort = info[3].ToNumber().Int32Value();
   bool listening = info[4].ToBoolean().Value();
-  DWORD open = 0;
-  GetProcessHandleCount(GetCurrentProcess(), &open);
-  DWORD seen = 0;
-  uintptr_t lastLive = 0;
-  for (uintptr_t value = 4; seen < open && value < lastLive + kSlack; value += 4) {
-    if (value > INT32_MAX) break;
-    HANDLE handle = reinterpret_cast<HANDLE>(value);
-    DWORD flags = 0;
-    if (!GetHandleInformation(handle, &flags)) continue;
-    seen++;
-    lastLive = value;
+  uintptr_t found = FindLiveHandle([&](uintptr_t value) {
     SOCKET socket = static_cast<SOCKET>(value);
     sockaddr_storage storage{};
     int size = sizeof(storage);
-    if (getsockname(socket, reinterpret_cast<sockaddr*>(&storage), &size) != 0) continue;
-    if (!SameAddress(storage, localAddress, localPort)) continue;
+    if (getsockname(socket, reinterpret_cast<sockaddr*>(&storage), &size) != 0) return false;
+    if (!SameAddress(storage, localAddress, localPort)) return false;
     BOOL accepting = FALSE;
     size = sizeof(accepting);
     getsockopt(socket, SOL_SOCKET, SO_ACCEPTCONN, reinterpret_cast<char*>(&accepting), &size);
-    if ((accepting != FALSE) != listening) continue;
-    if (!listening) {
-      size = sizeof(storage);
-      if (getpeername(socket, reinterpret_cast<sockaddr*>(&storage), &size) != 0) continue;
-      if (!SameAddress(storage, remoteAddress, remotePort)) continue;
-    }
-    return Napi::Number::New(env, static_cast<double>(value));
-  }
-  return Napi::Number::New(env, -1);
+    if ((accepting != FALSE) != listening) return false;
+    if (listening) return true;
+    size = sizeof(storage);
+    if (getpeername(socket, reinterpret_cast<sockaddr*>(&storage), &size) != 0) return false;
+    return SameAddress(storage, remoteAddress, remotePort);
+  });
+  return Napi::Number::New(env, found == 0 ? -1.0 : static_cast<double>(found));
+}
+
+Napi::Value OpenHandles(const Napi::CallbackInfo& info) {
+  std::vector<int32_t> values;
+  FindLiveHandle([&values](uintptr_t value) {
+    values.push_back(static_cast<int32_t>(value));
+    return false;
+  });
+  Napi::Int32Array handles = Napi::Int32Array::New(info.Env(), values.size());
+  for (size_t i = 0; i < values.size(); i++) handles[i] = values[i];
+  return handles;
 }
 
 }  // namespace portunus

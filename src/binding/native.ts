@@ -107,8 +107,8 @@ export interface NativeAddon {
     remotePort: number,
     listening: boolean,
   ) => number;
-  /** Windows only: this process's open handles (GetProcessHandleCount), for tests. */
-  openHandleCount?: () => number;
+  /** Windows only: the values of this process's open handles, for tests (native/win/socket-locator.h). */
+  openHandles?: () => Int32Array;
   /** sizeof(sockaddr_un.sun_path); absent on Windows. */
   sunPathSize: number;
   maxFdsPerMessage: number;

@@ -1,13 +1,15 @@
 // A channel over a named pipe between two processes that share nothing but the pipe's name, and a peer
 // turned away: the pids compared are the kernel's (GetNamedPipeClientProcessId/ServerProcessId).
 import { connectChannel, listenChannel } from '../../dist/index.js';
-import { handlesBackTo, nextEvent, openHandleCount, pipeName, spawnFixture, within } from './helpers.mjs';
+import { handlesBackTo, nextEvent, handlesNow, pipeName, spawnFixture, within } from './helpers.mjs';
+
+export { warmUp } from './helpers.mjs';
 
 export const tests = [
   {
     name: 'messages both ways between unrelated processes, peer pids from the kernel',
     async run(t) {
-      const before = openHandleCount();
+      const before = handlesNow();
       const name = pipeName('channel');
       const server = await listenChannel(name);
       const peer = spawnFixture(t, 'pipe-peer.mjs', [name]);
@@ -35,7 +37,7 @@ export const tests = [
   {
     name: 'a peer the allow check refuses is closed, named by its kernel pid',
     async run(t) {
-      const before = openHandleCount();
+      const before = handlesNow();
       const name = pipeName('refused');
       const server = await listenChannel(name, { allow: () => false });
       server.on('channel', () => t.fail('a refused peer reached the application'));

@@ -3,8 +3,10 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { listenChannel } from '../../dist/index.js';
 import { nativeAddon } from '../../dist/binding/native.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -67,9 +69,9 @@ export function spawnFixture(t, name, args = []) {
   };
 }
 
-/** This process's open handles (GetProcessHandleCount). */
+/** This process's open handles. */
 export function openHandleCount() {
-  return nativeAddon().openHandleCount();
+  return nativeAddon().openHandles().length;
 }
 
 /**
@@ -79,9 +81,55 @@ export function openHandleCount() {
 export async function handlesBackTo(t, before, ms = STEP_MS) {
   const deadline = Date.now() + ms;
   let now = openHandleCount();
-  while (now > before && Date.now() < deadline) {
+  while (now > before.count && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 50));
     now = openHandleCount();
   }
-  t.ok(now <= before, `open handles: ${before} before, ${now} after`);
+  if (now <= before.count) return;
+  const kind = (value) => {
+    try {
+      return nativeAddon().socketKind(value)[0];
+    } catch {
+      return 'gone';
+    }
+  };
+  const added = [...nativeAddon().openHandles()].filter((value) => !before.handles.has(value));
+  t.fail(`open handles: ${before.count} before, ${now} after; new: ${added.map((v) => `${v} ${kind(v)}`).join(', ')}`);
+}
+
+/** The open handles now, for handlesBackTo(). */
+export function handlesNow() {
+  const handles = new Set(nativeAddon().openHandles());
+  return { count: handles.size, handles };
+}
+
+/**
+ * One loopback TCP connection, made and closed: Node and Winsock open a few handles of their own the first
+ * time TCP is used (and keep them), which a test's before/after count must not take for a leak.
+ */
+export async function warmUpTcp() {
+  const server = net.createServer((socket) => socket.end());
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const client = net.connect(server.address().port, '127.0.0.1');
+  client.resume();
+  await once(client, 'close');
+  await new Promise((resolve) => server.close(resolve));
+}
+
+/**
+ * Run once before a file's tests (run.mjs calls a file's `warmUp`): a channel with a child process and a
+ * TCP connection, so that the handles Node, Winsock and the C++ runtime open on first use, and keep, are
+ * open before any test counts handles.
+ */
+export async function warmUp() {
+  await warmUpTcp();
+  const server = await listenChannel(pipeName('warm-up'));
+  const cleanups = [];
+  const peer = spawnFixture({ teardown: (fn) => cleanups.push(fn) }, 'pipe-peer.mjs', [server.path]);
+  const [channel] = await nextEvent(server, 'channel');
+  await peer.line();
+  await channel.send('bye');
+  await peer.exited();
+  await server.close();
+  for (const cleanup of cleanups) cleanup();
 }

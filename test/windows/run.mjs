@@ -1,7 +1,7 @@
 // The Windows lane's test runner (run by node.exe under wine from .ci/windows-lane.sh). ava is not used
 // there: its worker processes and terminal handling add minutes under wine and it needs stdout to be a
 // terminal or a pipe, where wine's node.exe is reliable only with stdout in a file. Each *.win.mjs file
-// exports `tests`, a list of { name, run(t) }; every test runs in turn with a bound on its duration, and
+// exports `tests`, a list of { name, run(t) }, and may export `warmUp()`, run once before them; every test runs in turn with a bound on its duration, and
 // the results go to the file named by the first argument, one line each ("ok", "not ok", then the reason),
 // with a closing "# passed N failed M" line. The exit code is the number of failures (capped at 100).
 import fs from 'node:fs';
@@ -34,7 +34,8 @@ const files = fs
   .filter((file) => file.endsWith('.win.mjs'))
   .sort();
 for (const file of files) {
-  const { tests } = await import(pathToFileURL(path.join(here, file)).href);
+  const { tests, warmUp } = await import(pathToFileURL(path.join(here, file)).href);
+  if (warmUp !== undefined) await bounded(warmUp());
   for (const test of tests) {
     const name = `${file.replace(/\.win\.mjs$/, '')} › ${test.name}`;
     if (only !== undefined && !name.includes(only)) continue;
