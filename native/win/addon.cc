@@ -19,6 +19,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Acceptor", Acceptor::Define(env));
   exports.Set("listenPipe", Napi::Function::New(env, ListenPipe, "listenPipe"));
   exports.Set("connectPipe", Napi::Function::New(env, ConnectPipe, "connectPipe"));
+  exports.Set("socketPair", Napi::Function::New(env, SocketPair, "socketPair"));
   exports.Set("dup", Napi::Function::New(env, Dup, "dup"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
   exports.Set("setInheritable", Napi::Function::New(env, SetInheritable, "setInheritable"));

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -194,6 +195,56 @@ Napi::Value ConnectPipe(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   return Napi::Number::New(env, static_cast<double>(reinterpret_cast<uintptr_t>(pipe)));
+}
+
+Napi::Value SocketPair(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  static volatile LONG counter = 0;
+  std::random_device random;
+  std::wstring name = L"\\\\.\\pipe\\portunus-pair-" + std::to_wstring(GetCurrentProcessId()) + L"-" +
+                      std::to_wstring(InterlockedIncrement(&counter)) + L"-" + std::to_wstring(random()) +
+                      std::to_wstring(random());
+  PSECURITY_DESCRIPTOR descriptor = nullptr;
+  if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(DescriptorText({}).c_str(), SDDL_REVISION_1, &descriptor,
+                                                            nullptr))
+    return ThrowWinError(env, GetLastError(), "ConvertStringSecurityDescriptorToSecurityDescriptorW");
+  SECURITY_ATTRIBUTES attributes{sizeof(SECURITY_ATTRIBUTES), descriptor, FALSE};
+  // One instance, ours from the start (FILE_FLAG_FIRST_PIPE_INSTANCE): nobody else can take the other end.
+  HANDLE server =
+      CreateNamedPipeW(name.c_str(), PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED | FILE_FLAG_FIRST_PIPE_INSTANCE,
+                       PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS, 1, kBufferSize,
+                       kBufferSize, 0, &attributes);
+  LocalFree(descriptor);
+  if (server == INVALID_HANDLE_VALUE) return ThrowWinError(env, GetLastError(), "CreateNamedPipeW");
+  HANDLE client = CreateFileW(name.c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, OPEN_EXISTING,
+                              FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION, nullptr);
+  if (client == INVALID_HANDLE_VALUE) {
+    DWORD error = GetLastError();
+    CloseHandle(server);
+    return ThrowWinError(env, error, "CreateFileW");
+  }
+  // Our client is connected already: ConnectNamedPipe says so at once (ERROR_PIPE_CONNECTED). Pending would
+  // mean the client reached another server's instance of the name: refused, and never waited for.
+  OVERLAPPED overlapped{};
+  overlapped.hEvent = CreateEventW(nullptr, TRUE, FALSE, nullptr);
+  BOOL connected = ConnectNamedPipe(server, &overlapped);
+  DWORD error = connected ? ERROR_SUCCESS : GetLastError();
+  if (error == ERROR_IO_PENDING) {
+    CancelIoEx(server, &overlapped);
+    DWORD ignored = 0;
+    GetOverlappedResult(server, &overlapped, &ignored, TRUE);
+    error = WSAEADDRINUSE;
+  }
+  CloseHandle(overlapped.hEvent);
+  if (error != ERROR_SUCCESS && error != ERROR_PIPE_CONNECTED) {
+    CloseHandle(client);
+    CloseHandle(server);
+    return ThrowWinError(env, error, "ConnectNamedPipe");
+  }
+  Napi::Array pair = Napi::Array::New(env, 2);
+  pair.Set(0u, Napi::Number::New(env, static_cast<double>(reinterpret_cast<uintptr_t>(server))));
+  pair.Set(1u, Napi::Number::New(env, static_cast<double>(reinterpret_cast<uintptr_t>(client))));
+  return pair;
 }
 
 // --- Acceptor -------------------------------------------------------------------------------------------

@@ -18,6 +18,10 @@ Napi::Value ListenPipe(const Napi::CallbackInfo& info);
 // ERR_PORTUNUS_PEER_REFUSED when the pipe's owner is neither this user nor one of `sids`.
 Napi::Value ConnectPipe(const Napi::CallbackInfo& info);
 
+// socketPair(): [a, b], the two ends of a connected pipe of one instance under a name nobody else can
+// take: what socketpair(2) is to a Unix channel (channelPair(), socketPairForChild()).
+Napi::Value SocketPair(const Napi::CallbackInfo& info);
+
 // True (and the listener closed) when `handle` is a listener handle from ListenPipe.
 bool ClosePipeListener(HANDLE handle);
 bool IsPipeListener(HANDLE handle);

@@ -83,6 +83,7 @@ export type AcceptCallback = (fds: Int32Array | undefined, status: number) => vo
 export interface NativeAddon {
   Acceptor: new (fd: number, onAccept: AcceptCallback) => NativeAcceptor;
   Endpoint: new (fd: number, onRead: EndpointReadCallback, onWritable: () => void) => NativeEndpoint;
+  /** On Windows, the two ends of a pipe of one instance (stream only). */
   socketPair(type?: 'stream' | 'seqpacket' | 'dgram'): [number, number];
   dup(fd: number): number;
   close(fd: number): void;

@@ -33,7 +33,8 @@ export function windowsBackend(): FdBackend {
     sunPathSize: 0,
     listenAbstract: () => unsupported('an abstract socket name'),
     connectAbstract: () => unsupported('an abstract socket name'),
-    socketPair: () => unsupported('socketpair (use a named pipe: listenChannel and connectChannel)'),
+    socketPair: (type) =>
+      type === undefined || type === 'stream' ? addon.socketPair() : unsupported(`a ${type} socketpair`),
     dup: (fd) => addon.dup(fd),
     close: (fd) => addon.close(fd),
     setInheritable: (fd, inheritable) => addon.setInheritable(fd, inheritable),

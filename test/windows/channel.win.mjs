@@ -1,6 +1,7 @@
 // A channel over a named pipe between two processes that share nothing but the pipe's name, and a peer
 // turned away: the pids compared are the kernel's (GetNamedPipeClientProcessId/ServerProcessId).
-import { connectChannel, listenChannel } from '../../dist/index.js';
+import net from 'node:net';
+import { adoptTransport, channelPair, connectChannel, distributeTransport, listenChannel } from '../../dist/index.js';
 import { handlesBackTo, nextEvent, handlesNow, pipeName, spawnFixture, within } from './helpers.mjs';
 
 export { warmUp } from './helpers.mjs';
@@ -61,6 +62,40 @@ export const tests = [
       await t.rejects(listenChannel(name), { code: 'EADDRINUSE' });
       await server.close();
       await within(Promise.resolve(), 'nothing');
+    },
+  },
+  {
+    name: 'channelPair() in one process: a pipe of one instance, a socket handed from one end to the other',
+    async run(t) {
+      const before = handlesNow();
+      const [a, b] = channelPair();
+      const message = nextEvent(b, 'message');
+      await a.send('across the pair');
+      t.equal((await message)[0].payload.toString(), 'across the pair');
+      const listener = net.createServer((socket) => socket.end('from the sender\n'));
+      await new Promise((resolve) => listener.listen(0, '127.0.0.1', resolve));
+      const { port } = listener.address();
+      const adopted = adoptTransport(b);
+      await distributeTransport(a, listener);
+      const { server } = await adopted;
+      server.on('connection', (socket) => socket.end('from the adopted listener\n'));
+      const answer = await within(
+        new Promise((resolve, reject) => {
+          let text = '';
+          net
+            .connect(port, '127.0.0.1')
+            .setEncoding('utf8')
+            .on('data', (chunk) => (text += chunk))
+            .on('end', () => resolve(text))
+            .on('error', reject);
+        }),
+        'an answer',
+      );
+      t.equal(answer, 'from the adopted listener\n');
+      await new Promise((resolve) => server.close(resolve));
+      await a.close();
+      await b.close();
+      await handlesBackTo(t, before);
     },
   },
 ];
