@@ -320,7 +320,7 @@ Napi::Function Endpoint::Define(Napi::Env env) {
       {InstanceMethod("write", &Endpoint::Write), InstanceMethod("readStart", &Endpoint::ReadStart),
        InstanceMethod("readStop", &Endpoint::ReadStop), InstanceMethod("awaitWritable", &Endpoint::AwaitWritable),
        InstanceMethod("close", &Endpoint::Close), InstanceMethod("ref", &Endpoint::Ref),
-       InstanceMethod("unref", &Endpoint::Unref)});
+       InstanceMethod("unref", &Endpoint::Unref), InstanceMethod("setPeerPid", &Endpoint::SetPeerPid)});
 }
 
 Endpoint::Endpoint(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Endpoint>(info) {
@@ -473,6 +473,15 @@ Napi::Value Endpoint::Close(const Napi::CallbackInfo& info) {
 
 Napi::Value Endpoint::Ref(const Napi::CallbackInfo& info) {
   if (state_ != nullptr) state_->callback.Ref(info.Env());
+  return info.Env().Undefined();
+}
+
+// The end of a pipe pair given to a child by inheritance: the kernel recorded this process (the pair's
+// creator) as the peer, so the creator names the child, whose pid it got from the spawn, not from the wire.
+Napi::Value Endpoint::SetPeerPid(const Napi::CallbackInfo& info) {
+  if (state_ == nullptr || info.Length() < 1 || !info[0].IsNumber()) return info.Env().Undefined();
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  state_->peerPid = info[0].As<Napi::Number>().Uint32Value();
   return info.Env().Undefined();
 }
 

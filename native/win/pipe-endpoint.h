@@ -28,6 +28,7 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Ref(const Napi::CallbackInfo& info);
   Napi::Value Unref(const Napi::CallbackInfo& info);
+  Napi::Value SetPeerPid(const Napi::CallbackInfo& info);
   void Shutdown();
 
   EndpointState* state_ = nullptr;

@@ -96,6 +96,12 @@ export interface FdBackend {
   createEndpoint(fd: number, onRead: EndpointReadCallback, onWritable: () => void): NativeEndpoint;
   /** Watches a listening socket (not owned) and hands over accepted descriptors in batches. */
   createAcceptor(fd: number, onAccept: AcceptCallback): NativeAcceptor;
+  /**
+   * True where a spawned child gets a descriptor by inheriting it under the same value rather than through
+   * spawn()'s `stdio` (windows: libuv creates processes inheriting every inheritable handle, and `stdio`
+   * numbers are C runtime descriptors, not HANDLEs). See socketPairForChild().
+   */
+  readonly childInheritsHandles?: boolean;
   /** Named pipes as channel addresses, where the platform has them (windows). */
   readonly pipes?: PipeSupport;
   /**

@@ -63,6 +63,11 @@ export interface NativeEndpoint {
   close(): void;
   ref(): void;
   unref(): void;
+  /**
+   * Windows only: the process at the other end, for an inherited end of a pipe pair, whose kernel record
+   * names the pair's creator (native/win/pipe-endpoint.cc).
+   */
+  setPeerPid?(pid: number): void;
 }
 
 /** Callback receiving a batch of reads; ./read-marks.ts reads `marks`. */

@@ -46,6 +46,7 @@ export function windowsBackend(): FdBackend {
     },
     createEndpoint: (fd, onRead, onWritable) => new addon.Endpoint(fd, onRead, onWritable),
     createAcceptor: (fd, onAccept) => new addon.Acceptor(fd, onAccept),
+    childInheritsHandles: true,
     pipes: {
       isPipeName: (address) => PIPE_PREFIX.test(address),
       listen: (name, sids) => listenPipe(name, sids),
