@@ -131,18 +131,22 @@ echo "after: $answer"
 [[ $answer == 'served by the taker, pid '* ]]
 wineserver -k 2>/dev/null || true
 
-step "curl from Linux: npm start's server (MODE=shared) run by node.exe, its worker pool included"
-# The master hands its listening socket to each worker over the worker's channel (an inherited pipe
-# handle); the workers accept from it. MODE=dispatch needs a Windows TCP acceptor, which does not exist yet.
-PORT=$((20000 + RANDOM % 20000))
-( cd "$STAGE" && MODE=shared PORT=$PORT WORKERS=2 exec wine "$WINE_NODE" examples/http-pool/main.js >pool.txt 2>&1 </dev/null ) &
-wait_for_line "$STAGE/pool.txt" 'listening on'
-answer=''
-for _ in $(seq 1 100); do
-  if answer=$(curl -sf --max-time 5 "http://127.0.0.1:$PORT/ci"); then break; fi
-  sleep 0.2
+# npm start's server run by node.exe, worker pool included, in both modes: `dispatch` (the master accepts
+# with the Windows TCP acceptor and hands each connection to a worker) and `shared` (the master hands its
+# listening socket to each worker over the worker's channel, an inherited pipe handle).
+for mode in dispatch shared; do
+  step "curl from Linux: MODE=$mode npm start's server run by node.exe"
+  PORT=$((20000 + RANDOM % 20000))
+  ( cd "$STAGE" && MODE=$mode PORT=$PORT WORKERS=2 exec wine "$WINE_NODE" examples/http-pool/main.js >"pool-$mode.txt" 2>&1 </dev/null ) &
+  wait_for_line "$STAGE/pool-$mode.txt" 'listening on'
+  answer=''
+  for _ in $(seq 1 100); do
+    if answer=$(curl -sf --max-time 5 "http://127.0.0.1:$PORT/ci"); then break; fi
+    sleep 0.2
+  done
+  echo "answer: $answer"
+  [[ $answer == hello\ from\ worker* ]]
+  wineserver -k 2>/dev/null || true
 done
-echo "answer: $answer"
-[[ $answer == hello\ from\ worker* ]]
-# The totals for .ci/run's closing summary, in ava's words: test/windows and the two curl checks.
-echo "  $((passed + 2)) tests passed"
+# The totals for .ci/run's closing summary, in ava's words: test/windows and the three curl checks.
+echo "  $((passed + 3)) tests passed"

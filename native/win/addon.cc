@@ -8,6 +8,7 @@
 #include "pipe-endpoint.h"
 #include "pipe-listener.h"
 #include "socket-locator.h"
+#include "tcp-acceptor.h"
 
 namespace portunus {
 
@@ -17,6 +18,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   WSAStartup(MAKEWORD(2, 2), &data);
   exports.Set("Endpoint", Endpoint::Define(env));
   exports.Set("Acceptor", Acceptor::Define(env));
+  exports.Set("TcpAcceptor", TcpAcceptor::Define(env));
   exports.Set("listenPipe", Napi::Function::New(env, ListenPipe, "listenPipe"));
   exports.Set("connectPipe", Napi::Function::New(env, ConnectPipe, "connectPipe"));
   exports.Set("socketPair", Napi::Function::New(env, SocketPair, "socketPair"));

@@ -101,6 +101,8 @@ export interface NativeAddon {
   listenAbstract?: (address: Buffer, backlog: number) => number;
   /** Linux only: a socket connected to an abstract name with its exact length; throws EAGAIN, ECONNREFUSED… */
   connectAbstract?: (address: Buffer) => number;
+  /** Windows only: the Acceptor of a listening TCP socket (Acceptor there serves pipe listeners). */
+  TcpAcceptor?: new (fd: number, onAccept: AcceptCallback) => NativeAcceptor;
   /** Windows only: a named pipe listener admitting this user and `sids` (see native/win/pipe-listener.h). */
   listenPipe?: (name: string, sids: readonly string[]) => number;
   /** Windows only: the client end of a named pipe, its owner checked against this user and `sids`. */

@@ -20,7 +20,7 @@ const PIPE_PREFIX = /^\\\\[.?]\\pipe\\./i;
 
 export function windowsBackend(): FdBackend {
   const addon = nativeAddon();
-  const { listenPipe, connectPipe, locateSocket } = addon;
+  const { listenPipe, connectPipe, locateSocket, TcpAcceptor } = addon;
   if (listenPipe === undefined || connectPipe === undefined || locateSocket === undefined) {
     throw new PortunusError('ERR_PORTUNUS_UNSUPPORTED', 'the native addon was not built from native/win', {
       platform: process.platform,
@@ -45,7 +45,11 @@ export function windowsBackend(): FdBackend {
       return { kind: pair[0], listening: pair[1] };
     },
     createEndpoint: (fd, onRead, onWritable) => new addon.Endpoint(fd, onRead, onWritable),
-    createAcceptor: (fd, onAccept) => new addon.Acceptor(fd, onAccept),
+    // A pipe listener's handle, or a listening TCP socket (the dispatcher's).
+    createAcceptor: (fd, onAccept) =>
+      addon.socketKind(fd)[0] === 'tcp' && TcpAcceptor !== undefined
+        ? new TcpAcceptor(fd, onAccept)
+        : new addon.Acceptor(fd, onAccept),
     childInheritsHandles: true,
     pipes: {
       isPipeName: (address) => PIPE_PREFIX.test(address),

@@ -4,7 +4,7 @@
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { WorkerPool, serveListeners } from '../../dist/index.js';
+import { WorkerPool, acceptAndDispatch, serveListeners } from '../../dist/index.js';
 import { handlesBackTo, handlesNow, nextEvent, within } from './helpers.mjs';
 
 export { warmUp } from './helpers.mjs';
@@ -47,6 +47,25 @@ export const tests = [
         t.ok(pids.has(Number(/pid (\d+)/.exec(body)[1])), `answered by a pool worker: ${body}`);
       }
       await server.close();
+      await pool.close();
+      await handlesBackTo(t, before);
+    },
+  },
+  {
+    name: 'acceptAndDispatch(): the master accepts natively and hands each connection to a worker',
+    async run(t) {
+      const before = handlesNow();
+      const pool = new WorkerPool({ args: [worker], min: 2, max: 2, stdio: 'ignore' });
+      t.teardown(() => pool.close());
+      const dispatcher = await acceptAndDispatch({ listen: { port: 0, host: '127.0.0.1' }, pool });
+      const { port } = dispatcher.address();
+      const pids = () => new Set(pool.workers.map((w) => w.pid));
+      for (let i = 0; i < 6; i++) {
+        const body = await get(port);
+        t.match(body, /^hello from worker \d+ \(pid (\d+)\): GET \/windows\n$/);
+        t.ok(pids().has(Number(/pid (\d+)/.exec(body)[1])), `answered by a pool worker: ${body}`);
+      }
+      await dispatcher.close();
       await pool.close();
       await handlesBackTo(t, before);
     },
