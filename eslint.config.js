@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'docs/api/', 'build/', 'node_modules/', '.node-versions/', 'bench/results/'] },
+  { ignores: ['dist/', 'docs/api/', 'build/', 'node_modules/', '.node-versions/', '.windows-lane/', 'bench/results/'] },
   js.configs.recommended,
   {
     files: ['src/**/*.ts'],

@@ -24,8 +24,39 @@ export type {
 /** What `socketKind()` reports: the part of a SocketDescription that says what the descriptor is. */
 export type SocketKind = Pick<SocketDescription, 'kind' | 'listening'>;
 
+/**
+ * Named pipes as channel addresses (the windows backend): where a backend has them, `listenChannel()` and
+ * `connectChannel()` take a pipe name (`\\.\pipe\…`) and leave it to the backend, as they leave abstract
+ * names to the unix one.
+ */
+export interface PipeSupport {
+  /** True for an address this backend listens on and connects to itself (`\\.\pipe\…`). */
+  isPipeName(address: string): boolean;
+  /**
+   * Claims the pipe name with a security descriptor that admits this user and the SIDs in `sids`, nobody
+   * else; returns the listener's handle, for createAcceptor() and close(). Throws EADDRINUSE when the name
+   * is served already, or the SystemError of the pipe call.
+   */
+  listen(name: string, sids: readonly string[]): number;
+  /**
+   * Opens the client end of the pipe without waiting (EAGAIN when every instance is busy, ENOENT when
+   * nobody listens) and refuses (ERR_PORTUNUS_PEER_REFUSED) a pipe owned by anyone but this user or one of
+   * `sids`. Returns the connected handle.
+   */
+  connect(name: string, sids: readonly string[]): number;
+}
+
+/** A socket described by its addresses, for FdBackend.locateSocket(). */
+export interface SocketAddresses {
+  localAddress: string;
+  localPort: number;
+  /** For a connection; undefined for a listener. */
+  remoteAddress?: string;
+  remotePort?: number;
+}
+
 export interface FdBackend {
-  /** Name shown in errors and diagnostics ('unix', 'unsupported'). */
+  /** Name shown in errors and diagnostics ('unix', 'windows', 'unsupported'). */
   readonly name: string;
   /** Most descriptors one message of the underlying syscall can carry. */
   readonly maxFdsPerMessage: number;
@@ -81,4 +112,17 @@ export interface FdBackend {
   createEndpoint(fd: number, onRead: EndpointReadCallback, onWritable: () => void): NativeEndpoint;
   /** Watches a listening socket (not owned) and hands over accepted descriptors in batches. */
   createAcceptor(fd: number, onAccept: AcceptCallback): NativeAcceptor;
+  /**
+   * True where a spawned child gets a descriptor by inheriting it under the same value rather than through
+   * spawn()'s `stdio` (windows: libuv creates processes inheriting every inheritable handle, and `stdio`
+   * numbers are C runtime descriptors, not HANDLEs). See socketPairForChild().
+   */
+  readonly childInheritsHandles?: boolean;
+  /** Named pipes as channel addresses, where the platform has them (windows). */
+  readonly pipes?: PipeSupport;
+  /**
+   * Where Node does not expose the descriptor under its socket objects (Windows: a handle's `fd` is -1),
+   * finds this process's socket with these addresses; -1 if there is none. The socket stays its owner's.
+   */
+  locateSocket?(addresses: SocketAddresses): number;
 }

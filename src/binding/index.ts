@@ -8,11 +8,22 @@
 import type { FdBackend } from './backend.js';
 import { unixBackend } from './unix.js';
 import { unsupportedBackend } from './unsupported.js';
+import { windowsBackend } from './windows.js';
 
-export { detachReads, dgramFd, serverFd, socketFd, tcpSocketFromFd, type DetachedReads } from './node-handles.js';
+export {
+  detachReads,
+  dgramFd,
+  listenTarget,
+  serverFd,
+  socketFd,
+  tcpSocketFromFd,
+  type DetachedReads,
+} from './node-handles.js';
 export { closeMarkedFds, forEachArrival, TRUNCATED } from './read-marks.js';
 export type {
   FdBackend,
+  PipeSupport,
+  SocketAddresses,
   PeerCredentials,
   SocketDescription,
   SocketKind,
@@ -29,7 +40,20 @@ export const hasUnixDescriptorPassing = process.platform !== 'win32';
  * The backend for this platform. A `let` only so that `useFdBackend()` can replace it: every layer imports
  * it by name, and an ES module import is a live binding, so each use reads whichever backend is current.
  */
-export let fdBackend: FdBackend = hasUnixDescriptorPassing ? unixBackend() : unsupportedBackend;
+export let fdBackend: FdBackend = hasUnixDescriptorPassing ? unixBackend() : platformBackend();
+
+/**
+ * Windows: the native named pipe backend where the addon was built from native/win (docs/windows.md);
+ * without it, the backend that says so on every call (the node-ipc channel works either way).
+ */
+function platformBackend(): FdBackend {
+  if (process.platform !== 'win32') return unsupportedBackend;
+  try {
+    return windowsBackend();
+  } catch {
+    return unsupportedBackend;
+  }
+}
 
 /**
  * @internal The seam for unit tests: makes `backend` the one every layer uses from now on and returns the

@@ -20,6 +20,7 @@ export interface SocketDescription {
     | 'fifo'
     | 'file'
     | 'character-device'
+    | 'named-pipe'
     | 'other';
   /** Address family, for sockets. */
   family?: 'IPv4' | 'IPv6' | 'unix' | 'other';
@@ -62,6 +63,11 @@ export interface NativeEndpoint {
   close(): void;
   ref(): void;
   unref(): void;
+  /**
+   * Windows only: the process at the other end, for an inherited end of a pipe pair, whose kernel record
+   * names the pair's creator (native/win/pipe-endpoint.cc).
+   */
+  setPeerPid?(pid: number): void;
 }
 
 /** Callback receiving a batch of reads; ./read-marks.ts reads `marks`. */
@@ -82,6 +88,7 @@ export type AcceptCallback = (fds: Int32Array | undefined, status: number) => vo
 export interface NativeAddon {
   Acceptor: new (fd: number, onAccept: AcceptCallback) => NativeAcceptor;
   Endpoint: new (fd: number, onRead: EndpointReadCallback, onWritable: () => void) => NativeEndpoint;
+  /** On Windows, the two ends of a pipe of one instance (stream only). */
   socketPair(type?: 'stream' | 'seqpacket' | 'dgram'): [number, number];
   dup(fd: number): number;
   close(fd: number): void;
@@ -98,7 +105,23 @@ export interface NativeAddon {
   listenReusePort?: (address: string, port: number, backlog: number, ipv6Only: boolean) => number;
   /** Linux only: steers a reuseport group's new connections to the given members (a CBPF program). */
   steerReusePort?: (fd: number, members: Int32Array) => void;
-  /** sizeof(sockaddr_un.sun_path). */
+  /** Windows only: the Acceptor of a listening TCP socket (Acceptor there serves pipe listeners). */
+  TcpAcceptor?: new (fd: number, onAccept: AcceptCallback) => NativeAcceptor;
+  /** Windows only: a named pipe listener admitting this user and `sids` (see native/win/pipe-listener.h). */
+  listenPipe?: (name: string, sids: readonly string[]) => number;
+  /** Windows only: the client end of a named pipe, its owner checked against this user and `sids`. */
+  connectPipe?: (name: string, sids: readonly string[]) => number;
+  /** Windows only: this process's SOCKET with these addresses, or -1 (native/win/socket-locator.h). */
+  locateSocket?: (
+    localAddress: string,
+    localPort: number,
+    remoteAddress: string,
+    remotePort: number,
+    listening: boolean,
+  ) => number;
+  /** Windows only: the values of this process's open handles, for tests (native/win/socket-locator.h). */
+  openHandles?: () => Int32Array;
+  /** sizeof(sockaddr_un.sun_path); absent on Windows. */
   sunPathSize: number;
   maxFdsPerMessage: number;
   /** This platform's ETOOMANYREFS, which os.constants.errno lacks. */

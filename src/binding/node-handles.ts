@@ -10,6 +10,7 @@
 import type dgram from 'node:dgram';
 import net from 'node:net';
 import { PortunusError } from '../errors.js';
+import { fdBackend, hasUnixDescriptorPassing } from './index.js';
 
 interface StreamHandle {
   fd?: number;
@@ -41,13 +42,31 @@ function noDescriptor(what: string): never {
 /** The descriptor of a connected net.Socket; it stays owned by the socket. */
 export function socketFd(socket: net.Socket): number {
   const fd = handleOf(socket)?.fd;
-  return typeof fd === 'number' && fd >= 0 ? fd : noDescriptor('the socket');
+  if (typeof fd === 'number' && fd >= 0) return fd;
+  // Windows: Node keeps the SOCKET to itself unless it opened the handle on one; find it by its addresses.
+  const { localAddress, localPort, remoteAddress, remotePort } = socket;
+  if (fdBackend.locateSocket !== undefined && handleOf(socket) !== undefined && remoteAddress !== undefined) {
+    const located = fdBackend.locateSocket({
+      localAddress: localAddress!,
+      localPort: localPort!,
+      remoteAddress,
+      remotePort: remotePort!,
+    });
+    if (located >= 0) return located;
+  }
+  return noDescriptor('the socket');
 }
 
 /** The descriptor of a listening net.Server; it stays owned by the server. */
 export function serverFd(server: net.Server): number {
   const fd = handleOf(server)?.fd;
-  return typeof fd === 'number' && fd >= 0 ? fd : noDescriptor('the server');
+  if (typeof fd === 'number' && fd >= 0) return fd;
+  const address = server.address();
+  if (fdBackend.locateSocket !== undefined && typeof address === 'object' && address !== null) {
+    const located = fdBackend.locateSocket({ localAddress: address.address, localPort: address.port });
+    if (located >= 0) return located;
+  }
+  return noDescriptor('the server');
 }
 
 /** The descriptor of a bound dgram.Socket; it stays owned by the socket. */
@@ -109,7 +128,7 @@ interface TcpHandle {
 
 interface TcpWrapBinding {
   TCP: new (type: number) => TcpHandle;
-  constants: { SOCKET: number };
+  constants: { SOCKET: number; SERVER: number };
 }
 
 let tcpWrap: TcpWrapBinding | null | undefined;
@@ -153,4 +172,20 @@ export function tcpSocketFromFd(fd: number): net.Socket {
     handle.close();
   }
   return new net.Socket({ fd, readable: true, writable: true });
+}
+
+/**
+ * What `server.listen()` takes to listen on a listening TCP descriptor: `{ fd }` where Node opens
+ * descriptors by number; on Windows, where `{ fd }` means a C runtime descriptor and not a SOCKET, Node's
+ * TCP handle opened on the SOCKET (libuv's uv_tcp_open takes one), as the cluster module hands servers
+ * over. Takes ownership of fd once the server listens on what this returns.
+ */
+export function listenTarget(fd: number): { fd: number } | object {
+  if (hasUnixDescriptorPassing) return { fd };
+  const binding = tcpWrapBinding();
+  if (binding === null) return { fd };
+  const handle = new binding.TCP(binding.constants.SERVER);
+  if (handle.open(fd) === 0) return handle;
+  handle.close();
+  return { fd };
 }

@@ -9,12 +9,17 @@ import { PortunusError, isSystemError, type SystemError } from '../errors.js';
 import { validateOptions } from '../validate.js';
 import { openedChannel, resolveChannelOptions, type Channel, type ChannelOptions } from './channel.js';
 import { channelFromFd } from './open.js';
-import { peerPolicy, type PeerAllow } from './peer-policy.js';
+import { peerPolicy, pipeUsers, type PeerAllow } from './peer-policy.js';
 import { checkSocketAddress, type SocketAddress } from './socket-address.js';
 
 export interface ConnectChannelOptions extends ChannelOptions {
   /** Which server processes to trust, by uid. Default: this process's own uid. */
   allow?: PeerAllow;
+  /**
+   * On a named pipe (Windows): the users, by SID, whose pipes are trusted besides this process's own user's;
+   * a pipe owned by anyone else is refused (ERR_PORTUNUS_PEER_REFUSED). Ignored elsewhere.
+   */
+  users?: readonly string[];
 }
 
 /**
@@ -32,15 +37,21 @@ export function connectChannel(socketPath: string, options: ConnectChannelOption
   // Options first: `null` must be refused as options before `options.allow` is read.
   resolveChannelOptions(validateOptions(options));
   const allowed = peerPolicy(options.allow);
-  return connectTo(address, allowed, options);
+  const users = pipeUsers(options.users);
+  return connectTo(address, allowed, options, users);
 }
 
 async function connectTo(
   address: SocketAddress,
   allowed: (credentials: PeerCredentials) => boolean,
   options: ChannelOptions,
+  users: readonly string[],
 ): Promise<Channel> {
-  const fd = address.abstract ? connectToAbstractName(address) : await connectedDescriptor(address.path);
+  const fd = address.pipe
+    ? connectNatively(address, () => fdBackend.pipes!.connect(address.path, users))
+    : address.abstract
+      ? connectNatively(address, () => fdBackend.connectAbstract(address.bytes))
+      : await connectedDescriptor(address.path);
   let channel: Channel;
   try {
     const credentials = fdBackend.peerCredentials(fd);
@@ -65,12 +76,13 @@ async function connectTo(
 }
 
 /**
- * Connects to an abstract name natively, which never waits: the connection is made at once or fails at
- * once (EAGAIN when the listener's accept queue is full; there is no event that says when it has room).
+ * Connects to an abstract name or a named pipe natively, which never waits: the connection is made at once
+ * or fails at once (EAGAIN when the listener's accept queue is full, or every pipe instance is busy; there is
+ * no event that says when it has room).
  */
-function connectToAbstractName(address: SocketAddress): number {
+function connectNatively(address: SocketAddress, connect: () => number): number {
   try {
-    return fdBackend.connectAbstract(address.bytes);
+    return connect();
   } catch (error) {
     if (isSystemError(error)) {
       // As Node reports a failed connect: with the address it was for.

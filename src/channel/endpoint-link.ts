@@ -81,6 +81,11 @@ export class EndpointLink implements FrameLink {
     return 'fd';
   }
 
+  /** Names the process at the other end where the kernel's record names another (see socketPairForChild()). */
+  setPeerPid(pid: number): void {
+    if (!this.#closed) this.#endpoint.setPeerPid?.(pid);
+  }
+
   peerCredentials(): PeerCredentials | undefined {
     return this.#closed ? undefined : fdBackend.peerCredentials(this.#fd);
   }

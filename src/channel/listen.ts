@@ -13,13 +13,18 @@ import { PortunusError, systemError } from '../errors.js';
 import { validateOptions } from '../validate.js';
 import { openedChannel, resolveChannelOptions, type Channel, type ChannelOptions } from './channel.js';
 import { channelFromFd } from './open.js';
-import { peerPolicy, type PeerAllow } from './peer-policy.js';
+import { peerPolicy, pipeUsers, type PeerAllow } from './peer-policy.js';
 import { ensurePrivateDirectory, isAbstractName, removeStaleSocket, restrictSocketFile } from './secure-path.js';
 import { checkSocketAddress, type SocketAddress } from './socket-address.js';
 
 export interface ListenChannelOptions extends ChannelOptions {
   /** Which client processes may connect, by uid. Default: this process's own uid. */
   allow?: PeerAllow;
+  /**
+   * On a named pipe (Windows): the users, by SID, that the pipe's security descriptor admits besides this
+   * process's own user. Nobody else can open the pipe. Ignored elsewhere.
+   */
+  users?: readonly string[];
 }
 
 /** A connection turned away, with who it was and why. */
@@ -117,7 +122,8 @@ export class ChannelServer extends EventEmitter<ChannelServerEvents> {
       source.acceptor.close();
       fdBackend.close(source.fd);
     }
-    if (!isAbstractName(this.#path)) await fs.unlink(this.#path).catch(() => {});
+    if (!isAbstractName(this.#path) && fdBackend.pipes?.isPipeName(this.#path) !== true)
+      await fs.unlink(this.#path).catch(() => {});
     this.emit('close');
   }
 
@@ -244,9 +250,27 @@ export function listenChannel(socketPath: string, options: ListenChannelOptions 
   // options first, so that `null` is refused as options before `options.allow` is read.
   resolveChannelOptions(validateOptions(options));
   const allowed = peerPolicy(options.allow);
+  const users = pipeUsers(options.users);
+  if (address.pipe) return listenOnPipe(address, users, allowed, options);
   return address.abstract
     ? listenOnAbstractName(address, allowed, options)
     : listenOnPath(address.path, allowed, options);
+}
+
+async function listenOnPipe(
+  address: SocketAddress,
+  users: readonly string[],
+  allowed: (credentials: PeerCredentials) => boolean,
+  options: ChannelOptions,
+): Promise<ChannelServer> {
+  // The pipe's security descriptor admits this user and `users` only: the 0600 file of a socket path.
+  const handle = fdBackend.pipes!.listen(address.path, users);
+  try {
+    return new ChannelServer(handle, address.path, allowed, options);
+  } catch (error) {
+    fdBackend.close(handle);
+    throw error;
+  }
 }
 
 async function listenOnPath(

@@ -17,10 +17,16 @@ import { NodeIpcLink, type IpcEndpoint } from './node-ipc-link.js';
  * spawns later. Any other kind of descriptor is refused (ERR_INVALID_ARG_VALUE) and left open.
  */
 export function channelFromFd(fd: number, options?: ChannelOptions): Channel {
+  return channelAndLink(fd, options).channel;
+}
+
+/** channelFromFd(), also returning the link once the channel has made it (socketPairForChild() needs it). */
+function channelAndLink(fd: number, options?: ChannelOptions): { channel: Channel; link: () => EndpointLink } {
   validateFd(fd);
   const resolved = resolveChannelOptions(options);
   const { kind, listening } = fdBackend.socketKind(fd);
-  if (kind !== 'unix-stream' || listening) {
+  // A named pipe connection (windows backend) is the byte stream a Unix stream socket is there.
+  if ((kind !== 'unix-stream' && kind !== 'named-pipe') || listening) {
     // A seqpacket or datagram socket cuts the stream at message boundaries: a frame larger than one read
     // would lose its tail (MSG_TRUNC) and the channel would wait for it forever. A listener carries nothing.
     // The kind is named the way describeFd() names it.
@@ -32,14 +38,15 @@ export function channelFromFd(fd: number, options?: ChannelOptions): Channel {
     );
   }
   fdBackend.setInheritable(fd, false);
-  return new Channel(
-    (handlers, linkOptions) =>
-      new EndpointLink(fd, handlers, {
-        maxPayload: linkOptions.maxPayloadBytes,
-        highWaterMark: linkOptions.highWaterMark,
-      }),
-    resolved,
-  );
+  let link: EndpointLink | undefined;
+  const channel = new Channel((handlers, linkOptions) => {
+    link = new EndpointLink(fd, handlers, {
+      maxPayload: linkOptions.maxPayloadBytes,
+      highWaterMark: linkOptions.highWaterMark,
+    });
+    return link;
+  }, resolved);
+  return { channel, link: () => link! };
 }
 
 /**
@@ -68,35 +75,56 @@ export function channelPair(options?: ChannelOptions): [Channel, Channel] {
 
 /**
  * Creates a socketpair for talking to a child process: returns this process's channel and the raw
- * descriptor of the child's end, to be passed in `spawn(..., { stdio: [..., childFd] })`. The caller owns
- * `childFd` and closes it once the child is spawned (`closeChildFd()`).
+ * descriptor of the child's end. Spawn the child with `childStdio` appended to spawn()'s `stdio` and
+ * PORTUNUS_CHANNEL_FD set to `childEnv` (on Unix, descriptor 3 and '3'; on Windows, where the child
+ * inherits the pipe handle under its own value, nothing in `stdio` and the handle's value), then call
+ * `closeChildFd(child.pid)`: the caller owns `childFd` until then.
  */
 export function socketPairForChild(options?: ChannelOptions): {
   /** This process's end, already a channel. */
   channel: Channel;
   /** The child's end, a raw descriptor owned by the caller: pass it in spawn()'s `stdio` (close-on-exec here; spawn dup2s it). */
   childFd: number;
-  /** Closes this process's copy of `childFd`; call it once the child is spawned. Idempotent. */
-  closeChildFd: () => void;
+  /**
+   * Closes this process's copy of `childFd`; call it once the child is spawned, with the child's pid where
+   * known (Windows duplicates sockets for that process: the pipe's own record names this one). Idempotent.
+   */
+  closeChildFd: (childPid?: number) => void;
+  /** What to append to spawn()'s `stdio` after stdin, stdout and stderr: `[childFd]`, or nothing on Windows. */
+  childStdio: number[];
+  /** The child's PORTUNUS_CHANNEL_FD: '3', or on Windows the inherited handle's value. */
+  childEnv: string;
 } {
   resolveChannelOptions(options);
   const [mine, theirs] = fdBackend.socketPair('stream');
-  let channel: Channel;
+  const inherited = fdBackend.childInheritsHandles === true;
+  let opened: ReturnType<typeof channelAndLink>;
   try {
-    channel = channelFromFd(mine, options);
+    opened = channelAndLink(mine, options);
   } catch (error) {
     fdBackend.close(mine);
     fdBackend.close(theirs);
     throw error;
   }
+  try {
+    // Inheritable only until closeChildFd(): the spawn in between gives the child its copy.
+    if (inherited) fdBackend.setInheritable(theirs, true);
+  } catch (error) {
+    opened.channel.destroy();
+    fdBackend.close(theirs);
+    throw error;
+  }
   let open = true;
   return {
-    channel,
+    channel: opened.channel,
     childFd: theirs,
-    closeChildFd: () => {
+    closeChildFd: (childPid) => {
       if (open) fdBackend.close(theirs);
       open = false;
+      if (childPid !== undefined && inherited) opened.link().setPeerPid(childPid);
     },
+    childStdio: inherited ? [] : [theirs],
+    childEnv: inherited ? String(theirs) : '3',
   };
 }
 

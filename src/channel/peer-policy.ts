@@ -22,3 +22,15 @@ export function peerPolicy(allow: PeerAllow | undefined): (credentials: PeerCred
   const uids = new Set(allow);
   return (credentials) => uids.has(credentials.uid);
 }
+
+/**
+ * Checks `users`, the SIDs a named pipe admits besides this process's own user (Windows); returns them, an
+ * empty list when absent.
+ */
+export function pipeUsers(users: unknown): readonly string[] {
+  if (users === undefined) return [];
+  if (!Array.isArray(users) || !users.every((sid) => typeof sid === 'string' && /^S-\d+(-\d+)+$/.test(sid))) {
+    throw invalidArgument('options.users', "an array of SID strings ('S-1-5-…')", users);
+  }
+  return users as readonly string[];
+}

@@ -16,6 +16,8 @@ export interface SocketAddress {
   path: string;
   /** A Linux abstract name ('\0name'): no file, and `bytes` go to the kernel with their exact length. */
   abstract: boolean;
+  /** A named pipe (`\\.\pipe\name`, Windows): the backend listens and connects by that name itself. */
+  pipe: boolean;
   /** The UTF-8 bytes of `path`, as they go in sun_path. */
   bytes: Buffer;
 }
@@ -29,6 +31,7 @@ export interface SocketAddress {
 export function checkSocketAddress(socketPath: unknown, name = 'socketPath'): SocketAddress {
   validateString(socketPath, name, { nonEmpty: true });
   const bytes = Buffer.from(socketPath, 'utf8');
+  if (fdBackend.pipes?.isPipeName(socketPath) === true) return { path: socketPath, abstract: false, pipe: true, bytes };
   const abstract = isAbstractName(socketPath);
   // 0 where the platform has no Unix sockets: nothing to measure against (listening fails later, as before).
   const size = fdBackend.sunPathSize;
@@ -65,5 +68,5 @@ export function checkSocketAddress(socketPath: unknown, name = 'socketPath'): So
       );
     }
   }
-  return { path: socketPath, abstract, bytes };
+  return { path: socketPath, abstract, pipe: false, bytes };
 }

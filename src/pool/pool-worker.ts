@@ -74,25 +74,27 @@ export class PoolWorker implements DispatchWorker {
 
   /**
    * @internal Workers are created by their WorkerPool. Spawns the process with its end of a fresh channel
-   * as descriptor 3 (PORTUNUS_CHANNEL_FD=3).
+   * as descriptor 3 (PORTUNUS_CHANNEL_FD=3), or on Windows as an inherited handle (PORTUNUS_CHANNEL_FD is
+   * its value).
    */
   constructor(id: number, generation: number, options: ResolvedPoolOptions, callbacks: WorkerCallbacks) {
     this.id = id;
     this.generation = generation;
-    const { channel, childFd, closeChildFd } = socketPairForChild();
+    const { channel, childStdio, childEnv, closeChildFd } = socketPairForChild();
     this.channel = channel;
+    let spawned: ChildProcess | undefined;
     try {
-      this.child = spawn(options.command, [...options.args], {
+      spawned = this.child = spawn(options.command, [...options.args], {
         cwd: options.cwd,
         env: {
           ...process.env,
           ...options.env,
-          [CHANNEL_FD_ENV]: '3',
+          [CHANNEL_FD_ENV]: childEnv,
           PORTUNUS_WORKER_ID: String(id),
           PORTUNUS_WORKER_GENERATION: String(generation),
         },
         // stderr always comes through us, so that a failed start can be reported with what the worker said.
-        stdio: ['ignore', options.stdio, 'pipe', childFd],
+        stdio: ['ignore', options.stdio, 'pipe', ...childStdio],
         // In a session (and process group) of its own, the terminal's Ctrl-C reaches only the master, which
         // drains its workers instead of watching them die mid-request.
         detached: options.detached,
@@ -102,7 +104,7 @@ export class PoolWorker implements DispatchWorker {
       throw error;
     } finally {
       // The child has its copy now (or never will): ours would keep the channel open after the child died.
-      closeChildFd();
+      closeChildFd(spawned?.pid);
     }
     this.stderr =
       this.child.stderr === null ? undefined : new StderrTail(this.child.stderr, options.stdio === 'inherit');

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
-import { fdBackend, serverFd } from '../../binding/index.js';
+import { fdBackend, listenTarget, serverFd } from '../../binding/index.js';
 import { PortunusError } from '../../errors.js';
 import type { SocketFields } from './fields.js';
 import {
@@ -133,7 +133,8 @@ function listenOnFd(fd: number): Promise<net.Server> {
       resolve(server);
     };
     // With { fd }, Node takes the backlog from the argument after the options, not from the options.
-    if (backlog === undefined) server.listen({ fd }, listening);
-    else server.listen({ fd }, backlog, listening);
+    const target = listenTarget(fd);
+    if (backlog === undefined) server.listen(target, listening);
+    else server.listen(target, backlog, listening);
   });
 }

@@ -197,6 +197,16 @@ const CASES = [
     { code: TYPE, name: 'options.allow', received: "type string ('root')" },
   ],
   [
+    'connectChannel(): options.users a SID string instead of an array',
+    (t) => () => connectChannel(path.join(socketDirectory(t), 'none.sock'), { users: 'S-1-5-18' }),
+    { code: TYPE, name: 'options.users', received: "type string ('S-1-5-18')" },
+  ],
+  [
+    'listenChannel(): options.users holding a user name',
+    (t) => () => listenChannel(path.join(socketDirectory(t), 'none.sock'), { users: ['Administrator'] }),
+    { code: TYPE, name: 'options.users', received: 'an instance of Array' },
+  ],
+  [
     'listenChannel(): socketPath a number',
     () => () => listenChannel(42),
     { code: TYPE, name: 'socketPath', received: 'type number (42)' },
