@@ -34,7 +34,10 @@ export type PortunusErrorCode =
   | 'ERR_PORTUNUS_POOL_CLOSED'
   | 'ERR_PORTUNUS_CLOSE_TIMEOUT'
   | 'ERR_PORTUNUS_ACK_TIMEOUT'
-  | 'ERR_PORTUNUS_QUEUE_TIMEOUT';
+  | 'ERR_PORTUNUS_QUEUE_TIMEOUT'
+  | 'ERR_PORTUNUS_BAD_LISTEN_FDS'
+  | 'ERR_PORTUNUS_LISTEN_FD_MISSING'
+  | 'ERR_PORTUNUS_LISTEN_FD_IN_USE';
 
 /** Properties an error may carry besides its code and message. */
 export interface PortunusErrorDetails {

@@ -1,6 +1,6 @@
 /**
  * The transport layer's door: its public API and the one internal entry the dispatcher needs
- * (distributeAcceptedFd), plus releaseAdopted for adoptConnections(). The other layers, and src/index.ts,
+ * (distributeAcceptedFd), plus releaseAdopted for adoptConnections() and adoptHeldDescriptor for listenFds(). The other layers, and src/index.ts,
  * import src/transport through this file only.
  *
  * Importing it extends every channel created from then on with a transport session (see the end of this
@@ -24,7 +24,13 @@ export type { SocketFields } from './kinds/fields.js';
 export type { AdoptedFd } from './kinds/raw-fd.js';
 export type { AdoptedServer } from './kinds/server.js';
 export type { AdoptedSocket } from './kinds/socket.js';
-export { releaseAdopted, type Adopted, type Transport } from './kinds/table.js';
+export {
+  adoptHeldDescriptor,
+  releaseAdopted,
+  type Adopted,
+  type HeldTransport,
+  type Transport,
+} from './kinds/table.js';
 export type { Handoff } from './session.js';
 
 // Every portunus channel answers TRANSPORT frames (docs/protocol.md §8.1), also one on which no transport

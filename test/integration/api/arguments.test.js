@@ -6,6 +6,7 @@
 import test from 'ava';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -22,6 +23,7 @@ import {
   listenChannel,
   nodeIpcChannel,
   socketPairForChild,
+  spawnActivated,
 } from '../../../dist/index.js';
 import { closeFd, describeFd, dupFd, peerCredentialsOf } from '../../../dist/fd.js';
 import { CHANNEL_FD_ENV } from '../../../dist/protocol.js';
@@ -319,6 +321,37 @@ const CASES = [
     'new WorkerPool(): options.stdio pipe',
     () => () => new WorkerPool({ stdio: 'pipe' }),
     { code: VALUE, name: 'options.stdio', received: "'pipe'" },
+  ],
+  // Socket activation: spawnActivated() checks everything before it spawns anything.
+  [
+    'spawnActivated(): no listeners',
+    () => () => spawnActivated('true', [], { listeners: [] }),
+    { code: TYPE, name: 'options.listeners', received: 'an instance of Array' },
+  ],
+  [
+    'spawnActivated(): a listener name with a colon',
+    () => () => spawnActivated('true', [], { listeners: [{ name: 'a:b', fd: 0 }] }),
+    { code: VALUE, name: 'options.listeners[0].name', received: "'a:b'" },
+  ],
+  [
+    'spawnActivated(): a listener that is not a socket or a descriptor',
+    () => () => spawnActivated('true', [], { listeners: [{ name: 'web' }] }),
+    { code: TYPE, name: 'options.listeners[0]', received: 'an instance of Object' },
+  ],
+  [
+    'spawnActivated(): a server that does not listen',
+    () => () => spawnActivated('true', [], { listeners: [{ server: net.createServer() }] }),
+    { code: TYPE, name: 'options.listeners[0].server', received: 'an instance of Server' },
+  ],
+  [
+    'spawnActivated(): args not an array',
+    () => () => spawnActivated('true', 'x', { listeners: [{ fd: 0 }] }),
+    { code: TYPE, name: 'args', received: "type string ('x')" },
+  ],
+  [
+    'spawnActivated(): options.stdio a number',
+    () => () => spawnActivated('true', [], { listeners: [{ fd: 0 }], stdio: 1 }),
+    { code: VALUE, name: 'options.stdio', received: '1' },
   ],
   [
     'adoptConnections(): options.exitOnDrain a number',
