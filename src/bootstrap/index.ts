@@ -10,6 +10,7 @@ export {
   planActivation,
   spawnActivated,
   spawnWithActivation,
+  validateListenFdName,
   type ActivationListener,
   type ActivationPlan,
   type SpawnActivatedOptions,

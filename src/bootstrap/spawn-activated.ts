@@ -89,13 +89,21 @@ export function planActivation(listeners: unknown, name: string): ActivationPlan
     validateObject(listener, at, 'an object with server, dgram, socket or fd');
     const entry = listener as Record<string, unknown>;
     const label = entry.name ?? UNNAMED;
-    validateString(label, `${at}.name`, { nonEmpty: true });
-    if (label.length > 255 || !/^[\x20-\x7e]+$/.test(label) || label.includes(':'))
-      throw invalidArgument(`${at}.name`, "up to 255 printable ASCII characters without ':'", label, 'value');
+    validateListenFdName(label, `${at}.name`);
     names.push(label);
     fds.push(descriptorOf(entry, at));
   });
   return { fds, env: { [LISTEN_ENV.fds]: String(fds.length), [LISTEN_ENV.names]: names.join(':') } };
+}
+
+/**
+ * @internal A name for LISTEN_FDNAMES: 1 to 255 printable ASCII characters without ':' (systemd's rule for
+ * `FileDescriptorName=`). Throws ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE naming `name`.
+ */
+export function validateListenFdName(value: unknown, name: string): asserts value is string {
+  validateString(value, name, { nonEmpty: true });
+  if (value.length > 255 || !/^[\x20-\x7e]+$/.test(value) || value.includes(':'))
+    throw invalidArgument(name, "up to 255 printable ASCII characters without ':'", value, 'value');
 }
 
 function descriptorOf(entry: Record<string, unknown>, at: string): number {

@@ -9,23 +9,38 @@
 import type net from 'node:net';
 import { EventEmitter } from 'eventemitter3';
 import { fdBackend } from '../binding/index.js';
+import { validateListenFdName } from '../bootstrap/index.js';
 import { invalidArgument } from '../errors.js';
 import { distributeListenerFd } from '../transport/index.js';
 import { validateObject, validateOneOf } from '../validate.js';
 import { listenThenStart, validateListenOption } from './listen-socket.js';
 import { isWorkerSet, type DispatchWorker, type WorkerSet } from './worker-set.js';
 
-/** How the master shares its listener. */
-export type ListenerMode = 'shared';
+/**
+ * How the master shares its listener: 'shared' hands it to Node workers over their channels, 'inherit'
+ * starts workers in any language with it the systemd way (LISTEN_FDS).
+ */
+export type ListenerMode = 'shared' | 'inherit';
 
 /** Options of `serveListeners()`. */
 export interface ServeListenersOptions {
   /** TCP listen options (port 0 for any), or a listening TCP net.Server to take over. */
   listen: net.ListenOptions | net.Server;
-  /** The workers; they call `adoptConnections(server)`. Its `min` must be at least 1: someone must accept. */
+  /**
+   * The workers: in 'shared' mode Node workers that call `adoptConnections(server)`; in 'inherit' mode a
+   * WorkerPool whose `command` takes its listener by LISTEN_FDS (any language). Its `min` must be at least 1:
+   * someone must accept.
+   */
   pool: WorkerSet;
-  /** 'shared': every worker accepts from the one listening socket. Default 'shared'. */
+  /**
+   * 'shared': every worker accepts from the one listening socket, handed over its channel. 'inherit': every
+   * worker is started with the listening socket at descriptor 3 (LISTEN_FDS=1, LISTEN_FDNAMES=`name`,
+   * LISTEN_PID its own pid), as systemd starts a socket-activated service; see docs/bootstrap.md. Default
+   * 'shared'.
+   */
   mode?: ListenerMode;
+  /** 'inherit' mode: the listener's name in LISTEN_FDNAMES. Default 'unknown'. */
+  name?: string;
 }
 
 /** A snapshot of a ListenerServer, from `stats()`. */
@@ -67,6 +82,8 @@ export class ListenerServer extends EventEmitter<ListenerServerEvents> {
     this.#address = address;
     this.#pool = pool;
     this.#mode = mode;
+    // In inherit mode the pool passes the socket to each worker it starts: nothing to hand over here.
+    if (mode === 'inherit') return;
     pool.on('capacity', this.#onCapacity);
     this.#share();
   }
@@ -76,7 +93,7 @@ export class ListenerServer extends EventEmitter<ListenerServerEvents> {
     return { ...this.#address };
   }
 
-  /** Counters, as a snapshot. */
+  /** Counters, as a snapshot (in inherit mode the counts stay 0: the pool passes the socket at spawn). */
   stats(): ListenerStats {
     this.#forgetGone();
     return { mode: this.#mode, workers: this.#holders.size, ...this.#counters };
@@ -125,7 +142,8 @@ export class ListenerServer extends EventEmitter<ListenerServerEvents> {
 
 /**
  * Opens (or takes over) a TCP listening socket, starts the pool, and hands the socket to every worker,
- * which accepts from it itself (`mode: 'shared'`). Options are checked synchronously. Resolves once the pool
+ * which accepts from it itself: over its channel (`mode: 'shared'`), or at descriptor 3 when the worker is
+ * started (`mode: 'inherit'`, workers in any language, LISTEN_FDS). Options are checked synchronously. Resolves once the pool
  * started; rejects as `acceptAndDispatch()` does when the port cannot be had or no first worker starts. The
  * master owns the listening socket until `close()`; each worker owns its copy (closed when it drains).
  */
@@ -138,15 +156,26 @@ export function serveListeners(options: ServeListenersOptions): Promise<Listener
     throw invalidArgument('options.pool', 'a pool with min >= 1 (with no worker, nobody accepts)', pool.min, 'value');
   }
   const mode = options.mode ?? 'shared';
-  validateOneOf(mode, 'options.mode', ['shared']);
-  return start(options.listen, pool, mode);
+  validateOneOf(mode, 'options.mode', ['shared', 'inherit']);
+  if (mode === 'inherit' && typeof pool.inheritListeners !== 'function')
+    throw invalidArgument('options.pool', "a WorkerPool (mode 'inherit' needs inheritListeners())", pool);
+  if (options.name !== undefined && mode !== 'inherit')
+    throw invalidArgument('options.name', "undefined outside mode 'inherit'", options.name, 'value');
+  if (options.name !== undefined) validateListenFdName(options.name, 'options.name');
+  return start(options.listen, pool, mode, options.name);
 }
 
 async function start(
   listen: net.ListenOptions | net.Server,
   pool: WorkerSet,
   mode: ListenerMode,
+  name: string | undefined,
 ): Promise<ListenerServer> {
-  const { fd, address } = await listenThenStart(listen, [pool]);
+  // In inherit mode the pool must know the socket before it starts its first worker.
+  const beforeStart =
+    mode === 'inherit'
+      ? (fd: number) => pool.inheritListeners!([{ fd, ...(name === undefined ? {} : { name }) }])
+      : undefined;
+  const { fd, address } = await listenThenStart(listen, [pool], beforeStart);
   return new ListenerServer(fd, address, pool, mode);
 }

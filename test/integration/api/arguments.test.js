@@ -23,6 +23,7 @@ import {
   listenChannel,
   nodeIpcChannel,
   socketPairForChild,
+  serveListeners,
   spawnActivated,
 } from '../../../dist/index.js';
 import { closeFd, describeFd, dupFd, peerCredentialsOf } from '../../../dist/fd.js';
@@ -352,6 +353,26 @@ const CASES = [
     'spawnActivated(): options.stdio a number',
     () => () => spawnActivated('true', [], { listeners: [{ fd: 0 }], stdio: 1 }),
     { code: VALUE, name: 'options.stdio', received: '1' },
+  ],
+  [
+    'new WorkerPool(): options.listeners with a net.Server (inherit mode takes descriptors)',
+    () => () => new WorkerPool({ listeners: [{ server: net.createServer() }] }),
+    { code: TYPE, name: 'options.listeners[0]', received: 'an instance of Object' },
+  ],
+  [
+    'new WorkerPool(): options.readyAfterMs not below readyTimeoutMs',
+    () => () => new WorkerPool({ listeners: [{ fd: 0 }], readyAfterMs: 10_000 }),
+    { code: VALUE, name: 'options.readyAfterMs', received: '10000' },
+  ],
+  [
+    'serveListeners(): options.name outside inherit mode',
+    () => () => serveListeners({ listen: { port: 0 }, pool: new WorkerPool({ min: 1 }), name: 'web' }),
+    { code: VALUE, name: 'options.name', received: "'web'" },
+  ],
+  [
+    'serveListeners(): an inherit mode name with a colon',
+    () => () => serveListeners({ listen: { port: 0 }, pool: new WorkerPool({ min: 1 }), mode: 'inherit', name: 'a:b' }),
+    { code: VALUE, name: 'options.name', received: "'a:b'" },
   ],
   [
     'adoptConnections(): options.exitOnDrain a number',

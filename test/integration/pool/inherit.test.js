@@ -1,0 +1,124 @@
+// Inherit mode: a WorkerPool of workers in any language (here plain Python) that take the master's
+// listening socket the systemd way (LISTEN_FDS), one process per worker, selected with serveListeners'
+// `mode: 'inherit'`. A worker killed is replaced; a restart overlaps the generations (the new one runs
+// before the old one gets SIGTERM), and the listening socket the master keeps holds connections meanwhile.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import test from 'ava';
+import { WorkerPool, serveListeners } from '../../../dist/index.js';
+import { assertNoFdLeak, openFdCount } from '../../helpers/fd-count.js';
+import { fixture, nextEvent, request, runLoad, waitFor, within } from '../../helpers/http-load.js';
+import { findPython } from '../../helpers/python-peer.js';
+
+const python = findPython('import http.server, socket');
+const maybe = python ? test.serial : test.skip;
+
+/** A pool of Python workers in inherit mode behind a listener on 127.0.0.1, port 0; closed at teardown. */
+async function serveInherited(t, poolOptions = {}) {
+  const pool = new WorkerPool({
+    command: python,
+    args: [fixture('python-socket-activated-server.py')],
+    min: 2,
+    max: 2,
+    readyAfterMs: 300,
+    drainTimeoutMs: 5000,
+    stdio: 'ignore',
+    ...poolOptions,
+  });
+  const serving = { pool, server: undefined, port: undefined };
+  t.teardown(() => stop(serving).catch(() => {}));
+  serving.server = await within(
+    serveListeners({ listen: { host: '127.0.0.1', port: 0 }, pool, mode: 'inherit', name: 'web' }),
+    'serveListeners()',
+    20_000,
+  );
+  serving.port = serving.server.address().port;
+  return serving;
+}
+
+async function stop({ server, pool }) {
+  try {
+    await server?.close();
+  } finally {
+    await within(pool.close(), 'the pool to close', 15_000);
+  }
+}
+
+maybe('Python workers serve curl with the listener they inherited (LISTEN_FDS, LISTEN_PID = their pid)', async (t) => {
+  const before = openFdCount();
+  const serving = await serveInherited(t);
+  const pids = serving.pool.workers.map((worker) => worker.pid);
+  t.is(pids.length, 2);
+  const { stdout } = await promisify(execFile)('curl', [
+    '-sS',
+    '--max-time',
+    '10',
+    `http://127.0.0.1:${serving.port}/curl`,
+  ]);
+  const answer = JSON.parse(stdout);
+  t.like(answer, { name: 'web', path: '/curl' });
+  t.true(pids.includes(answer.pid), 'a worker of the pool answered, not some other process');
+  // The worker refuses to serve when LISTEN_PID is not its own pid: it answered, so the shim set it right.
+  t.like(serving.server.stats(), { mode: 'inherit' });
+  t.deepEqual(serving.pool.available(), [], 'no channel: nothing for a dispatcher');
+  await stop(serving);
+  t.is(serving.pool.workers.length, 0);
+  await assertNoFdLeak(t, before);
+});
+
+maybe('a worker killed with SIGKILL is replaced, and the listener keeps serving', async (t) => {
+  const before = openFdCount();
+  const serving = await serveInherited(t, { backoffInitialMs: 50 });
+  const [victim] = serving.pool.workers;
+  const crash = nextEvent(serving.pool, 'crash', 'the crash to be reported');
+  const replacement = nextEvent(
+    serving.pool,
+    'ready',
+    'a replacement to be ready',
+    10_000,
+    (worker) => worker !== victim,
+  );
+  victim.child.kill('SIGKILL');
+  const [{ worker }] = await crash;
+  t.is(worker, victim);
+  await replacement;
+  await waitFor(() => serving.pool.workers.filter((w) => w.state === 'ready').length === 2, 'two workers again');
+  t.false(serving.pool.workers.some((w) => w.pid === victim.pid));
+  const result = await runLoad(serving.port, { total: 50, concurrency: 5 });
+  t.deepEqual(result.errors, []);
+  t.is(result.ok, 50);
+  await stop(serving);
+  await assertNoFdLeak(t, before);
+});
+
+maybe('pool.restart() under continuous load: no request fails, the new generation answers', async (t) => {
+  const before = openFdCount();
+  const serving = await serveInherited(t);
+  const old = serving.pool.workers.map((worker) => worker.pid);
+  let restarted = false;
+  const load = runLoad(serving.port, { until: () => restarted, concurrency: 8 });
+  await waitFor(() => true, 'load to start');
+  await within(serving.pool.restart(), 'the restart', 20_000);
+  // A little traffic on the new generation alone, under the same load.
+  const settled = Date.now();
+  await waitFor(() => Date.now() - settled > 300, 'a moment of load on the new generation');
+  restarted = true;
+  const result = await within(load, 'the load to finish', 20_000);
+  const generations = {};
+  for (const answer of result.answers) generations[answer.generation] = (generations[answer.generation] ?? 0) + 1;
+  t.log(`${result.ok} requests across the restart, by worker ${JSON.stringify(result.byWorker)}, by generation ${JSON.stringify(generations)}`);
+  t.deepEqual(result.errors, []);
+  t.is(result.failed, 0);
+  t.true(result.ok > 0);
+  const fresh = serving.pool.workers.map((worker) => worker.pid);
+  t.is(fresh.length, 2);
+  t.false(
+    fresh.some((pid) => old.includes(pid)),
+    'every old worker is gone',
+  );
+  const last = await request(serving.port);
+  t.is(last.generation, '1');
+  t.true(fresh.includes(Number(last.worker)));
+  await stop(serving);
+  await assertNoFdLeak(t, before);
+});
