@@ -51,6 +51,7 @@ export type {
   AdoptedServer,
   AdoptedDgram,
   AdoptedFd,
+  HeldTransport,
   SocketFields,
   TransportKind,
 } from './transport/index.js';

@@ -40,6 +40,7 @@ export interface WorkerCallbacks {
  * its channel (none in inherit mode) and its ChildProcess. The pool creates and ends workers; applications only read them.
  */
 export class PoolWorker {
+  /** Stable id within its pool. */
   readonly id: number;
   /** The pool generation this worker belongs to. */
   readonly generation: number;
@@ -51,8 +52,11 @@ export class PoolWorker {
   readonly spawnedAt = Date.now();
   /** Where it is in its lifecycle. */
   state: WorkerState = 'starting';
+  /** Connections the worker reports open (LOAD frames); 0 in inherit mode, which has no reports. */
   load = 0;
+  /** Handoffs sent to this worker and not yet acknowledged; maintained by the dispatcher. */
   inFlight = 0;
+  /** Handoffs this worker acknowledged; maintained by the dispatcher. */
   handedOff = 0;
   /** `handedOff` when the pool last looked: a change means the worker was busy meanwhile. */
   handedOffSeen = 0;

@@ -146,7 +146,10 @@ export function releaseQuietly(attachment: Attachment): void {
   }
 }
 
-/** An adopted transport without what only a handoff over a channel has: an id, metadata, bytes read before. */
+/**
+ * An {@link Adopted} transport without what only a handoff over a channel has (an id, metadata, bytes read
+ * before): a socket this process held already, such as one `listenFds()` took.
+ */
 export type HeldTransport = Adopted extends infer A
   ? A extends unknown
     ? Omit<A, 'id' | 'metadata' | 'preRead'>

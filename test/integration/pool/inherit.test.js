@@ -106,7 +106,9 @@ maybe('pool.restart() under continuous load: no request fails, the new generatio
   const result = await within(load, 'the load to finish', 20_000);
   const generations = {};
   for (const answer of result.answers) generations[answer.generation] = (generations[answer.generation] ?? 0) + 1;
-  t.log(`${result.ok} requests across the restart, by worker ${JSON.stringify(result.byWorker)}, by generation ${JSON.stringify(generations)}`);
+  t.log(
+    `${result.ok} requests across the restart, by worker ${JSON.stringify(result.byWorker)}, by generation ${JSON.stringify(generations)}`,
+  );
   t.deepEqual(result.errors, []);
   t.is(result.failed, 0);
   t.true(result.ok > 0);
