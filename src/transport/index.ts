@@ -1,7 +1,7 @@
 /**
  * The transport layer's door: its public API and the one internal entry the dispatcher needs
- * (distributeAcceptedFd), plus releaseAdopted for adoptConnections() and adoptHeldDescriptor for listenFds(). The other layers, and src/index.ts,
- * import src/transport through this file only.
+ * (distributeAcceptedFd), plus releaseAdopted for adoptConnections() and adoptHeldDescriptor for listenFds().
+ * The other layers, and src/index.ts, import src/transport through this file only.
  *
  * Importing it extends every channel created from then on with a transport session (see the end of this
  * file).
