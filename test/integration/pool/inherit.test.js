@@ -91,27 +91,51 @@ maybe('a worker killed with SIGKILL is replaced, and the listener keeps serving'
   await assertNoFdLeak(t, before);
 });
 
+/**
+ * Requests from `concurrency` lanes, each sending the next as soon as the last was answered, until `stop()`:
+ * `byGeneration` counts the answers as they come (from the x-worker-generation header), `failed` and the
+ * first `errors` the requests that failed. `done` resolves when every lane has stopped.
+ */
+function continuousLoad(port, concurrency) {
+  const load = { byGeneration: {}, failed: 0, errors: [], stopped: false };
+  const lane = async () => {
+    while (!load.stopped) {
+      try {
+        const answer = await request(port);
+        if (answer.status !== 200) throw new Error(`status ${answer.status}`);
+        load.byGeneration[answer.generation] = (load.byGeneration[answer.generation] ?? 0) + 1;
+      } catch (error) {
+        load.failed++;
+        if (load.errors.length < 5) load.errors.push(error.message);
+      }
+    }
+  };
+  load.done = Promise.all(Array.from({ length: concurrency }, lane));
+  load.stop = () => {
+    load.stopped = true;
+    return within(load.done, 'the load to finish');
+  };
+  return load;
+}
+
 maybe('pool.restart() under continuous load: no request fails, the new generation answers', async (t) => {
   const before = openFdCount();
   const serving = await serveInherited(t);
   const old = serving.pool.workers.map((worker) => worker.pid);
-  let restarted = false;
-  const load = runLoad(serving.port, { until: () => restarted, concurrency: 8 });
-  await waitFor(() => true, 'load to start');
+  const exits = [];
+  serving.pool.on('exit', (worker, exit) => exits.push({ generation: worker.generation, ...exit }));
+  const load = continuousLoad(serving.port, 8);
+  t.teardown(() => load.stop());
+  // The load runs across the whole restart: answered by the old generation before, by the new one after.
+  await waitFor(() => (load.byGeneration['0'] ?? 0) >= 20, 'answers from the old generation');
   await within(serving.pool.restart(), 'the restart', 20_000);
-  // A little traffic on the new generation alone, under the same load.
-  const settled = Date.now();
-  await waitFor(() => Date.now() - settled > 300, 'a moment of load on the new generation');
-  restarted = true;
-  const result = await within(load, 'the load to finish', 20_000);
-  const generations = {};
-  for (const answer of result.answers) generations[answer.generation] = (generations[answer.generation] ?? 0) + 1;
-  t.log(
-    `${result.ok} requests across the restart, by worker ${JSON.stringify(result.byWorker)}, by generation ${JSON.stringify(generations)}`,
-  );
-  t.deepEqual(result.errors, []);
-  t.is(result.failed, 0);
-  t.true(result.ok > 0);
+  const afterRestart = load.byGeneration['1'] ?? 0;
+  await waitFor(() => (load.byGeneration['1'] ?? 0) >= afterRestart + 20, 'answers from the new generation alone');
+  await load.stop();
+  t.log(`answers by generation across the restart: ${JSON.stringify(load.byGeneration)}`);
+  t.log(`exits: ${JSON.stringify(exits)}`);
+  t.deepEqual(load.errors, []);
+  t.is(load.failed, 0);
   const fresh = serving.pool.workers.map((worker) => worker.pid);
   t.is(fresh.length, 2);
   t.false(
