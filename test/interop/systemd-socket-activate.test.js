@@ -12,6 +12,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import test from 'ava';
 import { fixture, request, within } from '../helpers/http-load.js';
+import { findPython } from '../helpers/python-peer.js';
 
 const HAS_TOOL = spawnSync('systemd-socket-activate', ['--version'], { stdio: 'ignore' }).status === 0;
 const maybe = HAS_TOOL ? test : test.skip;
@@ -157,3 +158,34 @@ maybe('a dispatching master started by systemd serves the socket it was given, a
   );
   t.deepEqual(exit, { code: 0, signal: null });
 });
+
+const python = findPython('import http.server, socket');
+
+(HAS_TOOL && python ? test : test.skip)(
+  'systemd to a Node master to Python workers: serveListeners inherit mode passes the socket systemd gave on',
+  async (t) => {
+    const port = await freePort();
+    // systemd-socket-activate passes the program only the variables it is told to (-E), as systemd would.
+    const activated = await activate(
+      t,
+      ['-l', `127.0.0.1:${port}`, '--fdname=web', '-E', 'MODE=inherit', '-E', `PYTHON=${python}`],
+      'master-socket-activated.js',
+      1,
+    );
+    const first = request(port, { timeoutMs: 20_000 });
+    const serving = await within(activated.line(0), 'the master to serve', 20_000);
+    t.like(serving, { event: 'serving', pid: activated.child.pid, name: 'web', port });
+    const answer = await first;
+    t.is(answer.status, 200);
+    t.is(answer.json.name, 'web', 'the Python worker got the name systemd gave');
+    t.true(serving.workers.includes(answer.json.pid), 'a worker of the master answered');
+    activated.child.kill('SIGTERM');
+    const exit = await within(
+      new Promise((resolve) => activated.child.once('exit', (code, signal) => resolve({ code, signal }))),
+      'the master to drain and exit',
+      20_000,
+    );
+    t.deepEqual(exit, { code: 0, signal: null });
+    for (const pid of serving.workers) t.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, `worker ${pid} is gone`);
+  },
+);
