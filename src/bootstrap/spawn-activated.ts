@@ -7,8 +7,8 @@
  * spawn() sets the environment before it. The child is therefore started through `/bin/sh -c 'LISTEN_PID=$$;
  * export LISTEN_PID; exec "$0" "$@"' COMMAND ARGS…`: `$$` is the shell's pid, and exec replaces the shell's
  * program but keeps its pid, so the program finds its own pid in LISTEN_PID. A shell is on every system Node
- * runs on and costs one exec (about a millisecond); a native helper would do the same with more code to build
- * and ship. The descriptors are placed by spawn's stdio array, which dup2()s each into its slot after fork.
+ * runs on and costs one extra exec of a small program (a few milliseconds, see docs/bootstrap.md); a native
+ * helper would save that with more code to build and ship. The descriptors are placed by spawn's stdio array, which dup2()s each into its slot after fork.
  * @module
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
