@@ -21,6 +21,8 @@ export declare const Channel: typeof portunus.Channel;
 export type Channel = portunus.Channel;
 export declare const WorkerPool: typeof portunus.WorkerPool;
 export type WorkerPool = portunus.WorkerPool;
+export declare const ServiceRegistry: typeof portunus.ServiceRegistry;
+export type ServiceRegistry = portunus.ServiceRegistry;
 
 // Functions.
 export declare const isSystemError: typeof portunus.isSystemError;
@@ -39,3 +41,10 @@ export declare const acceptAndDispatch: typeof portunus.acceptAndDispatch;
 export declare const adoptConnections: typeof portunus.adoptConnections;
 export declare const serveListeners: typeof portunus.serveListeners;
 export declare const shutdownOnSignals: typeof portunus.shutdownOnSignals;
+export declare const proxyHeaderOf: typeof portunus.proxyHeaderOf;
+export declare const serveRouter: typeof portunus.serveRouter;
+export declare const openServiceRegistry: typeof portunus.openServiceRegistry;
+export declare const registerService: typeof portunus.registerService;
+export declare const serveTcpmux: typeof portunus.serveTcpmux;
+export declare const connectTcpmux: typeof portunus.connectTcpmux;
+export declare const listTcpmuxServices: typeof portunus.listTcpmuxServices;

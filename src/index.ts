@@ -57,7 +57,7 @@ export type {
 } from './transport/index.js';
 
 // Dispatching connections to workers.
-export { acceptAndDispatch, adoptConnections, serveListeners } from './dispatch/index.js';
+export { acceptAndDispatch, adoptConnections, serveListeners, proxyHeaderOf } from './dispatch/index.js';
 export type {
   Dispatcher,
   AcceptAndDispatchOptions,
@@ -65,6 +65,9 @@ export type {
   DispatcherCloseOptions,
   DispatcherEvents,
   RouteTarget,
+  RouteDecision,
+  RouteAnswer,
+  ProxyHeader,
   RoutePreview,
   PreviewOptions,
   Strategy,
@@ -79,6 +82,7 @@ export type {
   ListenerServer,
   ListenerMode,
   ListenerServerEvents,
+  ListenerServerCloseOptions,
   ListenerStats,
   ServeListenersOptions,
 } from './dispatch/index.js';
@@ -95,3 +99,38 @@ export type {
   Closable,
   ShutdownOptions,
 } from './pool/index.js';
+
+// One port, many services: the service registry, TCPMUX (RFC 1078) and its client, and routing by HTTP
+// Host/path and TLS server name.
+export {
+  serveRouter,
+  ServiceRegistry,
+  openServiceRegistry,
+  registerService,
+  serveTcpmux,
+  connectTcpmux,
+  listTcpmuxServices,
+} from './mux/index.js';
+export type {
+  Router,
+  RouterCounters,
+  RouterRoute,
+  RouterStats,
+  ServeRouterOptions,
+  ServiceRegistryOptions,
+  ServiceRegistryEvents,
+  RegistrationPolicy,
+  OpenServiceRegistryOptions,
+  Registrant,
+  ServiceSet,
+  ServiceRegistration,
+  ServiceRegistrationEvents,
+  RegisterServiceOptions,
+  ServiceHandler,
+  TcpmuxHandoffMetadata,
+  TcpmuxServer,
+  TcpmuxServerOptions,
+  TcpmuxServerEvents,
+  TcpmuxStats,
+  TcpmuxClientOptions,
+} from './mux/index.js';

@@ -18,13 +18,16 @@ import {
   resolveDispatchOptions,
   type AcceptAndDispatchOptions,
   type ResolvedDispatchOptions,
+  type RouteAnswer,
+  type RouteTarget,
 } from './dispatch-options.js';
 import { listenThenStart } from './listen-socket.js';
-import { readPreview } from './preview.js';
+import { readPreview, type RoutePreview } from './preview.js';
+import { decodeProxyHeader, encodeProxyHeader, PROXY_HEADER_MAX_BYTES, type ProxyHeader } from './proxy-protocol.js';
 import { resolveStrategy, type ResolvedStrategy } from './strategies.js';
 import type { DispatchWorker, WorkerSet } from './worker-set.js';
 
-export type { AcceptAndDispatchOptions, RouteTarget } from './dispatch-options.js';
+export type { AcceptAndDispatchOptions, RouteAnswer, RouteDecision, RouteTarget } from './dispatch-options.js';
 
 /** Options of `Dispatcher.close()`. */
 export interface DispatcherCloseOptions {
@@ -56,6 +59,8 @@ export interface DispatchStats {
   acceptErrors: number;
   /** Handoffs a worker did not acknowledge within `ackTimeoutMs` (each marks its worker unhealthy). */
   ackTimeouts: number;
+  /** Connections closed because their PROXY protocol header was missing, malformed or late (also in `dropped`). */
+  proxyProtocolErrors: number;
   /** Per worker: id, reported load, handoffs in flight. */
   workers: Array<{
     /** Worker id. */
@@ -119,6 +124,8 @@ interface PendingConnection {
   group: WorkerSet;
   worker: DispatchWorker | undefined;
   remoteAddress: string | undefined;
+  /** The PROXY header it came with, for the worker (adoption metadata). */
+  proxy: ProxyHeader | undefined;
   attempts: number;
   /** When it last started waiting for a worker, or was sent to one (the coarse `#clock`). */
   since: number;
@@ -126,12 +133,22 @@ interface PendingConnection {
 
 /** Pause before accepting again after EMFILE and friends. */
 const ACCEPT_RETRY_MS = 100;
+/** How long an answered connection (RouteAnswer) waits for the client to close before it is closed anyway. */
+const ANSWER_LINGER_MS = 2000;
 
-/** Accepts connections on one listening socket and hands each to a worker; see `acceptAndDispatch()`. */
+/**
+ * Accepts connections on one listening socket (and, for a ListenerServer in reuseport mode, on the members no
+ * worker holds) and hands each to a worker; see `acceptAndDispatch()`.
+ */
 export class Dispatcher extends EventEmitter<DispatcherEvents> {
-  readonly #fd: number;
+  /** The listening socket this dispatcher owns (closed by close()), if any. */
+  readonly #fd: number | undefined;
   readonly #address: net.AddressInfo;
-  readonly #acceptor: NativeAcceptor;
+  /**
+   * An acceptor per listening socket accepted from: the own one, and those a ListenerServer lends while no
+   * worker serves them (serveListener()). All start, pause and resume together.
+   */
+  readonly #acceptors = new Map<number, NativeAcceptor>();
   readonly #groups: Map<string, WorkerSet>;
   readonly #defaultGroup: WorkerSet;
   readonly #strategies = new Map<WorkerSet, ResolvedStrategy>();
@@ -170,10 +187,14 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     dropped: 0,
     acceptErrors: 0,
     ackTimeouts: 0,
+    proxyProtocolErrors: 0,
   };
 
-  /** @internal Use `acceptAndDispatch()`. */
-  constructor(fd: number, address: net.AddressInfo, options: ResolvedDispatchOptions) {
+  /**
+   * @internal Use `acceptAndDispatch()`. `fd` is the listening socket it owns; a ListenerServer passes none
+   * and lends it sockets with serveListener().
+   */
+  constructor(fd: number | undefined, address: net.AddressInfo, options: ResolvedDispatchOptions) {
     super();
     this.#fd = fd;
     this.#address = address;
@@ -189,8 +210,39 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.#sweepMs = Math.max(10, Math.floor(Math.min(options.ackTimeoutMs, options.queueTimeoutMs) / 4));
     this.#deadlines = setInterval(() => this.#enforceDeadlines(), this.#sweepMs);
     this.#deadlines.unref();
-    this.#acceptor = fdBackend.createAcceptor(fd, (fds, status) => this.#onAccept(fds, status));
-    this.#resumeAccepting();
+    if (fd !== undefined) this.serveListener(fd);
+  }
+
+  /**
+   * @internal Accepts from the listening socket `fd` too, as from its own, until stopServing(fd) or close().
+   * The socket stays its lender's (the dispatcher never closes it). Idempotent.
+   */
+  serveListener(fd: number): void {
+    if (this.#closed || this.#acceptors.has(fd)) return;
+    this.#acceptors.set(
+      fd,
+      fdBackend.createAcceptor(fd, (fds, status) => this.#onAccept(fd, fds, status)),
+    );
+    // A running dispatcher starts the new acceptor with the others' batch limit; a paused one leaves it
+    // stopped until the queue has room.
+    if (this.#accepting) this.#acceptors.get(fd)!.start(this.#acceptBatch);
+    else this.#resumeAccepting();
+  }
+
+  /**
+   * @internal Stops accepting from a socket lent with serveListener(); connections already accepted from it
+   * still go to workers. Idempotent.
+   */
+  stopServing(fd: number): void {
+    const acceptor = this.#acceptors.get(fd);
+    if (acceptor === undefined || fd === this.#fd) return;
+    this.#acceptors.delete(fd);
+    acceptor.close();
+  }
+
+  /** @internal The listening sockets it accepts from now. */
+  get servedListeners(): number[] {
+    return [...this.#acceptors.keys()];
   }
 
   /** The address the dispatcher accepts on. */
@@ -222,8 +274,9 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   async #close(timeoutMs: number | undefined): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
-      this.#acceptor.close();
-      fdBackend.close(this.#fd);
+      for (const acceptor of this.#acceptors.values()) acceptor.close();
+      this.#acceptors.clear();
+      if (this.#fd !== undefined) fdBackend.close(this.#fd);
     }
     if (this.#held() === 0 && this.#counters.inFlight === 0) {
       clearInterval(this.#deadlines);
@@ -248,11 +301,11 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     }
   }
 
-  #onAccept(fds: Int32Array | undefined, status: number): void {
+  #onAccept(listener: number, fds: Int32Array | undefined, status: number): void {
     if (fds !== undefined) {
       this.#counters.accepted += fds.length;
       for (const fd of fds) {
-        if (this.#options.route !== undefined) this.#previewAndRoute(fd);
+        if (this.#options.route !== undefined || this.#options.acceptProxyProtocol) this.#previewAndRoute(fd);
         else
           this.#enqueue({
             fd,
@@ -261,6 +314,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
             group: this.#defaultGroup,
             worker: undefined,
             remoteAddress: undefined,
+            proxy: undefined,
             attempts: 0,
             since: 0,
           });
@@ -268,9 +322,10 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       this.#pump();
     }
     if (status < 0) {
-      this.#accepting = false;
+      // Every acceptor pauses: out of descriptors (EMFILE) is the process's state, not one socket's.
+      this.#pauseAccepting();
       this.#counters.acceptErrors++;
-      this.emit('error', systemError(status, 'accept', getSystemErrorName(status), this.#fd));
+      this.emit('error', systemError(status, 'accept', getSystemErrorName(status), listener));
       setTimeout(() => this.#resumeAccepting(), ACCEPT_RETRY_MS).unref();
     }
   }
@@ -306,41 +361,129 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       return;
     }
     this.#routing.add(socket);
-    readPreview(socket, this.#options.preview)
-      .then(async (preview) => {
-        const target = await this.#options.route!(preview);
-        const group = typeof target === 'string' ? this.#groups.get(target) : this.#defaultGroup;
-        if (group === undefined)
-          throw new PortunusError(
-            'ERR_PORTUNUS_UNKNOWN_GROUP',
-            `route() chose an unknown group ${JSON.stringify(target)}`,
-            { group: target },
-          );
-        const worker = typeof target === 'object' ? target : undefined;
-        return { preview, group, worker };
+    this.#readProxyHeader(socket)
+      .then(async ({ proxy, rest }) => {
+        const route = this.#options.route;
+        const preview =
+          route === undefined
+            ? {
+                bytes: rest,
+                remoteAddress: socket.remoteAddress,
+                remotePort: socket.remotePort,
+                timedOut: false,
+                ended: false,
+              }
+            : await readPreview(socket, this.#options.preview, rest);
+        if (proxy?.sourceAddress !== undefined) {
+          preview.remoteAddress = proxy.sourceAddress;
+          preview.remotePort = proxy.sourcePort;
+        }
+        if (proxy !== undefined) (preview as RoutePreview).proxy = proxy;
+        const target = route === undefined ? undefined : await route(preview);
+        return { preview, proxy, target };
       })
-      .then(
-        ({ preview, group, worker }) => {
-          this.#routing.delete(socket);
-          this.#enqueue({
-            fd,
-            socket,
-            preRead: preview.bytes,
-            group,
-            worker,
-            remoteAddress: preview.remoteAddress,
-            attempts: 0,
-            since: 0,
+      .then(({ preview, proxy, target }) => {
+        if (isAnswer(target)) {
+          this.#answer(socket, target);
+          return;
+        }
+        const { group, worker, sendProxyProtocol } = this.#resolveTarget(target);
+        let preRead: Buffer | undefined = preview.bytes.length > 0 ? preview.bytes : undefined;
+        if (sendProxyProtocol !== undefined) {
+          const header = encodeProxyHeader(sendProxyProtocol, {
+            sourceAddress: preview.remoteAddress,
+            sourcePort: preview.remotePort,
+            destinationAddress: proxy?.destinationAddress ?? socket.localAddress,
+            destinationPort: proxy?.destinationPort ?? socket.localPort,
           });
-          this.#pump();
-        },
-        (error: Error) => {
-          this.#routing.delete(socket);
-          socket.destroy();
-          this.#drop(error);
-          this.#checkIdle();
-        },
+          preRead = preRead === undefined ? header : Buffer.concat([header, preRead]);
+        }
+        this.#routing.delete(socket);
+        this.#enqueue({
+          fd,
+          socket,
+          preRead,
+          group,
+          worker,
+          remoteAddress: preview.remoteAddress,
+          proxy,
+          attempts: 0,
+          since: 0,
+        });
+        this.#pump();
+      })
+      .catch((error: Error) => {
+        this.#routing.delete(socket);
+        socket.destroy();
+        if ((error as PortunusError).code === 'ERR_PORTUNUS_PROXY_PROTOCOL') this.#counters.proxyProtocolErrors++;
+        this.#drop(error);
+        this.#checkIdle();
+      });
+  }
+
+  /**
+   * With `acceptProxyProtocol`, reads the PROXY header (bounded in size and time) and returns it with the
+   * bytes that followed it; without, reads nothing.
+   */
+  async #readProxyHeader(socket: net.Socket): Promise<{ proxy: ProxyHeader | undefined; rest: Buffer }> {
+    if (!this.#options.acceptProxyProtocol) return { proxy: undefined, rest: Buffer.alloc(0) };
+    const read = await readPreview(socket, {
+      maxBytes: PROXY_HEADER_MAX_BYTES,
+      timeoutMs: this.#options.preview.timeoutMs,
+      complete: (bytes) => decodeProxyHeader(bytes) !== undefined,
+    });
+    // Throws for a malformed or missing header.
+    const decoded = decodeProxyHeader(read.bytes);
+    if (decoded === undefined)
+      throw new PortunusError(
+        'ERR_PORTUNUS_PROXY_PROTOCOL',
+        read.timedOut
+          ? `PROXY protocol header: not complete within ${this.#options.preview.timeoutMs} ms`
+          : 'PROXY protocol header: the client closed before the header was complete',
       );
+    return { proxy: decoded.header, rest: read.bytes.subarray(decoded.length) };
+  }
+
+  #resolveTarget(target: Exclude<RouteTarget, RouteAnswer>): {
+    group: WorkerSet;
+    worker: DispatchWorker | undefined;
+    sendProxyProtocol: 1 | 2 | undefined;
+  } {
+    if (target === undefined) return { group: this.#defaultGroup, worker: undefined, sendProxyProtocol: undefined };
+    const decision = typeof target === 'string' ? { group: target } : 'channel' in target ? undefined : target;
+    if (decision === undefined)
+      return { group: this.#defaultGroup, worker: target as DispatchWorker, sendProxyProtocol: undefined };
+    const group = decision.group === undefined ? this.#defaultGroup : this.#groups.get(decision.group);
+    if (group === undefined)
+      throw new PortunusError(
+        'ERR_PORTUNUS_UNKNOWN_GROUP',
+        `route() chose an unknown group ${JSON.stringify(decision.group)}`,
+        { group: decision.group },
+      );
+    return { group, worker: undefined, sendProxyProtocol: decision.sendProxyProtocol };
+  }
+
+  /**
+   * Writes route()'s answer and closes the sending side, then waits (reading and discarding) for the client to
+   * close its side, at most ANSWER_LINGER_MS: closing with unread bytes would reset the connection, and the
+   * client could lose the answer. The connection counts as held until then.
+   */
+  #answer(socket: net.Socket, answer: RouteAnswer): void {
+    // A timer of its own, not socket.setTimeout(): a client trickling bytes must not keep the connection open.
+    const linger = setTimeout(() => done(), ANSWER_LINGER_MS);
+    const done = () => {
+      clearTimeout(linger);
+      socket.destroy();
+      if (this.#routing.delete(socket)) {
+        this.#drop(answer.error);
+        this.#pump();
+      }
+    };
+    socket.on('data', () => {});
+    socket.once('end', done);
+    socket.once('close', done);
+    socket.resume();
+    socket.end(answer.answer);
   }
 
   /** Sends waiting connections to workers with room; stops accepting when too many wait. */
@@ -425,11 +568,10 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     const handoff: Promise<Handoff> =
       connection.socket === undefined
         ? distributeAcceptedFd(worker.channel, connection.fd)
-        : distributeTransport(
-            worker.channel,
-            connection.socket,
-            connection.preRead === undefined ? {} : { preRead: connection.preRead },
-          );
+        : distributeTransport(worker.channel, connection.socket, {
+            preRead: connection.preRead,
+            metadata: connection.proxy === undefined ? undefined : { proxy: connection.proxy },
+          });
     handoff.then(
       (result) => {
         this.#sent.delete(connection);
@@ -475,7 +617,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   #pauseAccepting(): void {
     if (!this.#accepting) return;
     this.#accepting = false;
-    this.#acceptor.stop();
+    for (const acceptor of this.#acceptors.values()) acceptor.stop();
   }
 
   /**
@@ -485,8 +627,9 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   #resumeAccepting(): void {
     const room = this.#options.maxPending - this.#held();
     if (this.#closed || room <= 0 || (this.#accepting && room === this.#acceptBatch)) return;
-    // On a running acceptor, start() only updates the batch limit.
-    this.#acceptor.start(room);
+    // On a running acceptor, start() only updates the batch limit. Each acceptor may take `room` per turn:
+    // with several sockets lent, one turn can overfill maxPending by that much, and then accepting pauses.
+    for (const acceptor of this.#acceptors.values()) acceptor.start(room);
     this.#acceptBatch = room;
     this.#accepting = true;
   }
@@ -564,4 +707,8 @@ export function acceptAndDispatch(options: AcceptAndDispatchOptions): Promise<Di
 async function start(options: ResolvedDispatchOptions): Promise<Dispatcher> {
   const { fd, address } = await listenThenStart(options.listen, [...options.groups.values()]);
   return new Dispatcher(fd, address, options);
+}
+
+function isAnswer(target: RouteTarget): target is RouteAnswer {
+  return typeof target === 'object' && target !== null && 'answer' in target;
 }

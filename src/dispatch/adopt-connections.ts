@@ -13,6 +13,7 @@ import { Channel, type ChannelExtensionPort } from '../channel/index.js';
 import { PortunusError, invalidArgument } from '../errors.js';
 import { validateBoolean, validateInstance, validateOptions, validateTimeout } from '../validate.js';
 import { releaseAdopted, type Adopted } from '../transport/index.js';
+import { recordProxyHeader } from './proxy-header-of.js';
 import { encodeLoad, WorkerFrame } from './worker-protocol.js';
 
 /** Options of `adoptConnections()`. */
@@ -115,6 +116,7 @@ export class WorkerConnections extends EventEmitter<WorkerEvents> {
 
   #adopt(adopted: Adopted): void {
     if (adopted.kind === 'tcp' || adopted.kind === 'unix') {
+      recordProxyHeader(adopted.socket, adopted.metadata);
       this.#serve(adopted.socket);
     } else if (adopted.kind === 'tcp-server' || adopted.kind === 'unix-server') {
       this.#acceptFrom(adopted.server);

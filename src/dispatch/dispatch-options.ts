@@ -5,14 +5,48 @@
  */
 import type net from 'node:net';
 import { invalidArgument } from '../errors.js';
-import { validateFunction, validateInteger, validateObject, validateOptions, validateTimeout } from '../validate.js';
+import {
+  validateBoolean,
+  validateFunction,
+  validateInteger,
+  validateObject,
+  validateOptions,
+  validateTimeout,
+} from '../validate.js';
 import { validateListenOption } from './listen-socket.js';
 import type { PreviewOptions, RoutePreview } from './preview.js';
 import { resolveStrategy, type Strategy } from './strategies.js';
 import { isWorkerSet, type DispatchWorker, type WorkerSet } from './worker-set.js';
 
-/** Where `route()` sends a connection: a worker, the name of a group, or undefined for the default group. */
-export type RouteTarget = DispatchWorker | string | undefined;
+/**
+ * Where `route()` sends a connection: a worker, the name of a group, undefined for the default group, a
+ * {@link RouteDecision} (the same, with a PROXY header for the worker), or a {@link RouteAnswer} (no worker:
+ * answer the client and close).
+ */
+export type RouteTarget = DispatchWorker | string | undefined | RouteDecision | RouteAnswer;
+
+/** A route with options: the group, and whether the worker is to see a PROXY protocol header first. */
+export interface RouteDecision {
+  /** The group's name; undefined for the default group. */
+  group?: string;
+  /**
+   * Put a PROXY protocol header of this version in front of the bytes the worker reads, for a service that
+   * wants one (it names the client: the PROXY header the connection came with, else the peer's address).
+   */
+  sendProxyProtocol?: 1 | 2;
+}
+
+/**
+ * No worker gets the connection: `answer` is written to the client (an HTTP error response, a TLS alert),
+ * the sending side is closed, and the connection is closed once the client closes its side or after a
+ * short linger (so that the answer is not lost to a reset). Counted as dropped, with `error`.
+ */
+export interface RouteAnswer {
+  /** The bytes to send before closing. */
+  answer: Uint8Array;
+  /** Why: reported by the dispatcher's `'drop'` event. */
+  error: Error;
+}
 
 /** Options of `acceptAndDispatch()`. */
 export interface AcceptAndDispatchOptions {
@@ -55,6 +89,15 @@ export interface AcceptAndDispatchOptions {
    * answer instead of waiting forever. Default 10 000; acted on between 1× and 1.5× this time.
    */
   queueTimeoutMs?: number;
+  /**
+   * Every connection starts with a PROXY protocol header (v1 or v2, as HAProxy's `send-proxy` and
+   * `send-proxy-v2` write it) naming the real client. The dispatcher reads and removes it (within
+   * `preRead.timeoutMs`), gives its source to `route()` and the strategy as the client's address, and hands it
+   * to the worker as adoption metadata (`proxyHeaderOf(socket)` in the worker). A connection whose header is
+   * missing, malformed or late is closed and counted (`stats().proxyProtocolErrors`). Default false. Only for
+   * listeners that nobody but the proxy can reach: the header is believed.
+   */
+  acceptProxyProtocol?: boolean;
 }
 
 /** The options as the dispatcher uses them. */
@@ -68,6 +111,7 @@ export interface ResolvedDispatchOptions {
   maxAttempts: number;
   ackTimeoutMs: number;
   queueTimeoutMs: number;
+  acceptProxyProtocol: boolean;
 }
 
 const POSITIVE_INTEGERS = ['maxPending', 'maxAttempts'] as const;
@@ -91,6 +135,8 @@ export function resolveDispatchOptions(options: AcceptAndDispatchOptions): Resol
   if (preRead.maxBytes !== undefined) validateInteger(preRead.maxBytes, 'options.preRead.maxBytes', 1);
   if (preRead.timeoutMs !== undefined) validateTimeout(preRead.timeoutMs, 'options.preRead.timeoutMs');
   if (preRead.complete !== undefined) validateFunction(preRead.complete, 'options.preRead.complete');
+  if (options.acceptProxyProtocol !== undefined)
+    validateBoolean(options.acceptProxyProtocol, 'options.acceptProxyProtocol');
   const strategy = options.strategy ?? 'round-robin';
   resolveStrategy(strategy);
   return {
@@ -107,5 +153,6 @@ export function resolveDispatchOptions(options: AcceptAndDispatchOptions): Resol
     maxAttempts: options.maxAttempts ?? 3,
     ackTimeoutMs: options.ackTimeoutMs ?? 5000,
     queueTimeoutMs: options.queueTimeoutMs ?? 10_000,
+    acceptProxyProtocol: options.acceptProxyProtocol ?? false,
   };
 }

@@ -10,6 +10,8 @@ export type {
   DispatchStats,
   DispatcherCloseOptions,
   DispatcherEvents,
+  RouteAnswer,
+  RouteDecision,
   RouteTarget,
 } from './accept-and-dispatch.js';
 export {
@@ -23,10 +25,20 @@ export {
   ListenerServer,
   type ListenerMode,
   type ListenerServerEvents,
+  type ListenerServerCloseOptions,
   type ListenerStats,
   type ServeListenersOptions,
 } from './serve-listeners.js';
-export type { PreviewOptions, RoutePreview } from './preview.js';
+export { readPreview, type PreviewOptions, type RoutePreview } from './preview.js';
+export { proxyHeaderOf, recordProxyHeader } from './proxy-header-of.js';
+export {
+  decodeProxyHeader,
+  encodeProxyHeader,
+  PROXY_HEADER_MAX_BYTES,
+  type DecodedProxyHeader,
+  type ProxyAddresses,
+  type ProxyHeader,
+} from './proxy-protocol.js';
 export type { ConnectionInfo, Strategy, StrategyFunction } from './strategies.js';
 export { decodeLoad, WorkerFrame } from './worker-protocol.js';
-export type { DispatchWorker, WorkerSet, WorkerSetEvents } from './worker-set.js';
+export { isWorkerSet, type DispatchWorker, type WorkerSet, type WorkerSetEvents } from './worker-set.js';

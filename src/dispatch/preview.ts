@@ -5,6 +5,7 @@
  * @module
  */
 import type net from 'node:net';
+import type { ProxyHeader } from './proxy-protocol.js';
 
 /** Bounds on what the dispatcher reads from a connection before calling `route()`. */
 export interface PreviewOptions {
@@ -31,13 +32,32 @@ export interface RoutePreview {
   timedOut: boolean;
   /** The client finished sending (half-close) before `maxBytes` arrived. */
   ended: boolean;
+  /**
+   * The PROXY protocol header the connection started with (`acceptProxyProtocol`); `bytes` and the worker
+   * do not see it, and `remoteAddress`/`remotePort` are its source, the real client.
+   */
+  proxy?: ProxyHeader;
 }
 
-/** Reads up to `maxBytes` or until `timeoutMs`; leaves the socket paused with its listeners removed. */
-export function readPreview(socket: net.Socket, options: PreviewOptions): Promise<RoutePreview> {
+/**
+ * @internal Reads up to `maxBytes` or until `timeoutMs`; leaves the socket paused with its listeners removed.
+ * The dispatcher's route() and the tcpmux server (its name line) read with it. `initial`: bytes already read
+ * from the socket (after a PROXY header, say), counted as if read now.
+ */
+export function readPreview(socket: net.Socket, options: PreviewOptions, initial?: Buffer): Promise<RoutePreview> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let length = 0;
+    const done = () => {
+      if (length >= options.maxBytes) return true;
+      try {
+        return options.complete(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length));
+      } catch {
+        // complete() runs in a 'data' listener: a throw there would end the process. Reading stops, and
+        // route() meets the same bytes.
+        return true;
+      }
+    };
     const finish = (timedOut: boolean, ended: boolean) => {
       clearTimeout(timer);
       socket.pause();
@@ -55,8 +75,7 @@ export function readPreview(socket: net.Socket, options: PreviewOptions): Promis
     const onData = (chunk: Buffer) => {
       chunks.push(chunk);
       length += chunk.length;
-      if (length >= options.maxBytes || options.complete(chunks.length === 1 ? chunk : Buffer.concat(chunks, length)))
-        finish(false, false);
+      if (done()) finish(false, false);
     };
     const onEnd = () => finish(false, true);
     const onError = (error: Error) => {
@@ -65,9 +84,20 @@ export function readPreview(socket: net.Socket, options: PreviewOptions): Promis
       socket.off('end', onEnd);
       reject(error);
     };
-    const timer = setTimeout(() => finish(true, false), options.timeoutMs);
+    let timer: NodeJS.Timeout | undefined = undefined;
+    if (initial !== undefined && initial.length > 0) {
+      chunks.push(initial);
+      length = initial.length;
+      if (done()) {
+        finish(false, false);
+        return;
+      }
+    }
+    timer = setTimeout(() => finish(true, false), options.timeoutMs);
     socket.on('data', onData);
     socket.once('end', onEnd);
     socket.once('error', onError);
+    // A socket an earlier preview paused does not flow again just because 'data' has a listener.
+    socket.resume();
   });
 }

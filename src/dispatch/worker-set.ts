@@ -33,6 +33,8 @@ export interface WorkerSet {
   off?(event: 'capacity', listener: () => void): unknown;
   /** Workers the set keeps running even without demand; serveListeners() needs at least one. */
   readonly min?: number;
+  /** Most workers the set runs at once; serveListeners() in 'reuseport' mode opens one listener per worker. */
+  readonly max?: number;
   /** Most unacknowledged handoffs per worker. */
   readonly maxInFlight: number;
   /**
@@ -66,7 +68,7 @@ export interface WorkerSet {
   inheritListeners?(listeners: ReadonlyArray<{ name?: string; fd: number }>): void;
 }
 
-/** True for anything that implements WorkerSet (a WorkerPool, or a set of the application's own). */
+/** @internal True for anything that implements WorkerSet (a WorkerPool, or a set of the application's own). */
 export function isWorkerSet(value: unknown): value is WorkerSet {
   const candidate = value as Partial<WorkerSet> | null;
   return (

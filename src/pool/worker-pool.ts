@@ -139,6 +139,11 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
     return this.#options.min;
   }
 
+  /** Most workers at once (the `max` option). */
+  get max(): number {
+    return this.#options.max;
+  }
+
   /** True once `close()` was called: the pool offers no worker any more. */
   get isClosed(): boolean {
     return this.#closing !== undefined;

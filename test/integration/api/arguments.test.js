@@ -13,6 +13,7 @@ import {
   WorkerPool,
   acceptAndDispatch,
   adoptConnections,
+  serveRouter,
   shutdownOnSignals,
   adoptTransport,
   channelFromFd,
@@ -22,9 +23,15 @@ import {
   inheritedChannel,
   listenChannel,
   nodeIpcChannel,
-  socketPairForChild,
   serveListeners,
+  socketPairForChild,
   spawnActivated,
+  ServiceRegistry,
+  openServiceRegistry,
+  registerService,
+  serveTcpmux,
+  connectTcpmux,
+  listTcpmuxServices,
 } from '../../../dist/index.js';
 import { closeFd, describeFd, dupFd, peerCredentialsOf } from '../../../dist/fd.js';
 import { CHANNEL_FD_ENV } from '../../../dist/protocol.js';
@@ -299,9 +306,68 @@ const CASES = [
     { code: TYPE, name: 'options.preRead.complete', received: 'type boolean (true)' },
   ],
   [
+    "serveListeners(): options.fallback 'dispatch'",
+    () => () =>
+      serveListeners({
+        listen: { port: 0 },
+        pool: new WorkerPool({ args: [fixture('worker-http.js')], min: 1, max: 1 }),
+        mode: 'reuseport',
+        fallback: 'dispatch',
+      }),
+    { code: VALUE, name: 'options.fallback', received: "'dispatch'" },
+  ],
+  [
     'acceptAndDispatch(): options.pool missing',
     () => () => acceptAndDispatch({ listen: { port: 0 } }),
     { code: TYPE, name: 'options.pool', received: 'undefined' },
+  ],
+  [
+    'acceptAndDispatch(): options.acceptProxyProtocol a string',
+    (t) => () => acceptAndDispatch({ listen: { port: 0 }, pool: idlePool(t), acceptProxyProtocol: 'yes' }),
+    { code: TYPE, name: 'options.acceptProxyProtocol', received: "type string ('yes')" },
+  ],
+  [
+    'serveRouter(): options.pools missing',
+    () => () => serveRouter({ listen: { port: 0 }, routes: [{ to: 'web' }] }),
+    { code: TYPE, name: 'options.pools', received: 'undefined' },
+  ],
+  [
+    'serveRouter(): options.routes empty',
+    (t) => () => serveRouter({ listen: { port: 0 }, pools: { web: idlePool(t) }, routes: [] }),
+    { code: TYPE, name: 'options.routes', received: 'an instance of Array' },
+  ],
+  [
+    'serveRouter(): a route to a pool that does not exist',
+    (t) => () => serveRouter({ listen: { port: 0 }, pools: { web: idlePool(t) }, routes: [{ to: 'api' }] }),
+    { code: VALUE, name: 'options.routes[0].to', received: "'api'" },
+  ],
+  [
+    'serveRouter(): a route host that is not a host name',
+    (t) => () =>
+      serveRouter({ listen: { port: 0 }, pools: { web: idlePool(t) }, routes: [{ host: 'a b', to: 'web' }] }),
+    { code: VALUE, name: 'options.routes[0].host', received: "'a b'" },
+  ],
+  [
+    'serveRouter(): a path prefix on a TLS route',
+    (t) => () =>
+      serveRouter({
+        listen: { port: 0 },
+        pools: { web: idlePool(t) },
+        routes: [{ protocol: 'tls', pathPrefix: '/api', to: 'web' }],
+      }),
+    { code: VALUE, name: 'options.routes[0].pathPrefix', received: "'/api'" },
+  ],
+  [
+    'serveRouter(): sendProxyProtocol 3',
+    (t) => () =>
+      serveRouter({ listen: { port: 0 }, pools: { web: idlePool(t) }, routes: [{ to: 'web', sendProxyProtocol: 3 }] }),
+    { code: VALUE, name: 'options.routes[0].sendProxyProtocol', received: '3' },
+  ],
+  [
+    'serveRouter(): options.maxHeadBytes 10',
+    (t) => () =>
+      serveRouter({ listen: { port: 0 }, pools: { web: idlePool(t) }, routes: [{ to: 'web' }], maxHeadBytes: 10 }),
+    { code: VALUE, name: 'options.maxHeadBytes', received: '10' },
   ],
   [
     'new WorkerPool(): options.max NaN (WORKERS=abc)',
@@ -388,6 +454,81 @@ const CASES = [
     'shutdownOnSignals(): options.timeoutMs -5',
     () => () => shutdownOnSignals([], { timeoutMs: -5 }),
     { code: VALUE, name: 'options.timeoutMs', received: '-5' },
+  ],
+  [
+    'new ServiceRegistry(): options.names an array',
+    () => () => new ServiceRegistry({ names: [0] }),
+    { code: TYPE, name: 'options.names', received: 'an instance of Array' },
+  ],
+  [
+    'new ServiceRegistry(): options.names with uids that are not numbers',
+    () => () => new ServiceRegistry({ names: { echo: ['root'] } }),
+    { code: TYPE, name: 'options.names["echo"]', received: 'an instance of Array' },
+  ],
+  [
+    'new ServiceRegistry(): options.shareAcrossUids a string',
+    () => () => new ServiceRegistry({ shareAcrossUids: 'yes' }),
+    { code: TYPE, name: 'options.shareAcrossUids', received: "type string ('yes')" },
+  ],
+  [
+    'ServiceRegistry.service(): a name with a space',
+    () => () => new ServiceRegistry().service('my service'),
+    { code: VALUE, name: 'name', received: "'my service'" },
+  ],
+  [
+    'openServiceRegistry(): options.path missing',
+    () => () => openServiceRegistry({}),
+    { code: TYPE, name: 'options.path', received: 'undefined' },
+  ],
+  [
+    'openServiceRegistry(): options.registerTimeoutMs 0',
+    () => () => openServiceRegistry({ path: '/tmp/x.sock', registerTimeoutMs: 0 }),
+    { code: VALUE, name: 'options.registerTimeoutMs', received: '0' },
+  ],
+  [
+    'registerService(): a name longer than 255 bytes',
+    () => () => registerService('x'.repeat(256), () => {}, { registry: '/tmp/x.sock' }),
+    { code: VALUE, name: 'name', received: `'${'x'.repeat(25)}...'` },
+  ],
+  [
+    'registerService(): service neither a server nor a function',
+    () => () => registerService('echo', {}, { registry: '/tmp/x.sock' }),
+    { code: TYPE, name: 'service', received: 'an instance of Object' },
+  ],
+  [
+    'registerService(): options.registry missing',
+    () => () => registerService('echo', () => {}, {}),
+    { code: TYPE, name: 'options.registry', received: 'undefined' },
+  ],
+  [
+    'serveTcpmux(): options.registry not a ServiceRegistry',
+    () => () => serveTcpmux({ listen: { port: 0 }, registry: {} }),
+    { code: TYPE, name: 'options.registry', received: 'an instance of Object' },
+  ],
+  [
+    'serveTcpmux(): options.maxNameLength 256',
+    () => () => serveTcpmux({ listen: { port: 0 }, registry: new ServiceRegistry(), maxNameLength: 256 }),
+    { code: VALUE, name: 'options.maxNameLength', received: '256' },
+  ],
+  [
+    'serveTcpmux(): options.listen.port 65536',
+    () => () => serveTcpmux({ listen: { port: 65536 }, registry: new ServiceRegistry() }),
+    { code: VALUE, name: 'options.listen.port', received: '65536' },
+  ],
+  [
+    'serveTcpmux(): options.acceptProxyProtocol a string',
+    () => () => serveTcpmux({ listen: { port: 0 }, registry: new ServiceRegistry(), acceptProxyProtocol: 'yes' }),
+    { code: TYPE, name: 'options.acceptProxyProtocol', received: "type string ('yes')" },
+  ],
+  [
+    'connectTcpmux(): an empty service name',
+    () => () => connectTcpmux('', { port: 1 }),
+    { code: VALUE, name: 'service', received: "''" },
+  ],
+  [
+    'listTcpmuxServices(): options.port missing',
+    () => () => listTcpmuxServices({}),
+    { code: TYPE, name: 'options.port', received: 'undefined' },
   ],
 ];
 
