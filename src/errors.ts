@@ -56,7 +56,10 @@ export type PortunusErrorCode =
   | 'ERR_PORTUNUS_TAKEOVER_BUSY'
   | 'ERR_PORTUNUS_TAKEOVER_TIMEOUT'
   | 'ERR_PORTUNUS_TAKEOVER_FAILED'
-  | 'ERR_PORTUNUS_NO_PREDECESSOR';
+  | 'ERR_PORTUNUS_NO_PREDECESSOR'
+  | 'ERR_PORTUNUS_BAD_LISTEN_FDS'
+  | 'ERR_PORTUNUS_LISTEN_FD_MISSING'
+  | 'ERR_PORTUNUS_LISTEN_FD_IN_USE';
 
 /** Properties an error may carry besides its code and message. */
 export interface PortunusErrorDetails {

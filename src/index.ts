@@ -36,6 +36,10 @@ export type {
 } from './channel/index.js';
 export { inheritedChannel } from './bootstrap/index.js';
 
+// Socket activation, both ways (systemd's LISTEN_FDS).
+export { listenFds, spawnActivated } from './bootstrap/index.js';
+export type { ActivatedSocket, ActivationListener, SpawnActivatedOptions } from './bootstrap/index.js';
+
 // Handing sockets over. The transport layer's door also extends every channel with the transport session.
 export { distributeTransport, adoptTransport } from './transport/index.js';
 export type {
@@ -49,6 +53,7 @@ export type {
   AdoptedSeqpacket,
   NodeUnixSeqpacketSocket,
   AdoptedFd,
+  HeldTransport,
   SocketFields,
   TransportKind,
 } from './transport/index.js';

@@ -88,7 +88,8 @@ function notTcp(): PortunusError {
 }
 
 /**
- * Opens the listening socket, then starts the worker sets, and resolves with the socket once all are started.
+ * Opens the listening socket, then (after `beforeStart`, given its descriptor) starts the worker sets, and
+ * resolves with the socket once all are started.
  * Listening comes first: a port that cannot be had must not leave workers running, and connections that
  * arrive while the sets start wait in the backlog. If a set fails to start, the socket is closed and the sets
  * are closed too (nothing will use them: no worker or respawn loop is left behind), and the error is thrown.
@@ -96,9 +97,11 @@ function notTcp(): PortunusError {
 export async function listenThenStart(
   listen: net.ListenOptions | net.Server,
   sets: readonly WorkerSet[],
+  beforeStart?: (fd: number) => void,
 ): Promise<ListeningSocket> {
   const socket = await openListeningSocket(listen);
   try {
+    beforeStart?.(socket.fd);
     await Promise.all(sets.map((set) => set.start()));
   } catch (error) {
     fdBackend.close(socket.fd);

@@ -12,6 +12,7 @@
 import net from 'node:net';
 import { EventEmitter } from 'eventemitter3';
 import { fdBackend } from '../binding/index.js';
+import { validateListenFdName } from '../bootstrap/index.js';
 import { PortunusError, invalidArgument } from '../errors.js';
 import { validateObject, validateOneOf, validateTimeout } from '../validate.js';
 import { Dispatcher } from './accept-and-dispatch.js';
@@ -22,25 +23,35 @@ import { ReusePortMembers } from './reuseport-members.js';
 import { SharedListener } from './shared-listener.js';
 import { isWorkerSet, type DispatchWorker, type WorkerSet } from './worker-set.js';
 
-/** How the master shares its listeners: one socket for all workers, or one SO_REUSEPORT member each. */
-export type ListenerMode = 'shared' | 'reuseport';
+/**
+ * How the master shares its listeners: one socket for all workers, or one SO_REUSEPORT member each, handed
+ * over their channels; or ('inherit') one socket passed to workers in any language when they start, the
+ * systemd way (LISTEN_FDS).
+ */
+export type ListenerMode = 'shared' | 'reuseport' | 'inherit';
 
 /** Options of `serveListeners()`. */
 export interface ServeListenersOptions {
   /**
-   * TCP listen options (port 0 for any), or, in `shared` mode only, a listening TCP net.Server to take over.
+   * TCP listen options (port 0 for any), or, in `shared` and `inherit` modes only, a listening TCP net.Server
+   * to take over (one from `listenFds()`, say).
    */
   listen: net.ListenOptions | net.Server;
   /**
    * The workers; they call `adoptConnections(server)`. Its `min` must be at least 1: someone must accept.
-   * In `reuseport` mode it needs a `max` (a WorkerPool has one): one listener is opened per worker slot.
+   * In `reuseport` mode it needs a `max` (a WorkerPool has one): one listener is opened per worker slot. In
+   * `inherit` mode, a WorkerPool whose `command` takes its listener by LISTEN_FDS (any language).
    */
   pool: WorkerSet;
   /**
    * 'shared': every worker accepts from the one listening socket. 'reuseport': each worker accepts from a
-   * SO_REUSEPORT listener of its own (Linux, FreeBSD). Default 'shared'.
+   * SO_REUSEPORT listener of its own (Linux, FreeBSD). 'inherit': every worker is started with the listening
+   * socket at descriptor 3 (LISTEN_FDS=1, LISTEN_FDNAMES=`name`, LISTEN_PID its own pid), as systemd starts a
+   * socket-activated service; see docs/bootstrap.md. Default 'shared'.
    */
   mode?: ListenerMode;
+  /** 'inherit' mode: the listener's name in LISTEN_FDNAMES. Default 'unknown'. */
+  name?: string;
   /**
    * What 'reuseport' does where the platform has no balanced SO_REUSEPORT: 'shared' runs in shared mode
    * instead (`stats().mode` says which runs); without it, serveListeners() throws ERR_PORTUNUS_UNSUPPORTED.
@@ -175,7 +186,8 @@ export class ListenerServer extends EventEmitter<ListenerServerEvents> {
 
 /**
  * Opens the listening socket(s), starts the pool, and hands the sockets to the workers, which accept from
- * them themselves (`mode`: 'shared' or 'reuseport'). Options are checked synchronously, and so is the
+ * them themselves (`mode`: 'shared' or 'reuseport' over their channels; 'inherit' at descriptor 3 when each
+ * worker starts, for workers in any language). Options are checked synchronously, and so is the
  * platform: 'reuseport' where there is no balanced SO_REUSEPORT throws ERR_PORTUNUS_UNSUPPORTED unless
  * `fallback: 'shared'` was given. Resolves once the pool started; rejects as `acceptAndDispatch()` does when
  * the port cannot be had or no first worker starts (every socket opened is closed again). The master owns
@@ -190,7 +202,15 @@ export function serveListeners(options: ServeListenersOptions): Promise<Listener
     throw invalidArgument('options.pool', 'a pool with min >= 1 (with no worker, nobody accepts)', pool.min, 'value');
   }
   const requested = options.mode ?? 'shared';
-  validateOneOf(requested, 'options.mode', ['shared', 'reuseport']);
+  validateOneOf(requested, 'options.mode', ['shared', 'reuseport', 'inherit']);
+  if (options.name !== undefined && requested !== 'inherit')
+    throw invalidArgument('options.name', "undefined outside mode 'inherit'", options.name, 'value');
+  if (requested === 'inherit') {
+    if (typeof pool.inheritListeners !== 'function')
+      throw invalidArgument('options.pool', "a WorkerPool (mode 'inherit' needs inheritListeners())", pool);
+    if (options.name !== undefined) validateListenFdName(options.name, 'options.name');
+    return startInherited(options.listen, pool, options.name);
+  }
   if (options.fallback !== undefined) validateOneOf(options.fallback, 'options.fallback', ['shared']);
   const mode =
     requested === 'reuseport' && !fdBackend.reusePort && options.fallback === 'shared' ? 'shared' : requested;
@@ -214,6 +234,22 @@ export function serveListeners(options: ServeListenersOptions): Promise<Listener
       'value',
     );
   return startReusePort(options.listen, pool, pool.max);
+}
+
+/**
+ * Inherit mode: the pool learns the socket before its first worker starts, and passes it to each worker it
+ * starts. The master keeps its copy in a SharedListener, which hands nothing over channels: an inherit pool
+ * offers no worker with a channel (`available()` is empty).
+ */
+async function startInherited(
+  listen: net.ListenOptions | net.Server,
+  pool: WorkerSet,
+  name: string | undefined,
+): Promise<ListenerServer> {
+  const { fd, address } = await listenThenStart(listen, [pool], (listener) =>
+    pool.inheritListeners!([{ fd: listener, ...(name === undefined ? {} : { name }) }]),
+  );
+  return new ListenerServer([fd], address, pool, 'inherit');
 }
 
 async function startShared(listen: net.ListenOptions | net.Server, pool: WorkerSet): Promise<ListenerServer> {

@@ -60,6 +60,12 @@ export interface WorkerSet {
    * note the demand) if the set's policy allows.
    */
   demand(waiting: number): void;
+  /**
+   * For `serveListeners({ mode: 'inherit' })`: from now on, start every worker with `listeners` (descriptors
+   * the caller keeps open) the systemd way, LISTEN_FDS and descriptors from 3, instead of over a channel.
+   * Called once, before `start()`. A set without this method cannot run in inherit mode.
+   */
+  inheritListeners?(listeners: ReadonlyArray<{ name?: string; fd: number }>): void;
 }
 
 /** @internal True for anything that implements WorkerSet (a WorkerPool, or a set of the application's own). */

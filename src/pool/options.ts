@@ -3,6 +3,7 @@
  * @module
  */
 import os from 'node:os';
+import { planActivation, type ActivationPlan } from '../bootstrap/index.js';
 import { invalidArgument } from '../errors.js';
 import {
   validateBoolean,
@@ -57,6 +58,28 @@ export interface WorkerPoolOptions {
    * is killed. Default true.
    */
   detached?: boolean;
+  /**
+   * Inherit mode: the workers are programs in any language that take their listeners the systemd way
+   * (LISTEN_FDS, LISTEN_FDNAMES, LISTEN_PID, descriptors from 3; see `spawnActivated()`), one process per
+   * worker, instead of Node workers fed over a channel. Each `{ name, fd }` is a listening socket (or any
+   * descriptor) that this process keeps open for as long as the pool runs and does not serve itself; every
+   * worker gets a copy. `serveListeners({ listen, pool, mode: 'inherit' })` fills this in with the socket it
+   * opens. An inherit pool runs `min` workers (it has no load reports to scale by), replaces those that exit,
+   * and restarts by overlapping generations; a dispatcher cannot hand connections to its workers.
+   */
+  listeners?: ReadonlyArray<{
+    /** Name in LISTEN_FDNAMES. Default 'unknown'. */
+    name?: string;
+    /** The descriptor, owned by the caller. */
+    fd: number;
+  }>;
+  /**
+   * Inherit mode: a worker counts as ready once it has been running this long without exiting (it has no
+   * channel to say so). A restart stops the old generation only then; connections that arrive meanwhile wait
+   * in the listening socket's queue, which the master keeps open, so a short grace costs latency, not
+   * connections. Must be below `readyTimeoutMs`. Default 1 000.
+   */
+  readyAfterMs?: number;
 }
 
 export interface ResolvedPoolOptions {
@@ -77,6 +100,9 @@ export interface ResolvedPoolOptions {
   backoffMaxMs: number;
   stdio: 'inherit' | 'ignore';
   detached: boolean;
+  /** Inherit mode's descriptors and variables; undefined for Node workers with a channel. */
+  inherit: ActivationPlan | undefined;
+  readyAfterMs: number;
 }
 
 const NUMBERS = [
@@ -91,6 +117,7 @@ const NUMBERS = [
   ['pingTimeoutMs', 1],
   ['backoffInitialMs', 1],
   ['backoffMaxMs', 1],
+  ['readyAfterMs', 0],
 ] as const;
 
 export function resolvePoolOptions(options: WorkerPoolOptions): ResolvedPoolOptions {
@@ -113,6 +140,8 @@ export function resolvePoolOptions(options: WorkerPoolOptions): ResolvedPoolOpti
     backoffMaxMs: options.backoffMaxMs ?? 30_000,
     stdio: options.stdio ?? 'inherit',
     detached: options.detached ?? true,
+    inherit: undefined,
+    readyAfterMs: options.readyAfterMs ?? 1_000,
   };
   validateString(resolved.command, 'options.command', { nonEmpty: true });
   if (!Array.isArray(resolved.args) || !resolved.args.every((arg) => typeof arg === 'string'))
@@ -127,5 +156,39 @@ export function resolvePoolOptions(options: WorkerPoolOptions): ResolvedPoolOpti
     throw invalidArgument('options.min', `at most max (${resolved.max})`, resolved.min, 'value');
   validateOneOf(resolved.stdio, 'options.stdio', ['inherit', 'ignore']);
   validateBoolean(resolved.detached, 'options.detached');
+  if (options.listeners !== undefined)
+    resolved.inherit = planInheritedListeners(options.listeners, 'options.listeners');
+  if (resolved.inherit !== undefined) checkGrace(resolved);
   return resolved;
+}
+
+/** Inherit mode: the grace period must end before the ready timeout would kill a worker that is still starting. */
+export function checkGrace(resolved: ResolvedPoolOptions): void {
+  if (resolved.readyAfterMs >= resolved.readyTimeoutMs) {
+    throw invalidArgument(
+      'options.readyAfterMs',
+      `below readyTimeoutMs (${resolved.readyTimeoutMs}) in inherit mode`,
+      resolved.readyAfterMs,
+      'value',
+    );
+  }
+}
+
+/**
+ * Checks inherit mode's listeners: descriptors only, since a Node object would keep serving in this process
+ * (a net.Server accepting, a dgram.Socket reading) alongside the workers.
+ */
+export function planInheritedListeners(listeners: unknown, name: string): ActivationPlan {
+  if (Array.isArray(listeners)) {
+    listeners.forEach((listener: unknown, index) => {
+      if (
+        typeof listener !== 'object' ||
+        listener === null ||
+        !('fd' in listener) ||
+        Object.keys(listener).some((key) => key !== 'fd' && key !== 'name')
+      )
+        throw invalidArgument(`${name}[${index}]`, 'a { name, fd } of a socket this process does not serve', listener);
+    });
+  }
+  return planActivation(listeners, name);
 }

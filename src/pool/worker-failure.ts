@@ -35,6 +35,7 @@ export function workerFailure(worker: PoolWorker, exit: WorkerExit, readyTimeout
       listening: worker.readyTimeout?.listening ?? [],
       exitCode: exit.code,
       timedOut: worker.readyTimeout !== undefined,
+      inherit: worker.channel === undefined,
     });
     message =
       worker.readyTimeout !== undefined
@@ -102,7 +103,15 @@ function startupHint(failure: {
   listening: readonly string[];
   exitCode: number | null;
   timedOut: boolean;
+  inherit: boolean;
 }): string | undefined {
+  // An inherit mode worker is started through /bin/sh (the LISTEN_PID shim), which exits 127 for a command
+  // it cannot find; such a worker listens on nothing itself and never calls adoptConnections().
+  if (failure.inherit) {
+    return failure.exitCode === 127 || /not found/.test(failure.stderr)
+      ? "check the pool's command: the shell that starts it could not find it"
+      : undefined;
+  }
   if (failure.listening.length > 0) {
     return `the worker listens on ${failure.listening.join(', ')} itself (server.listen()): a dispatched worker does not listen, it calls adoptConnections(server)`;
   }

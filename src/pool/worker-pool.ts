@@ -8,9 +8,15 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import type { DispatchWorker, WorkerSet } from '../dispatch/index.js';
-import { PortunusError } from '../errors.js';
+import { PortunusError, invalidArgument } from '../errors.js';
 import { validateInteger } from '../validate.js';
-import { resolvePoolOptions, type ResolvedPoolOptions, type WorkerPoolOptions } from './options.js';
+import {
+  checkGrace,
+  planInheritedListeners,
+  resolvePoolOptions,
+  type ResolvedPoolOptions,
+  type WorkerPoolOptions,
+} from './options.js';
 import { PoolWorker, type WorkerExit, type WorkerState } from './pool-worker.js';
 import { listeningAddressesOf, workerFailure } from './worker-failure.js';
 
@@ -94,6 +100,11 @@ export interface PoolStats {
     /** Handoffs to it not yet acknowledged. */
     inFlight: number;
   }>;
+}
+
+/** A worker with a channel, which a dispatcher can hand connections to. */
+function isChannelWorker(worker: PoolWorker): worker is PoolWorker & DispatchWorker {
+  return worker.channel !== undefined && !worker.channel.isClosed;
 }
 
 /** Time a worker must stay up before its crash-loop count resets. */
@@ -181,13 +192,32 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
   }
 
   available(): readonly DispatchWorker[] {
-    const ready: PoolWorker[] = [];
+    const ready: DispatchWorker[] = [];
     for (const worker of this.#workers) {
-      // A worker whose channel closed is gone even if its exit has not been reported yet.
-      if (worker.state === 'ready' && worker.generation === this.#generation && !worker.channel.isClosed)
+      // A worker whose channel closed is gone even if its exit has not been reported yet; one without a
+      // channel (inherit mode) serves its listeners itself and takes nothing from a dispatcher.
+      if (isChannelWorker(worker) && worker.state === 'ready' && worker.generation === this.#generation)
         ready.push(worker);
     }
     return ready;
+  }
+
+  /** True in inherit mode: the workers take the listeners by LISTEN_FDS, not connections over a channel. */
+  get inheritsListeners(): boolean {
+    return this.#options.inherit !== undefined;
+  }
+
+  /**
+   * @internal `serveListeners({ mode: 'inherit' })`: makes this an inherit mode pool whose workers get
+   * `listeners` (descriptors the caller keeps open) the systemd way. Only before `start()`, and only on a pool
+   * not given `listeners` of its own. Throws ERR_INVALID_ARG_VALUE otherwise.
+   */
+  inheritListeners(listeners: ReadonlyArray<{ name?: string; fd: number }>): void {
+    if (this.#started !== undefined || this.#options.inherit !== undefined)
+      throw invalidArgument('options.pool', 'a pool not started yet, without listeners of its own', this, 'value');
+    const inherit = planInheritedListeners(listeners, 'listeners');
+    checkGrace({ ...this.#options, inherit });
+    this.#options.inherit = inherit;
   }
 
   /** Called by a dispatcher for a worker that holds handoffs past their deadline: it is killed and replaced. */
@@ -440,6 +470,8 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
       if (canSpawn) this.#spawn(this.#generation, 'min');
       return;
     }
+    // Inherit mode workers report no load: the pool keeps `min` of them, neither more nor fewer.
+    if (this.#options.inherit !== undefined) return;
     if (canSpawn && starting === 0) {
       const concurrency = ready.reduce((sum, w) => sum + w.load + w.inFlight, 0);
       const windowsFull = ready.every((w) => w.inFlight >= this.#options.maxInFlight);
@@ -464,7 +496,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
 
   #pingAll(): void {
     for (const worker of this.#workers) {
-      if (worker.state !== 'ready') continue;
+      if (worker.state !== 'ready' || worker.channel === undefined) continue;
       worker.channel.ping(this.#options.pingTimeoutMs).catch((error: Error) => this.#markUnhealthy(worker, error));
     }
   }

@@ -1,8 +1,8 @@
 /**
  * The transport layer's door: its public API and the internal entries the layers above need
  * (distributeAcceptedFd and distributeListenerFd for the dispatcher, releaseAdopted for adoptConnections(),
- * closeServerKeepingName for takeover). The other layers, and src/index.ts,
- * import src/transport through this file only.
+ * closeServerKeepingName for takeover, adoptHeldDescriptor for listenFds()). The other layers, and
+ * src/index.ts, import src/transport through this file only.
  *
  * Importing it extends every channel created from then on with a transport session (see the end of this
  * file).
@@ -27,7 +27,13 @@ export type { AdoptedFd } from './kinds/raw-fd.js';
 export { closeServerKeepingName, type AdoptedServer } from './kinds/server.js';
 export type { AdoptedSeqpacket } from './kinds/seqpacket.js';
 export type { AdoptedSocket } from './kinds/socket.js';
-export { releaseAdopted, type Adopted, type Transport } from './kinds/table.js';
+export {
+  adoptHeldDescriptor,
+  releaseAdopted,
+  type Adopted,
+  type HeldTransport,
+  type Transport,
+} from './kinds/table.js';
 export type { Handoff } from './session.js';
 
 // Every portunus channel answers TRANSPORT frames (docs/protocol.md §8.1), also one on which no transport

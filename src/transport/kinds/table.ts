@@ -147,7 +147,32 @@ export function releaseQuietly(attachment: Attachment): void {
   }
 }
 
+/**
+ * An {@link Adopted} transport without what only a handoff over a channel has (an id, metadata, bytes read
+ * before): a socket this process held already, such as one `listenFds()` took.
+ */
+export type HeldTransport = Adopted extends infer A
+  ? A extends unknown
+    ? Omit<A, 'id' | 'metadata' | 'preRead'>
+    : never
+  : never;
+
 /** Closes an adopted transport (its Node object, or the raw descriptor). */
-export function releaseAdopted(adopted: Adopted): void {
+export function releaseAdopted(adopted: HeldTransport): void {
   kindOf(adopted.kind).row.release(adopted);
+}
+
+/**
+ * @internal Builds the Node object for a descriptor this process holds already (one it inherited at exec,
+ * as from systemd), the row chosen by the kernel's description of it: a listening stream socket becomes a
+ * net.Server, a connected one a net.Socket, a UDP socket a dgram.Socket, anything else stays `{ fd }`. On
+ * success the returned object owns the descriptor; on failure it is left open for the caller to close.
+ */
+export async function adoptHeldDescriptor(fd: number): Promise<HeldTransport> {
+  const description = fdBackend.describeSocket(fd);
+  const kind = (kindOfDescription(description) ?? 'fd') as TransportKind;
+  const fields = fieldsOfDescription(description);
+  const envelope: Envelope = { id: 0, kind, preRead: 0, ...fields };
+  const part = await kindOf(kind).row.adopt(fd, envelope, Buffer.alloc(0));
+  return { ...fields, ...part } as HeldTransport;
 }

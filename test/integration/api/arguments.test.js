@@ -29,6 +29,7 @@ import {
   nodeIpcChannel,
   serveListeners,
   socketPairForChild,
+  spawnActivated,
   ServiceRegistry,
   openServiceRegistry,
   registerService,
@@ -408,6 +409,57 @@ const CASES = [
     'new WorkerPool(): options.stdio pipe',
     () => () => new WorkerPool({ stdio: 'pipe' }),
     { code: VALUE, name: 'options.stdio', received: "'pipe'" },
+  ],
+  // Socket activation: spawnActivated() checks everything before it spawns anything.
+  [
+    'spawnActivated(): no listeners',
+    () => () => spawnActivated('true', [], { listeners: [] }),
+    { code: TYPE, name: 'options.listeners', received: 'an instance of Array' },
+  ],
+  [
+    'spawnActivated(): a listener name with a colon',
+    () => () => spawnActivated('true', [], { listeners: [{ name: 'a:b', fd: 0 }] }),
+    { code: VALUE, name: 'options.listeners[0].name', received: "'a:b'" },
+  ],
+  [
+    'spawnActivated(): a listener that is not a socket or a descriptor',
+    () => () => spawnActivated('true', [], { listeners: [{ name: 'web' }] }),
+    { code: TYPE, name: 'options.listeners[0]', received: 'an instance of Object' },
+  ],
+  [
+    'spawnActivated(): a server that does not listen',
+    () => () => spawnActivated('true', [], { listeners: [{ server: net.createServer() }] }),
+    { code: TYPE, name: 'options.listeners[0].server', received: 'an instance of Server' },
+  ],
+  [
+    'spawnActivated(): args not an array',
+    () => () => spawnActivated('true', 'x', { listeners: [{ fd: 0 }] }),
+    { code: TYPE, name: 'args', received: "type string ('x')" },
+  ],
+  [
+    'spawnActivated(): options.stdio a number',
+    () => () => spawnActivated('true', [], { listeners: [{ fd: 0 }], stdio: 1 }),
+    { code: VALUE, name: 'options.stdio', received: '1' },
+  ],
+  [
+    'new WorkerPool(): options.listeners with a net.Server (inherit mode takes descriptors)',
+    () => () => new WorkerPool({ listeners: [{ server: net.createServer() }] }),
+    { code: TYPE, name: 'options.listeners[0]', received: 'an instance of Object' },
+  ],
+  [
+    'new WorkerPool(): options.readyAfterMs not below readyTimeoutMs',
+    () => () => new WorkerPool({ listeners: [{ fd: 0 }], readyAfterMs: 10_000 }),
+    { code: VALUE, name: 'options.readyAfterMs', received: '10000' },
+  ],
+  [
+    'serveListeners(): options.name outside inherit mode',
+    () => () => serveListeners({ listen: { port: 0 }, pool: new WorkerPool({ min: 1 }), name: 'web' }),
+    { code: VALUE, name: 'options.name', received: "'web'" },
+  ],
+  [
+    'serveListeners(): an inherit mode name with a colon',
+    () => () => serveListeners({ listen: { port: 0 }, pool: new WorkerPool({ min: 1 }), mode: 'inherit', name: 'a:b' }),
+    { code: VALUE, name: 'options.name', received: "'a:b'" },
   ],
   [
     'adoptConnections(): options.exitOnDrain a number',
