@@ -21,6 +21,8 @@ interface Mode {
   summary: string;
   /** Fewest workers the mode needs at any time (nobody accepts in shared mode without one). */
   minWorkers: number;
+  /** True when the mode serves only one address (an inherit pool gets its listeners once, before it starts). */
+  oneAddress?: boolean;
   /** Serves one TCP address in front of `pool`; absent when the mode is not in this build. */
   start?: (listen: { host: string; port: number }, pool: WorkerPool) => Promise<Partial<Serving>>;
 }
@@ -39,9 +41,12 @@ export const MODES: Readonly<Record<ModeName, Mode>> = {
   reuseport: {
     summary: 'one SO_REUSEPORT listener per worker, kept by the master across restarts',
     minWorkers: 1,
+    start: async (listen, pool) => ({ listeners: [await serveListeners({ listen, pool, mode: 'reuseport' })] }),
   },
   inherit: {
-    summary: 'workers in any language get the listeners as LISTEN_FDS, the systemd way',
+    summary: 'workers in any language get the listener as LISTEN_FDS, the systemd way (one --listen)',
     minWorkers: 1,
+    oneAddress: true,
+    start: async (listen, pool) => ({ listeners: [await serveListeners({ listen, pool, mode: 'inherit' })] }),
   },
 };

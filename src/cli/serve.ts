@@ -34,6 +34,8 @@ export async function serve(config: ServeConfig): Promise<number> {
   const unix = config.listen.find((address) => address.kind === 'unix');
   if (unix !== undefined)
     throw new UsageError(`--listen ${unix.text}: --mode ${config.mode} listens on TCP only in this build`);
+  if (mode.oneAddress === true && config.listen.length > 1)
+    throw new UsageError(`--mode ${config.mode} serves one --listen address, not ${config.listen.length}`);
   if (config.min !== undefined && config.min < mode.minWorkers)
     throw new UsageError(`--min ${config.min}: --mode ${config.mode} needs at least ${mode.minWorkers} worker running`);
 

@@ -46,14 +46,14 @@ const USAGE_CASES = [
     /--idle-timeout must be a number/,
   ],
   [
-    '--mode reuseport',
-    () => ['serve', '--listen', 'tcp://127.0.0.1:0', '--mode', 'reuseport', '--', 'node'],
-    /--mode reuseport .* is not available in this build/,
+    '--mode inherit with two addresses',
+    () => ['serve', '--listen', 'tcp://127.0.0.1:0', '--listen', 'tcp://127.0.0.1:0', '--mode', 'inherit', '--', 'x'],
+    /--mode inherit serves one --listen address, not 2/,
   ],
   [
-    '--mode inherit',
-    () => ['serve', '--listen', 'tcp://127.0.0.1:0', '--mode', 'inherit', '--', 'node'],
-    /--mode inherit .* is not available in this build/,
+    '--min 0 in reuseport mode',
+    () => ['serve', '--listen', 'tcp://127.0.0.1:0', '--mode', 'reuseport', '--min', '0', '--', 'node'],
+    /--min 0: --mode reuseport needs at least 1 worker running/,
   ],
   [
     '--mode fork',

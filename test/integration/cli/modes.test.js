@@ -1,0 +1,67 @@
+// `portunus serve --mode reuseport|inherit` end to end, through the real binary: a Node app in dispatch mode
+// and a Python app in inherit mode (it takes its listener by LISTEN_FDS) answer curl side by side; a Node app
+// in reuseport mode answers from one SO_REUSEPORT member per worker. SIGTERM drains each, exit 0, no worker left.
+import test from 'ava';
+import { openFdCount, assertNoFdLeak } from '../../helpers/fd-count.js';
+import { fixture, waitFor } from '../../helpers/http-load.js';
+import { alive, ctlJson, curl, startServe } from '../../helpers/serve-cli.js';
+import { until, within } from '../../helpers/within.js';
+
+const nodeApp = [process.execPath, fixture('worker-http.js')];
+const pythonApp = ['python3', fixture('python-socket-activated-server.py')];
+
+async function stop(t, serve) {
+  const { workers } = await ctlJson(t, serve.socket, 'workers');
+  serve.child.kill('SIGTERM');
+  t.deepEqual(await within(serve.exited, 'serve to exit'), { code: 0, signal: null });
+  await waitFor(() => workers.every((w) => !alive(w.pid)), 'the workers to exit');
+}
+
+test.serial('a Node app in dispatch mode and a Python app in inherit mode: curl gets answers from both', async (t) => {
+  const before = openFdCount();
+  const [node, python] = await Promise.all([
+    startServe(t, { args: ['--min', '1'], command: nodeApp }),
+    startServe(t, { args: ['--mode', 'inherit', '--min', '2'], command: pythonApp }),
+  ]);
+  const fromNode = await curl(node.port, '/node');
+  t.is(fromNode.code, 0, fromNode.stderr);
+  t.is(JSON.parse(fromNode.body).url, '/node');
+
+  const { workers } = await ctlJson(t, python.socket, 'workers');
+  t.is(workers.length, 2);
+  const pythonPids = new Set(workers.map((w) => w.pid));
+  for (let i = 0; i < 4; i++) {
+    const answer = await curl(python.port, `/python/${i}`);
+    t.is(answer.code, 0, answer.stderr);
+    const body = JSON.parse(answer.body);
+    // The Python worker took the listener as LISTEN_FDS (it exits 2 otherwise) and answers itself.
+    t.like(body, { name: 'unknown', path: `/python/${i}` });
+    t.true(pythonPids.has(body.pid), `answered by ${body.pid}, a worker of the inherit pool`);
+  }
+  const stats = await ctlJson(t, python.socket, 'stats');
+  t.is(stats.mode, 'inherit');
+  t.like(stats.listeners[0], { mode: 'inherit', listeners: 1 });
+  t.is(stats.listeners[0].address.port, python.port);
+
+  await Promise.all([stop(t, node), stop(t, python)]);
+  await assertNoFdLeak(t, before);
+});
+
+test.serial('serve --mode reuseport: one SO_REUSEPORT listener per worker slot, every request answered', async (t) => {
+  const before = openFdCount();
+  const serve = await startServe(t, { args: ['--mode', 'reuseport', '--min', '2', '--max', '2'], command: nodeApp });
+  await until(
+    async () => (await ctlJson(t, serve.socket, 'stats')).listeners[0]?.workers === 2,
+    'both workers to adopt their member',
+  );
+  const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => curl(serve.port, `/${i}`)));
+  for (const [i, answer] of answers.entries()) {
+    t.is(answer.code, 0, answer.stderr);
+    t.is(JSON.parse(answer.body).url, `/${i}`);
+  }
+  const stats = await ctlJson(t, serve.socket, 'stats');
+  t.is(stats.mode, 'reuseport');
+  t.like(stats.listeners[0], { mode: 'reuseport', listeners: 2, workers: 2, failed: 0, dropped: 0 });
+  await stop(t, serve);
+  await assertNoFdLeak(t, before);
+});
