@@ -45,6 +45,8 @@ ${modes}
   --socket PATH          control socket (default $XDG_RUNTIME_DIR/portunus/control.sock,
                          else $TMPDIR/portunus-UID/control.sock); 0600 in a 0700 directory
   --allow-uid UID        let this uid use the control socket too (repeatable; default: own uid only)
+  --takeover-from PATH   take the listeners over from the daemon offering them at PATH (an upgrade
+                         starts the new master so; see SIGUSR2)
   --log-format FORMAT    text (a status line on a terminal, plain lines otherwise) or json
   --config FILE          a JSON file with the same settings: listen, mode, min, max, highWater,
                          idleTimeout, drainTimeout, metrics, socket, allowUid, logFormat, command;
@@ -52,7 +54,8 @@ ${modes}
   -h, --help             this text
 
 Signals: SIGTERM or SIGINT drain the workers and exit 0; SIGHUP restarts the workers without
-dropping a connection; SIGUSR2 would hand the listeners to a new master (not in this build).
+dropping a connection; SIGUSR2 hands the listeners to a new master started with the same
+arguments (as \`portunus ctl upgrade\`); the old one then drains and exits 0.
 
 Exit codes: 0 drained after SIGTERM/SIGINT, 1 could not start or close, 2 wrong usage or config.
 
@@ -70,7 +73,7 @@ Commands:
   workers           every worker: id, pid, generation, state, open connections, in flight
   stats             the pool's and dispatchers' counters (--json for JSON)
   metrics           the metrics in the Prometheus text format
-  upgrade           hand the listeners to a new master (not in this build)
+  upgrade           hand the listeners to a new master (as SIGUSR2); waits until it took over
 
 Options:
   --socket PATH  the master's control socket (default as for \`portunus serve\`)

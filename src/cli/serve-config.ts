@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { UsageError } from './exit-codes.js';
 import { parseHostPort, parseListenAddress, type ListenAddress } from './listen-address.js';
 import { MODE_NAMES, type ModeName } from './modes.js';
+import { withoutTakeoverFrom } from './upgrade.js';
 
 /** Log output: 'text' (a status line on a terminal, plain lines otherwise) or 'json' (one object a line). */
 export type LogFormat = 'text' | 'json';
@@ -28,6 +29,10 @@ export interface ServeConfig {
   allowUids: number[];
   logFormat: LogFormat;
   command: string[];
+  /** The takeover socket of the daemon this one replaces (`--takeover-from`, given by an upgrade). */
+  takeoverFrom: string | undefined;
+  /** `serve`'s own arguments without `--takeover-from`: what an upgrade starts the successor with. */
+  argv: string[];
 }
 
 /** The config file's keys and the flag each one stands for. */
@@ -59,6 +64,7 @@ export const SERVE_OPTIONS = {
   'allow-uid': { type: 'string', multiple: true },
   'log-format': { type: 'string' },
   config: { type: 'string' },
+  'takeover-from': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -157,6 +163,8 @@ export function parseServeArgs(argv: readonly string[]): ServeConfig | undefined
     allowUids,
     logFormat,
     command: cmd,
+    takeoverFrom: values['takeover-from'],
+    argv: withoutTakeoverFrom(argv),
   };
 }
 

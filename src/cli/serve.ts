@@ -14,13 +14,23 @@ import {
   type ControlServer,
 } from '../control/index.js';
 import { WorkerPool, shutdownOnSignals, type Closable } from '../pool/index.js';
+import {
+  offerListeners,
+  takeListeners,
+  type TakenListeners,
+  type TakeoverListener,
+  type TakeoverServer,
+} from '../takeover/index.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import { Log } from './log.js';
 import { MODES, type Serving } from './modes.js';
 import type { ServeConfig } from './serve-config.js';
+import { startSuccessor, takeoverPathFor } from './upgrade.js';
 
 /** How often the terminal's status line is redrawn. */
 const STATUS_EVERY_MS = 1000;
+/** How long a new master waits for the old one to give up the control socket after the handover. */
+const CONTROL_HANDOVER_MS = 10_000;
 
 /**
  * Starts serving. Resolves with an exit code only when starting failed; once serving, the process ends
@@ -55,21 +65,55 @@ export async function serve(config: ServeConfig): Promise<number> {
   const closables: Closable[] = [];
   let control: ControlServer | undefined;
   let metricsServer: http.Server | undefined;
+  let taken: TakenListeners | undefined;
+  let takeover: TakeoverServer | undefined;
+  const offered: Record<string, TakeoverListener> = {};
   try {
-    for (const address of config.listen) {
+    if (config.takeoverFrom !== undefined) {
+      taken = await takeListeners(config.takeoverFrom);
+      log.info('taking over', { from: taken.predecessorPid });
+    }
+    for (const [index, address] of config.listen.entries()) {
       if (address.kind !== 'tcp') continue;
-      const started = await mode.start({ host: address.host, port: address.port }, pool);
+      // A new master serves the very sockets the old one listens on, by the names the old one offered.
+      const listen =
+        taken === undefined ? { host: address.host, port: address.port } : { fd: taken.takeFd(`listen-${index}`) };
+      const started = await mode.start(listen, pool);
       serving.dispatchers.push(...(started.dispatchers ?? []));
       serving.listeners.push(...(started.listeners ?? []));
+      offered[`listen-${index}`] = (started.dispatchers?.[0] ?? started.listeners?.[0])!;
     }
+    // Our pool serves: the old master may stop accepting now. It gives up the control socket right after.
+    await taken?.ready();
     const metrics = new ServeMetrics({ pool, ...serving });
     const socketPath = config.socket ?? defaultControlPath();
     const own = process.getuid?.();
-    control = await listenControl(
-      socketPath,
-      { pool, metrics, mode: config.mode, ...serving, minWorkers: mode.minWorkers },
-      { allow: [...(own === undefined ? [] : [own]), ...config.allowUids] },
-    );
+    const allow = [...(own === undefined ? [] : [own]), ...config.allowUids];
+    if (mode.upgradable)
+      takeover = await offerListeners({ path: takeoverPathFor(socketPath), listeners: offered, allow });
+    const upgrade = takeover === undefined ? undefined : upgrader(takeover, config.argv, log);
+    const target = {
+      pool,
+      metrics,
+      mode: config.mode,
+      ...serving,
+      minWorkers: mode.minWorkers,
+      ...(upgrade === undefined ? {} : { upgrade }),
+    };
+    control = await (taken === undefined
+      ? listenControl(socketPath, target, { allow })
+      : listenControlOnceFree(socketPath, () => listenControl(socketPath, target, { allow })));
+    if (upgrade !== undefined) {
+      // Without a handler SIGUSR2 would end the process.
+      process.on('SIGUSR2', () => {
+        log.info('upgrading', { signal: 'SIGUSR2' });
+        upgrade().catch(() => {}); // logged by upgrader()
+      });
+      takeover!.once('handover', () => {
+        // Let the answer to `ctl upgrade` go out first, then drain and exit as on SIGTERM.
+        setImmediate(() => process.kill(process.pid, 'SIGTERM'));
+      });
+    }
     control.on('refused', ({ credentials, error }) => {
       metrics.recordRefusedPeer();
       log.warn('control client refused', { pid: credentials?.pid, uid: credentials?.uid, reason: error.message });
@@ -92,6 +136,8 @@ export async function serve(config: ServeConfig): Promise<number> {
     }
   } catch (error) {
     log.error('could not start', { code: (error as { code?: string }).code, reason: (error as Error).message });
+    taken?.close();
+    await takeover?.close();
     await control?.close();
     metricsServer?.close();
     await Promise.all([...serving.dispatchers, ...serving.listeners].map((server) => server.close()));
@@ -100,7 +146,7 @@ export async function serve(config: ServeConfig): Promise<number> {
   }
 
   // Stop taking commands and scrapes first, then stop accepting, then drain the workers.
-  closables.push(control, ...serving.dispatchers, ...serving.listeners);
+  closables.push(...(takeover === undefined ? [] : [takeover]), control, ...serving.dispatchers, ...serving.listeners);
   if (metricsServer !== undefined) {
     const server = metricsServer;
     closables.push({
@@ -135,8 +181,45 @@ export async function serve(config: ServeConfig): Promise<number> {
     );
   });
   // Without a handler SIGUSR2 would end the process: say why nothing happens instead.
-  process.on('SIGUSR2', () => log.warn('SIGUSR2: master takeover (upgrade) is not available in this build'));
+  if (takeover === undefined)
+    process.on('SIGUSR2', () => log.warn(`SIGUSR2: --mode ${config.mode} cannot hand its listeners to a new master`));
   return new Promise<number>(() => {});
+}
+
+/**
+ * The `upgrade` command and SIGUSR2: one upgrade at a time (a second request joins the running one). Resolves
+ * with the new master's pid once it took over; rejects (and logs) when it failed, and this daemon serves on.
+ */
+function upgrader(takeover: TakeoverServer, argv: readonly string[], log: Log): () => Promise<{ pid: number }> {
+  let running: Promise<{ pid: number }> | undefined;
+  return () =>
+    (running ??= startSuccessor(takeover, argv).then(
+      (successor) => {
+        log.info('handed over', { to: successor.pid });
+        return { pid: successor.pid };
+      },
+      (error: Error & { code?: string }) => {
+        running = undefined;
+        log.error('upgrade failed; this master keeps serving', { code: error.code, reason: error.message });
+        throw error;
+      },
+    ));
+}
+
+/**
+ * A new master binds the control socket once the old one, which has just handed over, has closed it: the
+ * path answers until then (EADDRINUSE), so it tries again in short steps, up to CONTROL_HANDOVER_MS.
+ */
+async function listenControlOnceFree(socketPath: string, listen: () => Promise<ControlServer>): Promise<ControlServer> {
+  const deadline = Date.now() + CONTROL_HANDOVER_MS;
+  for (;;) {
+    try {
+      return await listen();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
 }
 
 function watchPool(pool: WorkerPool, log: Log): void {

@@ -96,7 +96,10 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     help: 'hand the listeners to a new master (where master takeover is available)',
     async run(target) {
       if (target.upgrade === undefined)
-        throw new PortunusError('ERR_PORTUNUS_UNSUPPORTED', 'master takeover (upgrade) is not available in this build');
+        throw new PortunusError(
+          'ERR_PORTUNUS_UNSUPPORTED',
+          'upgrade is not available: this master cannot hand its listeners to a new one',
+        );
       return { upgraded: await target.upgrade() };
     },
   },

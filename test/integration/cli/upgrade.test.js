@@ -1,0 +1,83 @@
+// `portunus ctl upgrade` and SIGUSR2 end to end, through the real binary: a new `portunus serve` takes the
+// listeners over from the running one (which drains and exits 0) under continuous HTTP load with no failed
+// request, and takes the control socket's path; a successor whose workers cannot start leaves the old
+// master serving, and `ctl upgrade` reports why.
+import fs from 'node:fs';
+import path from 'node:path';
+import test from 'ava';
+import { fixture, runLoad, waitFor } from '../../helpers/http-load.js';
+import { alive, ctl, ctlJson, curl, socketDir, startServe } from '../../helpers/serve-cli.js';
+import { within } from '../../helpers/within.js';
+
+/** A worker command whose program the test can replace (a deploy): app.mjs runs worker-http.js. */
+function deployableApp(t) {
+  const app = path.join(socketDir(t), 'app.mjs');
+  fs.writeFileSync(app, `import ${JSON.stringify(fixture('worker-http.js'))};\n`);
+  return app;
+}
+
+/** SIGKILLs process `pid` at teardown if the test left it running (a new master is no child of the test). */
+function killAtTeardown(t, pid) {
+  t.teardown(() => {
+    if (alive(pid)) process.kill(pid, 'SIGKILL');
+  });
+}
+
+test.serial(
+  'ctl upgrade under load: a new master takes the listeners and the control socket, zero failed requests',
+  async (t) => {
+    const serve = await startServe(t, { args: ['--min', '2'], command: [process.execPath, deployableApp(t)] });
+    const oldWorkers = (await ctlJson(t, serve.socket, 'workers')).workers;
+    let upgraded = false;
+    const load = runLoad(serve.port, { until: () => upgraded, concurrency: 4 });
+    const answer = await ctlJson(t, serve.socket, 'upgrade');
+    const successor = answer.upgraded.pid;
+    killAtTeardown(t, successor);
+    t.not(successor, serve.child.pid);
+    // The old master drains and exits 0; load keeps going to the new one meanwhile.
+    t.deepEqual(await within(serve.exited, 'the old master to exit', 30_000), { code: 0, signal: null });
+    await waitFor(() => oldWorkers.every((w) => !alive(w.pid)), 'the old workers to exit');
+    const after = await runLoad(serve.port, { total: 20, concurrency: 4 });
+    upgraded = true;
+    const during = await load;
+    t.is(during.failed, 0, during.errors.join('; '));
+    t.is(after.failed, 0, after.errors.join('; '));
+    t.true(during.ok > 0);
+    // The control socket's path answers for the new master now.
+    const stats = await ctlJson(t, serve.socket, 'stats');
+    t.true(stats.pool.workers.every((w) => !oldWorkers.some((old) => old.pid === w.pid)));
+    t.is(stats.dispatchers[0].address.port, serve.port);
+    // And it can be upgraded in turn (SIGUSR2 this time): the third master answers.
+    process.kill(successor, 'SIGUSR2');
+    const third = await serve.waitLog(
+      (entry) => entry.msg === 'handed over' && entry.to !== successor,
+      'the second upgrade',
+      30_000,
+    );
+    killAtTeardown(t, third.to);
+    await waitFor(() => !alive(successor), 'the second master to exit', 30_000);
+    t.is((await curl(serve.port, '/third')).code, 0);
+    process.kill(third.to, 'SIGTERM');
+    await waitFor(() => !alive(third.to), 'the third master to exit', 30_000);
+  },
+);
+
+test.serial(
+  'a failed upgrade (the new version cannot start) keeps the old master serving; ctl upgrade reports it',
+  async (t) => {
+    const app = deployableApp(t);
+    const serve = await startServe(t, { args: ['--min', '1'], command: [process.execPath, app] });
+    // Deploy a broken version: its workers exit at once.
+    fs.writeFileSync(app, 'process.exit(3);\n');
+    const upgrade = await ctl(serve.socket, 'upgrade');
+    t.is(upgrade.code, 1);
+    t.regex(upgrade.stderr, /ERR_PORTUNUS_TAKEOVER_FAILED/);
+    t.is(serve.child.exitCode, null);
+    const answer = await curl(serve.port, '/still-here');
+    t.is(answer.code, 0, answer.stderr);
+    t.is(JSON.parse(answer.body).url, '/still-here');
+    t.like((await ctlJson(t, serve.socket, 'stats')).dispatchers[0], { dropped: 0 });
+    serve.child.kill('SIGTERM');
+    t.deepEqual(await within(serve.exited, 'serve to exit'), { code: 0, signal: null });
+  },
+);
