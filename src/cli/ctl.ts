@@ -95,6 +95,8 @@ function render(command: string, result: unknown, json: boolean): string {
       return `restarted: generation ${r.generation} serves\n`;
     case 'spawn-workers':
       return `started ${r.started} worker(s): ${r.workers} running (min ${r.min}, max ${r.max})\n`;
+    case 'upgrade':
+      return `upgraded: new master pid ${(r.upgraded as { pid: number }).pid}\n`;
     case 'remove-workers':
       return `draining ${r.removed} worker(s): ${r.workers} left (min ${r.min}, max ${r.max})\n`;
     case 'workers':
