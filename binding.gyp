@@ -18,6 +18,7 @@
             "native/unix/endpoint.cc",
             "native/unix/fd-ops.cc",
             "native/unix/peer-credentials.cc",
+            "native/unix/reuseport-listener.cc",
             "native/unix/socket-info.cc"
           ]
         }]

@@ -23,6 +23,8 @@ export declare const WorkerPool: typeof portunus.WorkerPool;
 export type WorkerPool = portunus.WorkerPool;
 export declare const ServiceRegistry: typeof portunus.ServiceRegistry;
 export type ServiceRegistry = portunus.ServiceRegistry;
+export declare const ServeMetrics: typeof portunus.ServeMetrics;
+export type ServeMetrics = portunus.ServeMetrics;
 
 // Functions.
 export declare const isSystemError: typeof portunus.isSystemError;
@@ -46,3 +48,6 @@ export declare const registerService: typeof portunus.registerService;
 export declare const serveTcpmux: typeof portunus.serveTcpmux;
 export declare const connectTcpmux: typeof portunus.connectTcpmux;
 export declare const listTcpmuxServices: typeof portunus.listTcpmuxServices;
+export declare const listenControl: typeof portunus.listenControl;
+export declare const requestControl: typeof portunus.requestControl;
+export declare const listenMetrics: typeof portunus.listenMetrics;

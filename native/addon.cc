@@ -11,6 +11,7 @@
 #include "unix/endpoint.h"
 #include "unix/fd-ops.h"
 #include "unix/peer-credentials.h"
+#include "unix/reuseport-listener.h"
 #include "unix/socket-info.h"
 
 namespace portunus {
@@ -57,6 +58,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #ifdef __linux__
   exports.Set("listenAbstract", Napi::Function::New(env, ListenAbstract, "listenAbstract"));
   exports.Set("connectAbstract", Napi::Function::New(env, ConnectAbstract, "connectAbstract"));
+#endif
+  // SO_REUSEPORT groups where the platform balances them (Linux; FreeBSD's SO_REUSEPORT_LB), steering on Linux.
+#ifdef PORTUNUS_REUSEPORT_OPTION
+  exports.Set("listenReusePort", Napi::Function::New(env, ListenReusePort, "listenReusePort"));
+#endif
+#if defined(__linux__) && defined(SO_ATTACH_REUSEPORT_CBPF)
+  exports.Set("steerReusePort", Napi::Function::New(env, SteerReusePort, "steerReusePort"));
 #endif
   // JavaScript checks socket paths and names against it before touching the filesystem or the network.
   exports.Set("sunPathSize", Napi::Number::New(env, static_cast<double>(kSunPathSize)));

@@ -48,7 +48,11 @@ export type PortunusErrorCode =
   | 'ERR_PORTUNUS_MUX_BUSY'
   | 'ERR_PORTUNUS_SERVICE_REFUSED'
   | 'ERR_PORTUNUS_BAD_REPLY'
-  | 'ERR_PORTUNUS_REPLY_TIMEOUT';
+  | 'ERR_PORTUNUS_REPLY_TIMEOUT'
+  | 'ERR_PORTUNUS_CONTROL_LINE_TOO_LONG'
+  | 'ERR_PORTUNUS_CONTROL_UNKNOWN_COMMAND'
+  | 'ERR_PORTUNUS_CONTROL_BAD_ARGUMENT'
+  | 'ERR_PORTUNUS_USAGE';
 
 /** Properties an error may carry besides its code and message. */
 export interface PortunusErrorDetails {

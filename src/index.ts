@@ -77,6 +77,7 @@ export type {
   ListenerServer,
   ListenerMode,
   ListenerServerEvents,
+  ListenerServerCloseOptions,
   ListenerStats,
   ServeListenersOptions,
 } from './dispatch/index.js';
@@ -128,3 +129,15 @@ export type {
   TcpmuxStats,
   TcpmuxClientOptions,
 } from './mux/index.js';
+
+// The control socket and metrics of a serving master (what `portunus serve` runs; docs/control.md).
+export { listenControl, requestControl, ServeMetrics, listenMetrics } from './control/index.js';
+export type {
+  ControlServer,
+  ControlServerEvents,
+  ControlServerOptions,
+  ControlTarget,
+  ControlResponse,
+  ControlRequestOptions,
+  MetricsSources,
+} from './control/index.js';

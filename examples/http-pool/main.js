@@ -1,7 +1,8 @@
 // The main job (`npm start`): a master on 127.0.0.1:8080 (PORT to change) accepts connections and hands each
 // to a pool of worker processes (min 1, max = CPUs; WORKERS to change) serving a small HTTP app. It prints a
 // status line every few seconds. SIGHUP restarts the workers with zero downtime; SIGINT/SIGTERM drain and stop.
-// MODE=shared hands the listening socket itself to the workers, which accept from it (no master hop).
+// MODE=shared hands the listening socket itself to the workers, which accept from it (no master hop);
+// MODE=reuseport gives each worker slot a SO_REUSEPORT listener of its own (Linux, FreeBSD).
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { WorkerPool, acceptAndDispatch, serveListeners, shutdownOnSignals } from '../../dist/index.js';
@@ -23,8 +24,8 @@ function integerFromEnv(name, fallback, min, max) {
 
 const port = integerFromEnv('PORT', 8080, 0, 65535);
 const mode = process.env.MODE || 'dispatch';
-if (mode !== 'dispatch' && mode !== 'shared') {
-  console.error(`MODE must be dispatch or shared, not ${JSON.stringify(mode)}`);
+if (mode !== 'dispatch' && mode !== 'shared' && mode !== 'reuseport') {
+  console.error(`MODE must be dispatch, shared or reuseport, not ${JSON.stringify(mode)}`);
   process.exit(2);
 }
 const max = integerFromEnv('WORKERS', os.availableParallelism(), 1, 4096);
@@ -48,7 +49,7 @@ pool.on('crash', ({ error, respawnInMs }) =>
 const listen = { host: '127.0.0.1', port };
 // One option switches modes: the workers are the same.
 const dispatcher =
-  mode === 'shared' ? await serveListeners({ listen, pool }) : await acceptAndDispatch({ listen, pool });
+  mode === 'dispatch' ? await acceptAndDispatch({ listen, pool }) : await serveListeners({ listen, pool, mode });
 const { address, port: actualPort } = dispatcher.address();
 console.log(
   `portunus http-pool (mode ${mode}) listening on http://${address}:${actualPort}/ (master pid ${process.pid})`,
@@ -64,7 +65,9 @@ const status = setInterval(() => {
   const counters =
     mode === 'shared'
       ? `listener held by ${s.workers} workers`
-      : `accepted=${s.accepted} handedOff=${s.handedOff} inFlight=${s.inFlight} redispatched=${s.redispatched} pending=${s.pending}`;
+      : mode === 'reuseport'
+        ? `${s.listeners} listeners, ${s.workers} held by workers, ${s.masterServed} served by the master (accepted=${s.accepted})`
+        : `accepted=${s.accepted} handedOff=${s.handedOff} inFlight=${s.inFlight} redispatched=${s.redispatched} pending=${s.pending}`;
   console.log(`[status] ${counters} workers=[${workers}]`);
 }, 5000);
 

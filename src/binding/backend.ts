@@ -52,6 +52,22 @@ export interface FdBackend {
    * listener's accept queue is full, ECONNREFUSED when nobody listens). Returns the descriptor.
    */
   connectAbstract(address: Buffer): number;
+  /** True where listenReusePort() exists: SO_REUSEPORT groups that the kernel balances (Linux, FreeBSD). */
+  readonly reusePort: boolean;
+  /**
+   * Opens a listening, close-on-exec, non-blocking TCP socket with SO_REUSEADDR and the platform's reuseport
+   * option (SO_REUSEPORT on Linux, SO_REUSEPORT_LB on FreeBSD) on a numeric IPv4 or IPv6 `address`, so that
+   * sockets opened the same way on the same address and port form one group the kernel spreads connections
+   * over. Returns its descriptor. Throws ERR_PORTUNUS_UNSUPPORTED where `reusePort` is false, or the
+   * SystemError of socket, setsockopt, bind or listen.
+   */
+  listenReusePort(address: string, port: number, backlog: number, ipv6Only: boolean): number;
+  /**
+   * Sends the group's new connections only to `members` (indices in the group, in the order its sockets
+   * started listening), at random; an empty list restores the kernel's own choice. `fd` is any member of
+   * the group. Returns false, doing nothing, where the platform cannot steer (only Linux can).
+   */
+  steerReusePort(fd: number, members: readonly number[]): boolean;
   socketPair(type?: 'stream' | 'seqpacket' | 'dgram'): [number, number];
   /** Duplicates fd; the copy has close-on-exec set. */
   dup(fd: number): number;

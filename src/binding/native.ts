@@ -94,6 +94,10 @@ export interface NativeAddon {
   listenAbstract?: (address: Buffer, backlog: number) => number;
   /** Linux only: a socket connected to an abstract name with its exact length; throws EAGAIN, ECONNREFUSED… */
   connectAbstract?: (address: Buffer) => number;
+  /** Linux and FreeBSD only: a listening TCP socket in a reuseport group (see native/unix/reuseport-listener.h). */
+  listenReusePort?: (address: string, port: number, backlog: number, ipv6Only: boolean) => number;
+  /** Linux only: steers a reuseport group's new connections to the given members (a CBPF program). */
+  steerReusePort?: (fd: number, members: Int32Array) => void;
   /** sizeof(sockaddr_un.sun_path). */
   sunPathSize: number;
   maxFdsPerMessage: number;

@@ -16,10 +16,20 @@ function noAbstractNames(): never {
   );
 }
 
+function noReusePort(): never {
+  throw new PortunusError(
+    'ERR_PORTUNUS_UNSUPPORTED',
+    `listener mode 'reuseport' needs SO_REUSEPORT groups the kernel balances (Linux, FreeBSD), not on ${process.platform}; use mode 'shared'`,
+    { platform: process.platform },
+  );
+}
+
 export function unixBackend(): FdBackend {
   const addon = nativeAddon();
   // The addon exports the abstract-name calls only where it was built for Linux.
   const { listenAbstract, connectAbstract } = addon;
+  // And the reuseport calls only where the kernel balances a group (steering: Linux only).
+  const { listenReusePort, steerReusePort } = addon;
   return {
     name: 'unix',
     maxFdsPerMessage: addon.maxFdsPerMessage,
@@ -27,6 +37,14 @@ export function unixBackend(): FdBackend {
     sunPathSize: addon.sunPathSize,
     listenAbstract: (address, backlog) => (listenAbstract ?? noAbstractNames)(address, backlog),
     connectAbstract: (address) => (connectAbstract ?? noAbstractNames)(address),
+    reusePort: listenReusePort !== undefined,
+    listenReusePort: (address, port, backlog, ipv6Only) =>
+      (listenReusePort ?? noReusePort)(address, port, backlog, ipv6Only),
+    steerReusePort: (fd, members) => {
+      if (steerReusePort === undefined) return false;
+      steerReusePort(fd, Int32Array.from(members));
+      return true;
+    },
     socketPair: (type) => addon.socketPair(type),
     dup: (fd) => addon.dup(fd),
     close: (fd) => addon.close(fd),

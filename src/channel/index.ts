@@ -16,7 +16,9 @@ export {
 } from './listen.js';
 export { channelFromFd, channelPair, nodeIpcChannel, socketPairForChild } from './open.js';
 export type { IpcEndpoint } from './node-ipc-link.js';
-export type { PeerAllow } from './peer-policy.js';
+export { peerPolicy, type PeerAllow } from './peer-policy.js';
+export { ensurePrivateDirectory, removeStaleSocket, restrictSocketFile } from './secure-path.js';
+export { checkSocketAddress } from './socket-address.js';
 export { ReceivedMessage } from './received-message.js';
 export { FrameType, HEADER_SIZE, MAX_FDS_PER_FRAME, PROTOCOL_VERSION } from './frame.js';
 export { releaseAttachment, type Attachment, type NodeHandle } from './link.js';

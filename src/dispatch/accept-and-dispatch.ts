@@ -8,6 +8,7 @@
  * @module
  */
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { getSystemErrorName } from 'node:util';
 import { EventEmitter } from 'eventemitter3';
 import { fdBackend, type NativeAcceptor } from '../binding/index.js';
@@ -81,6 +82,12 @@ export interface DispatcherEvents {
       worker: DispatchWorker;
       /** The handoff's id on that worker's channel. */
       id: number;
+      /**
+       * Milliseconds from the accept to the worker's acknowledgement (queueing, routing, handoff and adoption),
+       * for latency metrics. Measured only while someone listens to `'handoff'`: the clock is read once per
+       * accepted batch and once per acknowledgement.
+       */
+      latencyMs: number;
     },
   ];
   /** A handoff failed and the connection goes to another worker. */
@@ -129,6 +136,8 @@ interface PendingConnection {
   attempts: number;
   /** When it last started waiting for a worker, or was sent to one (the coarse `#clock`). */
   since: number;
+  /** performance.now() of the accept batch that brought it in (for the handoff's `latencyMs`). */
+  acceptedAt: number;
 }
 
 /** Pause before accepting again after EMFILE and friends. */
@@ -136,11 +145,19 @@ const ACCEPT_RETRY_MS = 100;
 /** How long an answered connection (RouteAnswer) waits for the client to close before it is closed anyway. */
 const ANSWER_LINGER_MS = 2000;
 
-/** Accepts connections on one listening socket and hands each to a worker; see `acceptAndDispatch()`. */
+/**
+ * Accepts connections on one listening socket (and, for a ListenerServer in reuseport mode, on the members no
+ * worker holds) and hands each to a worker; see `acceptAndDispatch()`.
+ */
 export class Dispatcher extends EventEmitter<DispatcherEvents> {
-  readonly #fd: number;
+  /** The listening socket this dispatcher owns (closed by close()), if any. */
+  readonly #fd: number | undefined;
   readonly #address: net.AddressInfo;
-  readonly #acceptor: NativeAcceptor;
+  /**
+   * An acceptor per listening socket accepted from: the own one, and those a ListenerServer lends while no
+   * worker serves them (serveListener()). All start, pause and resume together.
+   */
+  readonly #acceptors = new Map<number, NativeAcceptor>();
   readonly #groups: Map<string, WorkerSet>;
   readonly #defaultGroup: WorkerSet;
   readonly #strategies = new Map<WorkerSet, ResolvedStrategy>();
@@ -182,8 +199,11 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     proxyProtocolErrors: 0,
   };
 
-  /** @internal Use `acceptAndDispatch()`. */
-  constructor(fd: number, address: net.AddressInfo, options: ResolvedDispatchOptions) {
+  /**
+   * @internal Use `acceptAndDispatch()`. `fd` is the listening socket it owns; a ListenerServer passes none
+   * and lends it sockets with serveListener().
+   */
+  constructor(fd: number | undefined, address: net.AddressInfo, options: ResolvedDispatchOptions) {
     super();
     this.#fd = fd;
     this.#address = address;
@@ -199,8 +219,39 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.#sweepMs = Math.max(10, Math.floor(Math.min(options.ackTimeoutMs, options.queueTimeoutMs) / 4));
     this.#deadlines = setInterval(() => this.#enforceDeadlines(), this.#sweepMs);
     this.#deadlines.unref();
-    this.#acceptor = fdBackend.createAcceptor(fd, (fds, status) => this.#onAccept(fds, status));
-    this.#resumeAccepting();
+    if (fd !== undefined) this.serveListener(fd);
+  }
+
+  /**
+   * @internal Accepts from the listening socket `fd` too, as from its own, until stopServing(fd) or close().
+   * The socket stays its lender's (the dispatcher never closes it). Idempotent.
+   */
+  serveListener(fd: number): void {
+    if (this.#closed || this.#acceptors.has(fd)) return;
+    this.#acceptors.set(
+      fd,
+      fdBackend.createAcceptor(fd, (fds, status) => this.#onAccept(fd, fds, status)),
+    );
+    // A running dispatcher starts the new acceptor with the others' batch limit; a paused one leaves it
+    // stopped until the queue has room.
+    if (this.#accepting) this.#acceptors.get(fd)!.start(this.#acceptBatch);
+    else this.#resumeAccepting();
+  }
+
+  /**
+   * @internal Stops accepting from a socket lent with serveListener(); connections already accepted from it
+   * still go to workers. Idempotent.
+   */
+  stopServing(fd: number): void {
+    const acceptor = this.#acceptors.get(fd);
+    if (acceptor === undefined || fd === this.#fd) return;
+    this.#acceptors.delete(fd);
+    acceptor.close();
+  }
+
+  /** @internal The listening sockets it accepts from now. */
+  get servedListeners(): number[] {
+    return [...this.#acceptors.keys()];
   }
 
   /** The address the dispatcher accepts on. */
@@ -232,8 +283,9 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   async #close(timeoutMs: number | undefined): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
-      this.#acceptor.close();
-      fdBackend.close(this.#fd);
+      for (const acceptor of this.#acceptors.values()) acceptor.close();
+      this.#acceptors.clear();
+      if (this.#fd !== undefined) fdBackend.close(this.#fd);
     }
     if (this.#held() === 0 && this.#counters.inFlight === 0) {
       clearInterval(this.#deadlines);
@@ -258,11 +310,14 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     }
   }
 
-  #onAccept(fds: Int32Array | undefined, status: number): void {
+  #onAccept(listener: number, fds: Int32Array | undefined, status: number): void {
     if (fds !== undefined) {
       this.#counters.accepted += fds.length;
+      // One clock read per batch, not per connection: the batch came out of one accept loop.
+      const acceptedAt = performance.now();
       for (const fd of fds) {
-        if (this.#options.route !== undefined || this.#options.acceptProxyProtocol) this.#previewAndRoute(fd);
+        if (this.#options.route !== undefined || this.#options.acceptProxyProtocol)
+          this.#previewAndRoute(fd, acceptedAt);
         else
           this.#enqueue({
             fd,
@@ -274,14 +329,16 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
             proxy: undefined,
             attempts: 0,
             since: 0,
+            acceptedAt,
           });
       }
       this.#pump();
     }
     if (status < 0) {
-      this.#accepting = false;
+      // Every acceptor pauses: out of descriptors (EMFILE) is the process's state, not one socket's.
+      this.#pauseAccepting();
       this.#counters.acceptErrors++;
-      this.emit('error', systemError(status, 'accept', getSystemErrorName(status), this.#fd));
+      this.emit('error', systemError(status, 'accept', getSystemErrorName(status), listener));
       setTimeout(() => this.#resumeAccepting(), ACCEPT_RETRY_MS).unref();
     }
   }
@@ -299,7 +356,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   }
 
   /** Reads a preview, asks route(), and queues the connection for the chosen target. */
-  #previewAndRoute(fd: number): void {
+  #previewAndRoute(fd: number, acceptedAt: number): void {
     let socket: net.Socket;
     try {
       // allowHalfOpen: a client that half-closes must not make this process send a FIN on the worker's behalf.
@@ -365,6 +422,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
           proxy,
           attempts: 0,
           since: 0,
+          acceptedAt,
         });
         this.#pump();
       })
@@ -535,7 +593,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
         worker.handedOff++;
         this.#counters.inFlight--;
         this.#counters.handedOff++;
-        this.emit('handoff', { worker, id: result.id });
+        if (this.listenerCount('handoff') > 0)
+          this.emit('handoff', { worker, id: result.id, latencyMs: performance.now() - connection.acceptedAt });
         this.#pump();
       },
       (error: Error) => {
@@ -573,7 +632,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   #pauseAccepting(): void {
     if (!this.#accepting) return;
     this.#accepting = false;
-    this.#acceptor.stop();
+    for (const acceptor of this.#acceptors.values()) acceptor.stop();
   }
 
   /**
@@ -583,8 +642,9 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   #resumeAccepting(): void {
     const room = this.#options.maxPending - this.#held();
     if (this.#closed || room <= 0 || (this.#accepting && room === this.#acceptBatch)) return;
-    // On a running acceptor, start() only updates the batch limit.
-    this.#acceptor.start(room);
+    // On a running acceptor, start() only updates the batch limit. Each acceptor may take `room` per turn:
+    // with several sockets lent, one turn can overfill maxPending by that much, and then accepting pauses.
+    for (const acceptor of this.#acceptors.values()) acceptor.start(room);
     this.#acceptBatch = room;
     this.#accepting = true;
   }

@@ -25,6 +25,7 @@ export {
   ListenerServer,
   type ListenerMode,
   type ListenerServerEvents,
+  type ListenerServerCloseOptions,
   type ListenerStats,
   type ServeListenersOptions,
 } from './serve-listeners.js';

@@ -33,6 +33,8 @@ export interface WorkerSet {
   off?(event: 'capacity', listener: () => void): unknown;
   /** Workers the set keeps running even without demand; serveListeners() needs at least one. */
   readonly min?: number;
+  /** Most workers the set runs at once; serveListeners() in 'reuseport' mode opens one listener per worker. */
+  readonly max?: number;
   /** Most unacknowledged handoffs per worker. */
   readonly maxInFlight: number;
   /**

@@ -9,6 +9,7 @@
 import { EventEmitter } from 'eventemitter3';
 import type { DispatchWorker, WorkerSet } from '../dispatch/index.js';
 import { PortunusError } from '../errors.js';
+import { validateInteger } from '../validate.js';
 import { resolvePoolOptions, type ResolvedPoolOptions, type WorkerPoolOptions } from './options.js';
 import { PoolWorker, type WorkerExit, type WorkerState } from './pool-worker.js';
 import { listeningAddressesOf, workerFailure } from './worker-failure.js';
@@ -42,7 +43,7 @@ export interface PoolEvents {
       direction: 'up' | 'down';
       /** Workers in the current generation afterwards. */
       workers: number;
-      /** What caused it: 'high water', 'connections waiting' or 'idle'. */
+      /** What caused it: 'high water', 'connections waiting', 'idle', 'spawn-workers' or 'remove-workers'. */
       reason: string;
     },
   ];
@@ -74,6 +75,10 @@ export interface PoolStats {
   crashed: number;
   /** Restarts completed. */
   restarts: number;
+  /** Workers kept even when idle, now (`spawnWorkers()` and `removeWorkers()` move it). */
+  min: number;
+  /** Most workers at once. */
+  max: number;
   /** Every live worker. */
   workers: Array<{
     /** Worker id, unique within the pool. */
@@ -126,6 +131,11 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
   /** Workers kept even when idle (the `min` option). */
   get min(): number {
     return this.#options.min;
+  }
+
+  /** Most workers at once (the `max` option). */
+  get max(): number {
+    return this.#options.max;
   }
 
   /** True once `close()` was called: the pool offers no worker any more. */
@@ -226,6 +236,45 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
     this.emit('restart', { generation: next });
   }
 
+  /**
+   * Starts `count` more workers now (fewer if `max` would be passed) and keeps them: `min` rises to the new
+   * number of workers, so they are not retired when idle. Returns how many were started (0 at `max`).
+   * Throws ERR_PORTUNUS_POOL_CLOSED after `close()`, ERR_INVALID_ARG_* for a count that is not an integer >= 1.
+   */
+  spawnWorkers(count: number): number {
+    validateInteger(count, 'count', 1);
+    if (this.#closing !== undefined) throw new PortunusError('ERR_PORTUNUS_POOL_CLOSED', 'the pool is closed');
+    const active = this.#activeCount();
+    const added = Math.max(0, Math.min(count, this.#options.max - active));
+    this.#options.min = Math.max(this.#options.min, active + added);
+    // Before start() the pool spawns `min` workers itself.
+    if (this.#started !== undefined) for (let i = 0; i < added; i++) this.#spawn(this.#generation, 'spawn-workers');
+    return added;
+  }
+
+  /**
+   * Drains `count` workers of the current generation (fewer if there are not that many), idlest first, and
+   * lowers `min` to the number left if it was above. Each finishes its connections first, as in a restart.
+   * Returns how many were asked to drain. Throws as `spawnWorkers()` does.
+   */
+  removeWorkers(count: number): number {
+    validateInteger(count, 'count', 1);
+    if (this.#closing !== undefined) throw new PortunusError('ERR_PORTUNUS_POOL_CLOSED', 'the pool is closed');
+    const active = [...this.#workers].filter(
+      (w) => w.generation === this.#generation && (w.state === 'starting' || w.state === 'ready'),
+    );
+    // Workers still starting go first (they hold nothing), then the ready ones with the least open.
+    active.sort((a, b) => rank(a) - rank(b));
+    const removed = active.slice(0, Math.min(count, active.length));
+    this.#options.min = Math.min(this.#options.min, active.length - removed.length);
+    for (const worker of removed) worker.drain(this.#options.drainTimeoutMs);
+    if (removed.length > 0) {
+      this.emit('scale', { direction: 'down', workers: active.length - removed.length, reason: 'remove-workers' });
+      this.emit('capacity');
+    }
+    return removed.length;
+  }
+
   /** Drains every worker and resolves once all have exited. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
@@ -245,6 +294,8 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
     return {
       generation: this.#generation,
       ...this.#counters,
+      min: this.#options.min,
+      max: this.#options.max,
       workers: [...this.#workers].map((w) => ({
         id: w.id,
         pid: w.pid,
@@ -274,7 +325,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
       });
     });
     this.emit('spawn', worker);
-    if (reason === 'high water' || reason === 'connections waiting')
+    if (reason === 'high water' || reason === 'connections waiting' || reason === 'spawn-workers')
       this.emit('scale', { direction: 'up', workers: this.#activeCount(), reason });
     return worker;
   }
@@ -417,4 +468,9 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements WorkerSet {
       worker.channel.ping(this.#options.pingTimeoutMs).catch((error: Error) => this.#markUnhealthy(worker, error));
     }
   }
+}
+
+/** Order in which removeWorkers() picks workers: starting ones, then ready ones by what they have open. */
+function rank(worker: PoolWorker): number {
+  return worker.state === 'starting' ? -1 : worker.load + worker.inFlight;
 }

@@ -88,6 +88,8 @@ export class FakeBackend {
   name = 'fake';
   tooManyRefsErrno = ERRNO.ETOOMANYREFS;
   sunPathSize = 108;
+  /** No TCP here: the fake has no reuseport groups. */
+  reusePort = false;
   /** Ownership rules broken by the code under test: a descriptor closed under its endpoint, and the like. */
   violations = [];
   #options;
@@ -172,6 +174,14 @@ export class FakeBackend {
     this.#handles.add(acceptor);
     this.updateKeepAlive();
     return acceptor;
+  }
+
+  listenReusePort() {
+    throw systemError('EOPNOTSUPP', 'setsockopt');
+  }
+
+  steerReusePort() {
+    return false;
   }
 
   listenAbstract(address, backlog) {

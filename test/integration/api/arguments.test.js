@@ -14,6 +14,10 @@ import {
   adoptConnections,
   serveRouter,
   shutdownOnSignals,
+  listenControl,
+  listenMetrics,
+  requestControl,
+  ServeMetrics,
   adoptTransport,
   channelFromFd,
   channelPair,
@@ -22,6 +26,7 @@ import {
   inheritedChannel,
   listenChannel,
   nodeIpcChannel,
+  serveListeners,
   socketPairForChild,
   ServiceRegistry,
   openServiceRegistry,
@@ -87,6 +92,11 @@ function handoffSetup(t) {
 /** A pool that is never started: it has no process and no descriptor to leave behind. */
 function idlePool() {
   return new WorkerPool({ args: [fixture('worker-http.js')], min: 0, max: 1, pingIntervalMs: 0 });
+}
+
+/** What listenControl() steers, around a pool that is never started. */
+function controlTarget(pool) {
+  return { pool, metrics: new ServeMetrics({ pool }), mode: 'dispatch' };
 }
 
 const cycle = {};
@@ -303,6 +313,17 @@ const CASES = [
     { code: TYPE, name: 'options.preRead.complete', received: 'type boolean (true)' },
   ],
   [
+    "serveListeners(): options.fallback 'dispatch'",
+    () => () =>
+      serveListeners({
+        listen: { port: 0 },
+        pool: new WorkerPool({ args: [fixture('worker-http.js')], min: 1, max: 1 }),
+        mode: 'reuseport',
+        fallback: 'dispatch',
+      }),
+    { code: VALUE, name: 'options.fallback', received: "'dispatch'" },
+  ],
+  [
     'acceptAndDispatch(): options.pool missing',
     () => () => acceptAndDispatch({ listen: { port: 0 } }),
     { code: TYPE, name: 'options.pool', received: 'undefined' },
@@ -384,6 +405,49 @@ const CASES = [
     'adoptConnections(): options.channel not a Channel',
     () => () => adoptConnections(new EventEmitter(), { channel: {} }),
     { code: TYPE, name: 'options.channel', received: 'an instance of Object' },
+  ],
+  [
+    'pool.spawnWorkers(): count 0',
+    () => () => idlePool().spawnWorkers(0),
+    { code: VALUE, name: 'count', received: '0' },
+  ],
+  [
+    'pool.removeWorkers(): count a string',
+    () => () => idlePool().removeWorkers('2'),
+    { code: TYPE, name: 'count', received: "type string ('2')" },
+  ],
+  [
+    'new ServeMetrics(): sources.pool not a WorkerPool',
+    () => () => new ServeMetrics({ pool: {} }),
+    { code: TYPE, name: 'sources.pool', received: 'an instance of Object' },
+  ],
+  [
+    'listenControl(): options.maxLineBytes 10',
+    (t) => () => {
+      const pool = idlePool();
+      return listenControl(path.join(socketDirectory(t), 'c.sock'), controlTarget(pool), { maxLineBytes: 10 });
+    },
+    { code: VALUE, name: 'options.maxLineBytes', received: '10' },
+  ],
+  [
+    'listenControl(): target.metrics missing',
+    (t) => () => listenControl(path.join(socketDirectory(t), 'c.sock'), { pool: idlePool(), mode: 'dispatch' }),
+    { code: TYPE, name: 'target.metrics', received: 'undefined' },
+  ],
+  [
+    'requestControl(): an empty command',
+    () => () => requestControl('/nonexistent/c.sock', ''),
+    { code: VALUE, name: 'command', received: "''" },
+  ],
+  [
+    'requestControl(): options.timeoutMs 0',
+    () => () => requestControl('/nonexistent/c.sock', 'stats', { timeoutMs: 0 }),
+    { code: VALUE, name: 'options.timeoutMs', received: '0' },
+  ],
+  [
+    'listenMetrics(): port 70000',
+    () => () => listenMetrics(new ServeMetrics({ pool: idlePool() }), '127.0.0.1', 70000),
+    { code: VALUE, name: 'port', received: '70000' },
   ],
   [
     'shutdownOnSignals(): options.timeoutMs -5',

@@ -1,0 +1,175 @@
+/**
+ * `portunus serve`: the daemon. Owns the listening ports, runs the workers in a WorkerPool that grows past
+ * the high-water mark and retires idle workers, serves the listeners in the chosen mode, answers the control
+ * socket and (optionally) a metrics endpoint, and handles the signals: SIGTERM or SIGINT drain and exit 0,
+ * SIGHUP restarts the workers without dropping a connection, SIGUSR2 asks for a master upgrade.
+ * @module
+ */
+import type http from 'node:http';
+import {
+  listenControl,
+  listenMetrics,
+  defaultControlPath,
+  ServeMetrics,
+  type ControlServer,
+} from '../control/index.js';
+import { WorkerPool, shutdownOnSignals, type Closable } from '../pool/index.js';
+import { ExitCode, UsageError } from './exit-codes.js';
+import { Log } from './log.js';
+import { MODES, type Serving } from './modes.js';
+import type { ServeConfig } from './serve-config.js';
+
+/** How often the terminal's status line is redrawn. */
+const STATUS_EVERY_MS = 1000;
+
+/**
+ * Starts serving. Resolves with an exit code only when starting failed; once serving, the process ends
+ * through its signals (shutdownOnSignals exits it).
+ */
+export async function serve(config: ServeConfig): Promise<number> {
+  const log = new Log(config.logFormat);
+  const mode = MODES[config.mode];
+  if (mode.start === undefined)
+    throw new UsageError(`--mode ${config.mode} (${mode.summary}) is not available in this build`);
+  const unix = config.listen.find((address) => address.kind === 'unix');
+  if (unix !== undefined)
+    throw new UsageError(`--listen ${unix.text}: --mode ${config.mode} listens on TCP only in this build`);
+  if (config.min !== undefined && config.min < mode.minWorkers)
+    throw new UsageError(`--min ${config.min}: --mode ${config.mode} needs at least ${mode.minWorkers} worker running`);
+
+  const [command, ...args] = config.command;
+  const pool = new WorkerPool({
+    command: command!,
+    args,
+    min: config.min ?? Math.max(1, mode.minWorkers),
+    ...(config.max === undefined ? {} : { max: config.max }),
+    ...(config.highWater === undefined ? {} : { highWater: config.highWater }),
+    ...(config.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: config.idleTimeoutMs }),
+    drainTimeoutMs: config.drainTimeoutMs,
+  });
+  watchPool(pool, log);
+
+  const serving: Serving = { dispatchers: [], listeners: [] };
+  const closables: Closable[] = [];
+  let control: ControlServer | undefined;
+  let metricsServer: http.Server | undefined;
+  try {
+    for (const address of config.listen) {
+      if (address.kind !== 'tcp') continue;
+      const started = await mode.start({ host: address.host, port: address.port }, pool);
+      serving.dispatchers.push(...(started.dispatchers ?? []));
+      serving.listeners.push(...(started.listeners ?? []));
+    }
+    const metrics = new ServeMetrics({ pool, ...serving });
+    const socketPath = config.socket ?? defaultControlPath();
+    const own = process.getuid?.();
+    control = await listenControl(
+      socketPath,
+      { pool, metrics, mode: config.mode, ...serving, minWorkers: mode.minWorkers },
+      { allow: [...(own === undefined ? [] : [own]), ...config.allowUids] },
+    );
+    control.on('refused', ({ credentials, error }) => {
+      metrics.recordRefusedPeer();
+      log.warn('control client refused', { pid: credentials?.pid, uid: credentials?.uid, reason: error.message });
+    });
+    control.on('command', ({ command, error }) =>
+      error === undefined
+        ? log.info('control command', { command })
+        : log.warn('control command failed', { command, code: error.code, reason: error.message }),
+    );
+    if (config.metrics !== undefined)
+      metricsServer = await listenMetrics(metrics, config.metrics.host, config.metrics.port);
+    for (const server of [...serving.dispatchers, ...serving.listeners]) {
+      const { address, port } = server.address();
+      log.info('listening', { address: `${address}:${port}`, mode: config.mode });
+    }
+    log.info('control socket', { path: socketPath });
+    if (metricsServer !== undefined) {
+      const { address, port } = metricsServer.address() as { address: string; port: number };
+      log.info('metrics', { url: `http://${address}:${port}/metrics` });
+    }
+  } catch (error) {
+    log.error('could not start', { code: (error as { code?: string }).code, reason: (error as Error).message });
+    await control?.close();
+    metricsServer?.close();
+    await Promise.all([...serving.dispatchers, ...serving.listeners].map((server) => server.close()));
+    await pool.close();
+    return ExitCode.FAILED;
+  }
+
+  // Stop taking commands and scrapes first, then stop accepting, then drain the workers.
+  closables.push(control, ...serving.dispatchers, ...serving.listeners);
+  if (metricsServer !== undefined) {
+    const server = metricsServer;
+    closables.push({
+      close: () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        // A scrape in progress or a keep-alive scraper would hold close() open.
+        server.closeAllConnections();
+        return closed;
+      },
+    });
+  }
+  closables.push(pool);
+  const status = setInterval(() => log.status(statusLine(pool, serving)), STATUS_EVERY_MS);
+  status.unref();
+  shutdownOnSignals(closables, {
+    timeoutMs: config.drainTimeoutMs,
+    onSignal: (signal) => {
+      clearInterval(status);
+      log.endStatus();
+      log.info('draining', { signal });
+    },
+  });
+  process.on('exit', (code) => {
+    log.endStatus();
+    log.info('stopped', { code });
+  });
+  process.on('SIGHUP', () => {
+    log.info('restarting workers', { signal: 'SIGHUP' });
+    pool.restart().then(
+      () => log.info('workers restarted', { generation: pool.generation }),
+      (error: Error) => log.error('restart failed; the old workers keep serving', { reason: error.message }),
+    );
+  });
+  // Without a handler SIGUSR2 would end the process: say why nothing happens instead.
+  process.on('SIGUSR2', () => log.warn('SIGUSR2: master takeover (upgrade) is not available in this build'));
+  return new Promise<number>(() => {});
+}
+
+function watchPool(pool: WorkerPool, log: Log): void {
+  pool.on('ready', (worker) =>
+    log.info('worker ready', { worker: worker.id, pid: worker.pid, generation: worker.generation }),
+  );
+  pool.on('exit', (worker, exit) =>
+    log.info('worker exited', {
+      worker: worker.id,
+      pid: worker.pid,
+      code: exit.code,
+      signal: exit.signal,
+      expected: exit.expected,
+    }),
+  );
+  pool.on('crash', ({ worker, error, respawnInMs }) =>
+    log.error('worker failed', { worker: worker.id, code: error.code, reason: error.message, respawnInMs }),
+  );
+  pool.on('scale', ({ direction, workers, reason }) => log.info(`scale ${direction}`, { workers, reason }));
+  pool.on('unhealthy', (worker, error) => log.warn('worker unhealthy', { worker: worker.id, reason: error.message }));
+}
+
+function statusLine(pool: WorkerPool, serving: Serving): string {
+  const stats = pool.stats();
+  const count = (state: string) => stats.workers.filter((w) => w.state === state).length;
+  let handedOff = 0;
+  let inFlight = 0;
+  let pending = 0;
+  for (const dispatcher of serving.dispatchers) {
+    const s = dispatcher.stats();
+    handedOff += s.handedOff;
+    inFlight += s.inFlight;
+    pending += s.pending;
+  }
+  const traffic =
+    serving.dispatchers.length > 0 ? ` · ${handedOff} handed off · ${inFlight} in flight · ${pending} waiting` : '';
+  return `portunus: gen ${stats.generation} · ${count('ready')} ready · ${count('starting')} starting · ${count('draining')} draining${traffic}`;
+}
