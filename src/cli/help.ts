@@ -10,6 +10,7 @@ export const MAIN_HELP = `Usage: portunus <command> [options]
 Commands:
   serve   own the listening ports and run a pool of workers behind them
   ctl     steer a running \`portunus serve\` through its control socket
+  mux     serve registered services by name on one TCP port (TCPMUX, RFC 1078)
 
 Run \`portunus <command> --help\` for a command's options.
 
@@ -83,4 +84,29 @@ Options:
 
 Exit codes: 0 done, 1 the master answered with an error, 2 wrong usage,
 3 no master reachable (no socket, permission denied, refused by credentials, no answer).
+`;
+
+export const MUX_HELP = `Usage: portunus mux --listen tcp://HOST:PORT [options]
+
+Serves TCPMUX (RFC 1078) on the port: a client sends a service name and CRLF and gets the process
+registered for that name on the same connection (+), the list for HELP, or - with a reason. Processes
+register with registerService(name, server, { registry: PATH }) from portunus.
+
+Options:
+  --listen ADDRESS     tcp://HOST:PORT (tcp://[::1]:1 for IPv6; RFC 1078's port is 1)
+  --registry PATH      the registry socket (default: mux.sock beside the default control socket,
+                       $XDG_RUNTIME_DIR/portunus/ or $TMPDIR/portunus-UID/); 0600 in a 0700 directory
+  --allow-uid UID      let processes of this uid register (repeatable; default: own uid only)
+  --share-names        let processes of different uids share a name (default: the first uid holds it)
+  --name-timeout S     how long a client may take to send its name line (default 5)
+  --proxy-protocol     every connection starts with a PROXY v1/v2 header (behind HAProxy send-proxy)
+  --log-format FORMAT  text or json (default text), on stderr
+  -h, --help           this text
+
+Signals: SIGTERM or SIGINT close the port and the registry and exit 0.
+
+Exit codes: 0 stopped after SIGTERM/SIGINT, 1 could not start, 2 wrong usage.
+
+Example:
+  portunus mux --listen tcp://127.0.0.1:7001 --registry /run/myapp/mux.sock
 `;

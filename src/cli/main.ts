@@ -6,7 +6,8 @@
 import fs from 'node:fs';
 import { ctl, parseCtlArgs } from './ctl.js';
 import { ExitCode, UsageError } from './exit-codes.js';
-import { CTL_HELP, MAIN_HELP, serveHelp } from './help.js';
+import { CTL_HELP, MAIN_HELP, MUX_HELP, serveHelp } from './help.js';
+import { mux, parseMuxArgs } from './mux.js';
 import { serve } from './serve.js';
 import { parseServeArgs } from './serve-config.js';
 
@@ -33,6 +34,14 @@ export async function run(argv: readonly string[]): Promise<number> {
         }
         return await serve(config);
       }
+      case 'mux': {
+        const config = parseMuxArgs(rest);
+        if (config === undefined) {
+          process.stdout.write(MUX_HELP);
+          return ExitCode.OK;
+        }
+        return await mux(config);
+      }
       case 'ctl':
         if (parseCtlArgs(rest) === undefined) {
           process.stdout.write(CTL_HELP);
@@ -40,11 +49,11 @@ export async function run(argv: readonly string[]): Promise<number> {
         }
         return await ctl(rest);
       default:
-        throw new UsageError(`unknown command ${JSON.stringify(command)}: serve or ctl`);
+        throw new UsageError(`unknown command ${JSON.stringify(command)}: serve, ctl or mux`);
     }
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    const helpFor = command === 'serve' || command === 'ctl' ? ` ${command}` : '';
+    const helpFor = command === 'serve' || command === 'ctl' || command === 'mux' ? ` ${command}` : '';
     process.stderr.write(`portunus${helpFor}: ${error.message}\nRun \`portunus${helpFor} --help\` for usage.\n`);
     return ExitCode.USAGE;
   }

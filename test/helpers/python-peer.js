@@ -11,13 +11,12 @@ export function findPython(probe) {
 }
 
 /**
- * Starts `python` with `args` (the fixture's path first); other options (uid, gid…) go to spawn(). Returns
- * { child, closed, exited(), stderr(),
+ * Starts `python` with `args` (the fixture's path first). Returns { child, closed, exited(), stderr(),
  * event(name) }: `closed` resolves with { code, signal } once it has exited and closed its output,
  * `exited()` is that promise within a deadline, `event(name)` resolves with the first event of that name.
  */
-export function startPythonPeer(t, python, args, { stdio = ['ignore', 'pipe', 'pipe'], ...spawnOptions } = {}) {
-  const child = spawn(python, args, { stdio, ...spawnOptions });
+export function startPythonPeer(t, python, args, { stdio = ['ignore', 'pipe', 'pipe'] } = {}) {
+  const child = spawn(python, args, { stdio });
   const events = [];
   const waiters = new Set();
   let stderr = '';

@@ -18,15 +18,15 @@ const asOtherUid = own === 0 || process.env.CI === 'true' ? test.serial : test.s
 
 /** Registers `name` from a process running as `uid`; resolves with its 'registered' or 'refused' event. */
 async function registerAs(t, uid, registryPath, name) {
-  const peer = startPythonPeer(
-    t,
-    process.execPath,
-    [NODE_REGISTRANT, registryPath.replace(/^\0/, '@'), name, 'other', String(own)],
-    {
-      uid,
-      gid: uid,
-    },
-  );
+  const registry = registryPath.replace(/^\0/, '@');
+  const peer = startPythonPeer(t, process.execPath, [
+    NODE_REGISTRANT,
+    registry,
+    name,
+    'other',
+    String(own),
+    String(uid),
+  ]);
   const outcome = await Promise.race([peer.event('registered'), peer.event('refused')]);
   return { peer, outcome };
 }
