@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
+import { openFdCount, assertNoFdLeak } from '../../helpers/fd-count.js';
 import { fixture, runLoad, waitFor } from '../../helpers/http-load.js';
 import { alive, ctl, ctlJson, curl, socketDir, startServe } from '../../helpers/serve-cli.js';
 import { within } from '../../helpers/within.js';
@@ -26,6 +27,7 @@ function killAtTeardown(t, pid) {
 test.serial(
   'ctl upgrade under load: a new master takes the listeners and the control socket, zero failed requests',
   async (t) => {
+    const before = openFdCount();
     const serve = await startServe(t, { args: ['--min', '2'], command: [process.execPath, deployableApp(t)] });
     const oldWorkers = (await ctlJson(t, serve.socket, 'workers')).workers;
     let upgraded = false;
@@ -43,6 +45,7 @@ test.serial(
     t.is(during.failed, 0, during.errors.join('; '));
     t.is(after.failed, 0, after.errors.join('; '));
     t.true(during.ok > 0);
+    t.log(`${during.ok} requests across the upgrade, ${during.failed} failed`);
     // The control socket's path answers for the new master now.
     const stats = await ctlJson(t, serve.socket, 'stats');
     t.true(stats.pool.workers.every((w) => !oldWorkers.some((old) => old.pid === w.pid)));
@@ -59,11 +62,12 @@ test.serial(
     t.is((await curl(serve.port, '/third')).code, 0);
     process.kill(third.to, 'SIGTERM');
     await waitFor(() => !alive(third.to), 'the third master to exit', 30_000);
+    await assertNoFdLeak(t, before);
   },
 );
 
 test.serial(
-  'a failed upgrade (the new version cannot start) keeps the old master serving; ctl upgrade reports it',
+  'a failed upgrade (the new version cannot start) keeps the old master serving and reports it; the fixed one takes over',
   async (t) => {
     const app = deployableApp(t);
     const serve = await startServe(t, { args: ['--min', '1'], command: [process.execPath, app] });
@@ -77,7 +81,15 @@ test.serial(
     t.is(answer.code, 0, answer.stderr);
     t.is(JSON.parse(answer.body).url, '/still-here');
     t.like((await ctlJson(t, serve.socket, 'stats')).dispatchers[0], { dropped: 0 });
-    serve.child.kill('SIGTERM');
-    t.deepEqual(await within(serve.exited, 'serve to exit'), { code: 0, signal: null });
+    // The rollback left the takeover socket offering: the fixed version takes over.
+    fs.writeFileSync(app, `import ${JSON.stringify(fixture('worker-http.js'))};\n`);
+    const fixed = await ctl(serve.socket, 'upgrade');
+    t.is(fixed.code, 0, fixed.stderr);
+    const pid = Number(/^upgraded: new master pid (\d+)$/m.exec(fixed.stdout)?.[1]);
+    killAtTeardown(t, pid);
+    t.deepEqual(await within(serve.exited, 'the old master to exit', 30_000), { code: 0, signal: null });
+    t.is((await curl(serve.port, '/fixed')).code, 0);
+    process.kill(pid, 'SIGTERM');
+    await waitFor(() => !alive(pid), 'the new master to exit', 30_000);
   },
 );
