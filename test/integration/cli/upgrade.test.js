@@ -93,3 +93,24 @@ test.serial(
     await waitFor(() => !alive(pid), 'the new master to exit', 30_000);
   },
 );
+
+test.serial('ctl upgrade in inherit mode: the new master passes the same listener to new Python workers', async (t) => {
+  const serve = await startServe(t, {
+    args: ['--mode', 'inherit', '--min', '1'],
+    command: ['python3', fixture('python-socket-activated-server.py')],
+  });
+  const [old] = (await ctlJson(t, serve.socket, 'workers')).workers;
+  const answer = await ctlJson(t, serve.socket, 'upgrade');
+  killAtTeardown(t, answer.upgraded.pid);
+  t.deepEqual(await within(serve.exited, 'the old master to exit', 30_000), { code: 0, signal: null });
+  await waitFor(() => !alive(old.pid), 'the old Python worker to exit');
+  const reply = await curl(serve.port, '/after');
+  t.is(reply.code, 0, reply.stderr);
+  const body = JSON.parse(reply.body);
+  t.is(body.path, '/after');
+  t.not(body.pid, old.pid);
+  const [worker] = (await ctlJson(t, serve.socket, 'workers')).workers;
+  t.is(body.pid, worker.pid, 'answered by the new master’s worker');
+  process.kill(answer.upgraded.pid, 'SIGTERM');
+  await waitFor(() => !alive(answer.upgraded.pid), 'the new master to exit', 30_000);
+});
