@@ -21,6 +21,14 @@ CXX=x86_64-w64-mingw32-g++-posix
 DLLTOOL=x86_64-w64-mingw32-dlltool
 
 step() { printf '\n--- windows lane: %s\n' "$1"; }
+# A TCP port below the ephemeral range (where outgoing connections take theirs) that nobody holds right now.
+free_port() {
+  local port
+  while :; do
+    port=$((20000 + RANDOM % 12000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
+  done
+}
 
 step 'tools'
 packages=()
@@ -107,7 +115,7 @@ step 'curl from Linux: a port handed between two node.exe processes over a named
 # examples/handoff-listener with a pipe name for its channel: owner.js serves HTTP, taker.js connects by
 # the pipe's name and takes the listening socket over. curl runs on the Linux side of wine's loopback.
 PIPE='\\.\pipe\portunus-lane-handoff'
-PORT=$((20000 + RANDOM % 20000))
+PORT=$(free_port)
 wait_for_line() { # file pattern
   for _ in $(seq 1 300); do
     if grep -q "$2" "$1" 2>/dev/null; then return 0; fi
@@ -136,7 +144,7 @@ wineserver -k 2>/dev/null || true
 # listening socket to each worker over the worker's channel, an inherited pipe handle).
 for mode in dispatch shared; do
   step "curl from Linux: MODE=$mode npm start's server run by node.exe"
-  PORT=$((20000 + RANDOM % 20000))
+  PORT=$(free_port)
   ( cd "$STAGE" && MODE=$mode PORT=$PORT WORKERS=2 exec wine "$WINE_NODE" examples/http-pool/main.js >"pool-$mode.txt" 2>&1 </dev/null ) &
   wait_for_line "$STAGE/pool-$mode.txt" 'listening on'
   answer=''
