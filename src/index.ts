@@ -28,6 +28,8 @@ export type {
   FrameHandler,
   ReceivedMessage,
   ConnectChannelOptions,
+  ProcessAddress,
+  OwnProcessAddress,
   ChannelServer,
   ListenChannelOptions,
   ChannelServerEvents,

@@ -28,6 +28,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials, "peerCredentials"));
   exports.Set("describeSocket", Napi::Function::New(env, DescribeSocket, "describeSocket"));
   exports.Set("socketKind", Napi::Function::New(env, SocketKind, "socketKind"));
+  exports.Set("securityDescriptor", Napi::Function::New(env, SecurityDescriptor, "securityDescriptor"));
   exports.Set("currentUser", Napi::Function::New(env, CurrentUser, "currentUser"));
   exports.Set("openHandles", Napi::Function::New(env, OpenHandles, "openHandles"));
   exports.Set("locateSocket", Napi::Function::New(env, LocateSocket, "locateSocket"));

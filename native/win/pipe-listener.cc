@@ -116,6 +116,27 @@ bool OwnerTrusted(HANDLE handle, const std::vector<std::wstring>& sids, std::wst
 
 }  // namespace
 
+Napi::Value SecurityDescriptor(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  HANDLE handle = HandleArgument(info, 0);
+  if (handle == INVALID_HANDLE_VALUE) return env.Undefined();
+  const SECURITY_INFORMATION parts = OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION;
+  PSECURITY_DESCRIPTOR descriptor = nullptr;
+  DWORD error = GetSecurityInfo(handle, SE_KERNEL_OBJECT, parts, nullptr, nullptr, nullptr, nullptr, &descriptor);
+  if (error != ERROR_SUCCESS) return ThrowWinError(env, error, "GetSecurityInfo");
+  wchar_t* text = nullptr;
+  BOOL converted =
+      ConvertSecurityDescriptorToStringSecurityDescriptorW(descriptor, SDDL_REVISION_1, parts, &text, nullptr);
+  LocalFree(descriptor);
+  if (!converted) return ThrowWinError(env, GetLastError(), "ConvertSecurityDescriptorToStringSecurityDescriptorW");
+  // SDDL is ASCII; UTF-8 all the same, as the SIDs it names come from strings.
+  int size = WideCharToMultiByte(CP_UTF8, 0, text, -1, nullptr, 0, nullptr, nullptr);
+  std::string result(static_cast<size_t>(size > 0 ? size - 1 : 0), '\0');
+  if (size > 1) WideCharToMultiByte(CP_UTF8, 0, text, -1, result.data(), size, nullptr, nullptr);
+  LocalFree(text);
+  return Napi::String::New(env, result);
+}
+
 Napi::Value ListenPipe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString()) {

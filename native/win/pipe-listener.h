@@ -18,6 +18,11 @@ Napi::Value ListenPipe(const Napi::CallbackInfo& info);
 // ERR_PORTUNUS_PEER_REFUSED when the pipe's owner is neither this user nor one of `sids`.
 Napi::Value ConnectPipe(const Napi::CallbackInfo& info);
 
+// securityDescriptor(handle: number): string — the owner and DACL of the object behind `handle` (a pipe
+// end: the pipe's descriptor) in SDDL, as the kernel stores it; what the Windows lane checks listenPipe's
+// descriptor by.
+Napi::Value SecurityDescriptor(const Napi::CallbackInfo& info);
+
 // socketPair(): [a, b], the two ends of a connected pipe of one instance under a name nobody else can
 // take: what socketpair(2) is to a Unix channel (channelPair(), socketPairForChild()).
 Napi::Value SocketPair(const Napi::CallbackInfo& info);

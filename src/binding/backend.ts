@@ -44,6 +44,11 @@ export interface PipeSupport {
    * `sids`. Returns the connected handle.
    */
   connect(name: string, sids: readonly string[]): number;
+  /**
+   * The pipe name a process with this pid listens on when asked to listen by its pid (`\\.\pipe\portunus-pid-<pid>`,
+   * docs/windows.md): the naming convention of `listenChannel({ pid: 'self' })` and `connectChannel({ pid })`.
+   */
+  nameForPid(pid: number): string;
 }
 
 /** A socket described by its addresses, for FdBackend.locateSocket(). */

@@ -56,6 +56,8 @@ export function windowsBackend(): FdBackend {
     childInheritsHandles: true,
     pipes: {
       isPipeName: (address) => PIPE_PREFIX.test(address),
+      // Documented in docs/windows.md: other programs find a portunus process by this name.
+      nameForPid: (pid) => `\\\\.\\pipe\\portunus-pid-${pid}`,
       listen: (name, sids) => listenPipe(name, sids),
       connect: (name, sids) => {
         try {

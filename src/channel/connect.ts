@@ -10,6 +10,13 @@ import { validateOptions } from '../validate.js';
 import { openedChannel, resolveChannelOptions, type Channel, type ChannelOptions } from './channel.js';
 import { channelFromFd } from './open.js';
 import { peerPolicy, pipeUsers, type PeerAllow } from './peer-policy.js';
+import {
+  addressOfPid,
+  checkProcessAddress,
+  checkServerPid,
+  isProcessAddress,
+  type ProcessAddress,
+} from './process-address.js';
 import { checkSocketAddress, type SocketAddress } from './socket-address.js';
 
 export interface ConnectChannelOptions extends ChannelOptions {
@@ -27,18 +34,38 @@ export interface ConnectChannelOptions extends ChannelOptions {
  * other programs bind it: docs/protocol.md §1), checks the server's credentials and waits for its hello.
  * Resolves with a channel the caller owns (close it with `close()` or `destroy()`).
  *
+ * `{ pid }` instead of a path connects to the process with that pid, listening with
+ * `listenChannel({ pid: 'self' })` (Windows: the named pipe `\\.\pipe\portunus-pid-<pid>`), and refuses
+ * (ERR_PORTUNUS_PEER_REFUSED) a server the kernel does not name as that very process: someone squatting on
+ * its name. Elsewhere it rejects with ERR_PORTUNUS_UNSUPPORTED.
+ *
  * Throws synchronously (ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE) for an address that cannot work (see
  * `listenChannel()`) and for invalid options. Rejects with the connect error (ENOENT, ECONNREFUSED, EAGAIN
  * when the server's accept queue is full…), ERR_PORTUNUS_UNSUPPORTED (an abstract name off Linux),
  * ERR_PORTUNUS_PEER_REFUSED, or a handshake error.
  */
-export function connectChannel(socketPath: string, options: ConnectChannelOptions = {}): Promise<Channel> {
-  const address = checkSocketAddress(socketPath);
+export function connectChannel(
+  socketPath: string | ProcessAddress,
+  options: ConnectChannelOptions = {},
+): Promise<Channel> {
+  const pid = isProcessAddress(socketPath) ? checkProcessAddress(socketPath, 'socketPath') : undefined;
+  const address = pid === undefined ? checkSocketAddress(socketPath) : undefined;
   // Options first: `null` must be refused as options before `options.allow` is read.
   resolveChannelOptions(validateOptions(options));
   const allowed = peerPolicy(options.allow);
   const users = pipeUsers(options.users);
-  return connectTo(address, allowed, options, users);
+  if (address !== undefined) return connectTo(address, allowed, options, users);
+  return connectToPid(pid!, allowed, options, users);
+}
+
+/** Connects to the address of `pid`; a platform without one rejects (ERR_PORTUNUS_UNSUPPORTED). */
+async function connectToPid(
+  pid: number,
+  allowed: (credentials: PeerCredentials) => boolean,
+  options: ChannelOptions,
+  users: readonly string[],
+): Promise<Channel> {
+  return connectTo(checkSocketAddress(addressOfPid(pid)), allowed, options, users, pid);
 }
 
 async function connectTo(
@@ -46,6 +73,7 @@ async function connectTo(
   allowed: (credentials: PeerCredentials) => boolean,
   options: ChannelOptions,
   users: readonly string[],
+  serverPid?: number,
 ): Promise<Channel> {
   const fd = address.pipe
     ? connectNatively(address, () => fdBackend.pipes!.connect(address.path, users))
@@ -55,6 +83,7 @@ async function connectTo(
   let channel: Channel;
   try {
     const credentials = fdBackend.peerCredentials(fd);
+    if (serverPid !== undefined) checkServerPid(serverPid, address.path, credentials);
     if (!allowed(credentials)) {
       throw new PortunusError(
         'ERR_PORTUNUS_PEER_REFUSED',

@@ -7,6 +7,7 @@ export { Channel, extendEveryChannel, resolveChannelOptions } from './channel.js
 export type { ChannelEvents, ChannelOptions, PeerHello } from './channel.js';
 export type { ChannelExtensionPort, FrameHandler } from './extension.js';
 export { connectChannel, type ConnectChannelOptions } from './connect.js';
+export type { OwnProcessAddress, ProcessAddress } from './process-address.js';
 export {
   ChannelServer,
   listenChannel,

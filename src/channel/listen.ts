@@ -15,6 +15,7 @@ import { openedChannel, resolveChannelOptions, type Channel, type ChannelOptions
 import { channelFromFd } from './open.js';
 import { peerPolicy, pipeUsers, type PeerAllow } from './peer-policy.js';
 import { ensurePrivateDirectory, isAbstractName, removeStaleSocket, restrictSocketFile } from './secure-path.js';
+import { addressOfPid, checkOwnProcessAddress, isProcessAddress, type OwnProcessAddress } from './process-address.js';
 import { checkSocketAddress, type SocketAddress } from './socket-address.js';
 
 export interface ListenChannelOptions extends ChannelOptions {
@@ -243,8 +244,23 @@ const BACKLOG = 511;
  * longer than sun_path) and for invalid options, before anything is created. Rejects with
  * ERR_PORTUNUS_INSECURE_PATH, ERR_PORTUNUS_UNSUPPORTED (an abstract name off Linux) or the OS error
  * (EADDRINUSE, EACCES, ENOENT for a directory that cannot be created, …).
+ *
+ * `{ pid: 'self' }` instead of a path listens where `connectChannel({ pid: process.pid })` looks for this
+ * process (Windows: the named pipe `\\.\pipe\portunus-pid-<pid>`, docs/windows.md); elsewhere it rejects
+ * with ERR_PORTUNUS_UNSUPPORTED.
  */
-export function listenChannel(socketPath: string, options: ListenChannelOptions = {}): Promise<ChannelServer> {
+export function listenChannel(
+  socketPath: string | OwnProcessAddress,
+  options: ListenChannelOptions = {},
+): Promise<ChannelServer> {
+  if (isProcessAddress(socketPath)) {
+    const pid = checkOwnProcessAddress(socketPath, 'socketPath');
+    // Options are checked synchronously, as for a path; a platform without pid addresses rejects.
+    resolveChannelOptions(validateOptions(options));
+    peerPolicy(options.allow);
+    pipeUsers(options.users);
+    return Promise.resolve().then(() => listenChannel(addressOfPid(pid), options));
+  }
   const address = checkSocketAddress(socketPath);
   // Checked now rather than at the first connection, where a bad option could only be thrown at nobody;
   // options first, so that `null` is refused as options before `options.allow` is read.

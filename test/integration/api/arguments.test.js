@@ -208,6 +208,26 @@ const CASES = [
     { code: TYPE, name: 'options.users', received: 'an instance of Array' },
   ],
   [
+    'connectChannel(): socketPath.pid 0',
+    () => () => connectChannel({ pid: 0 }),
+    { code: VALUE, name: 'socketPath.pid', received: '0' },
+  ],
+  [
+    'connectChannel(): socketPath.pid a string',
+    () => () => connectChannel({ pid: '12' }),
+    { code: TYPE, name: 'socketPath.pid', received: "type string ('12')" },
+  ],
+  [
+    'listenChannel(): socketPath.pid a number instead of self',
+    () => () => listenChannel({ pid: 12 }),
+    { code: TYPE, name: 'socketPath.pid', received: 'type number (12)' },
+  ],
+  [
+    "listenChannel(): socketPath.pid 'other'",
+    () => () => listenChannel({ pid: 'other' }),
+    { code: VALUE, name: 'socketPath.pid', received: "'other'" },
+  ],
+  [
     'listenChannel(): socketPath a number',
     () => () => listenChannel(42),
     { code: TYPE, name: 'socketPath', received: 'type number (42)' },

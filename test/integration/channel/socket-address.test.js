@@ -175,3 +175,17 @@ linuxTest(
     await assertNoFdLeak(t, before);
   },
 );
+
+// Addresses by process id exist where the backend has named pipes (Windows; the Windows lane's
+// test/windows/pid.win.mjs tests them there). The unix backend refuses them as unsupported, opening nothing.
+test.serial('a channel address by process id is ERR_PORTUNUS_UNSUPPORTED on the unix backend', async (t) => {
+  const before = openFdCount();
+  await t.throwsAsync(within(connectChannel({ pid: process.pid }), 'connectChannel({ pid })'), {
+    code: 'ERR_PORTUNUS_UNSUPPORTED',
+    message: /named pipes/,
+  });
+  await t.throwsAsync(within(listenChannel({ pid: 'self' }), "listenChannel({ pid: 'self' })"), {
+    code: 'ERR_PORTUNUS_UNSUPPORTED',
+  });
+  await assertNoFdLeak(t, before);
+});
