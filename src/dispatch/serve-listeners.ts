@@ -18,6 +18,7 @@ import { validateObject, validateOneOf, validateTimeout } from '../validate.js';
 import { Dispatcher } from './accept-and-dispatch.js';
 import { resolveDispatchOptions } from './dispatch-options.js';
 import { listenThenStart, validateListenOption } from './listen-socket.js';
+import type { ServiceSocketFile } from './service-socket-file.js';
 import { openReusePortGroup } from './reuseport-group.js';
 import { ReusePortMembers } from './reuseport-members.js';
 import { SharedListener } from './shared-listener.js';
@@ -33,8 +34,9 @@ export type ListenerMode = 'shared' | 'reuseport' | 'inherit';
 /** Options of `serveListeners()`. */
 export interface ServeListenersOptions {
   /**
-   * TCP listen options (port 0 for any), or, in `shared` and `inherit` modes only, a listening TCP net.Server
-   * to take over (one from `listenFds()`, say).
+   * TCP listen options (port 0 for any), or, in `shared` and `inherit` modes only, Unix listen options
+   * (`{ path }`: socket file 0600 unless `readableAll`/`writableAll`, unlinked by `close()`) or a listening
+   * TCP or Unix net.Server to take over (one from `listenFds()`, say). See docs/listener-modes.md.
    */
   listen: net.ListenOptions | net.Server;
   /**
@@ -101,8 +103,9 @@ export interface ListenerServerEvents {
 
 /** Serves a pool through listeners handed to its workers; see `serveListeners()`. */
 export class ListenerServer extends EventEmitter<ListenerServerEvents> {
-  readonly #address: net.AddressInfo;
+  readonly #address: net.AddressInfo | string;
   readonly #pool: WorkerSet;
+  readonly #socketFile: ServiceSocketFile | undefined;
   readonly #mode: ListenerMode;
   readonly #sharing: SharedListener | ReusePortMembers;
   readonly #dispatcher: Dispatcher | undefined;
@@ -111,17 +114,20 @@ export class ListenerServer extends EventEmitter<ListenerServerEvents> {
 
   /**
    * @internal Use `serveListeners()`. Takes ownership of `fds`: the one shared socket, or the members of a
-   * reuseport group in group order (then `dispatcher` serves the members no worker adopted).
+   * reuseport group in group order (then `dispatcher` serves the members no worker adopted). `socketFile`:
+   * the socket file of a Unix listener, unlinked by close().
    */
   constructor(
     fds: readonly number[],
-    address: net.AddressInfo,
+    address: net.AddressInfo | string,
     pool: WorkerSet,
     mode: ListenerMode,
     dispatcher?: Dispatcher,
+    socketFile?: ServiceSocketFile,
   ) {
     super();
     this.#address = address;
+    this.#socketFile = socketFile;
     this.#pool = pool;
     this.#mode = mode;
     this.#dispatcher = dispatcher;
@@ -137,9 +143,17 @@ export class ListenerServer extends EventEmitter<ListenerServerEvents> {
     pool.on('capacity', this.#onCapacity);
   }
 
-  /** The address the listeners are bound to. */
-  address(): net.AddressInfo {
-    return { ...this.#address };
+  /** The address the listeners are bound to: TCP host and port, or a Unix listener's path (abstract name). */
+  address(): net.AddressInfo | string {
+    return typeof this.#address === 'string' ? this.#address : { ...this.#address };
+  }
+
+  /**
+   * @internal Its listener lives on in a successor (takeover), which serves the socket file's name now:
+   * close() leaves the file in place.
+   */
+  keepSocketFile(): void {
+    this.#socketFile?.keep();
   }
 
   /**
@@ -178,7 +192,12 @@ export class ListenerServer extends EventEmitter<ListenerServerEvents> {
     if (timeoutMs !== undefined) validateTimeout(timeoutMs, 'options.timeoutMs', 0);
     this.#closing ??= (async () => {
       this.#pool.off?.('capacity', this.#onCapacity);
-      await this.#sharing.close(timeoutMs);
+      try {
+        await this.#sharing.close(timeoutMs);
+      } finally {
+        // Workers keep their copies of the socket, not its name: nobody can connect by path from here on.
+        await this.#socketFile?.remove();
+      }
     })();
     return this.#closing;
   }
@@ -226,6 +245,11 @@ export function serveListeners(options: ServeListenersOptions): Promise<Listener
       'ERR_PORTUNUS_UNSUPPORTED',
       "listener mode 'reuseport' opens its own SO_REUSEPORT sockets: give listen options ({ host, port }), not a net.Server",
     );
+  if (options.listen.path !== undefined)
+    throw new PortunusError(
+      'ERR_PORTUNUS_UNSUPPORTED',
+      "listener mode 'reuseport' balances TCP ports; a Unix socket path can be served in mode 'shared'",
+    );
   if (typeof pool.max !== 'number' || !Number.isInteger(pool.max) || pool.max < 1)
     throw invalidArgument(
       'options.pool',
@@ -246,15 +270,15 @@ async function startInherited(
   pool: WorkerSet,
   name: string | undefined,
 ): Promise<ListenerServer> {
-  const { fd, address } = await listenThenStart(listen, [pool], (listener) =>
+  const { fd, address, socketFile } = await listenThenStart(listen, [pool], (listener) =>
     pool.inheritListeners!([{ fd: listener, ...(name === undefined ? {} : { name }) }]),
   );
-  return new ListenerServer([fd], address, pool, 'inherit');
+  return new ListenerServer([fd], address, pool, 'inherit', undefined, socketFile);
 }
 
 async function startShared(listen: net.ListenOptions | net.Server, pool: WorkerSet): Promise<ListenerServer> {
-  const { fd, address } = await listenThenStart(listen, [pool]);
-  return new ListenerServer([fd], address, pool, 'shared');
+  const { fd, address, socketFile } = await listenThenStart(listen, [pool]);
+  return new ListenerServer([fd], address, pool, 'shared', undefined, socketFile);
 }
 
 /**

@@ -67,15 +67,22 @@ function register(name: string, listener: unknown): RegisteredListener {
     fd = () => listener.listeningFd();
     // The dispatcher stops accepting at once; what it had accepted still goes to its workers (the caller
     // awaits that with its own close()).
-    stop = () => void listener.close();
+    // The successor serves the socket file's name now: it is its to unlink.
+    stop = () => {
+      listener.keepSocketFile();
+      void listener.close();
+    };
   } else if (listener instanceof ListenerServer) {
     // One name is one socket: a shared listener has one; a reuseport group has one per member.
     fd = () => {
       const fds = listener.listenerFds();
       return fds.length === 1 ? fds[0] : undefined;
     };
-    // Shared-mode workers accept until their pool drains them.
-    stop = () => void listener.close();
+    // Shared-mode workers accept until their pool drains them; the socket file's name is the successor's.
+    stop = () => {
+      listener.keepSocketFile();
+      void listener.close();
+    };
   } else {
     throw invalidArgument(option, 'a net.Server, dgram.Socket, Dispatcher or ListenerServer', listener);
   }
