@@ -19,7 +19,13 @@ import { Dispatcher } from './accept-and-dispatch.js';
 import { resolveDispatchOptions } from './dispatch-options.js';
 import { listenThenStart, validateListenOption } from './listen-socket.js';
 import type { ServiceSocketFile } from './service-socket-file.js';
-import { openReusePortGroup } from './reuseport-group.js';
+import {
+  adoptReusePortGroup,
+  isExistingGroup,
+  openReusePortGroup,
+  validateExistingGroup,
+  type ExistingReusePortGroup,
+} from './reuseport-group.js';
 import { ReusePortMembers } from './reuseport-members.js';
 import { SharedListener } from './shared-listener.js';
 import { isWorkerSet, type DispatchWorker, type WorkerSet } from './worker-set.js';
@@ -36,9 +42,12 @@ export interface ServeListenersOptions {
   /**
    * TCP listen options (port 0 for any), or, in `shared` and `inherit` modes only, Unix listen options
    * (`{ path }`: socket file 0600 unless `readableAll`/`writableAll`, unlinked by `close()`) or a listening
-   * TCP or Unix net.Server to take over (one from `listenFds()`, say). See docs/listener-modes.md.
+   * TCP or Unix net.Server to take over (one from `listenFds()`, say). See docs/listener-modes.md. In
+   * `reuseport` mode only, `{ fds }`: the members of a SO_REUSEPORT group that exists already, in group
+   * order (`TakenListeners.takeGroup()` after a takeover); they are adopted as they are, not bound anew, and
+   * owned by the ListenerServer from then on.
    */
-  listen: net.ListenOptions | net.Server;
+  listen: net.ListenOptions | net.Server | ExistingReusePortGroup;
   /**
    * The workers; they call `adoptConnections(server)`. Its `min` must be at least 1: someone must accept.
    * In `reuseport` mode it needs a `max` (a WorkerPool has one): one listener is opened per worker slot. In
@@ -214,7 +223,17 @@ export class ListenerServer extends EventEmitter<ListenerServerEvents> {
  */
 export function serveListeners(options: ServeListenersOptions): Promise<ListenerServer> {
   validateObject(options, 'options');
-  validateListenOption(options.listen);
+  const existingGroup = isExistingGroup(options.listen);
+  if (existingGroup) {
+    if (options.mode !== 'reuseport')
+      throw invalidArgument(
+        'options.listen',
+        "listen options or a net.Server ({ fds } is for mode 'reuseport')",
+        options.listen,
+        'value',
+      );
+    validateExistingGroup(options.listen as ExistingReusePortGroup);
+  } else validateListenOption(options.listen);
   const pool = options.pool;
   if (!isWorkerSet(pool)) throw invalidArgument('options.pool', 'a WorkerPool', pool);
   if (pool.min !== undefined && pool.min < 1) {
@@ -228,12 +247,12 @@ export function serveListeners(options: ServeListenersOptions): Promise<Listener
     if (typeof pool.inheritListeners !== 'function')
       throw invalidArgument('options.pool', "a WorkerPool (mode 'inherit' needs inheritListeners())", pool);
     if (options.name !== undefined) validateListenFdName(options.name, 'options.name');
-    return startInherited(options.listen, pool, options.name);
+    return startInherited(options.listen as net.ListenOptions | net.Server, pool, options.name);
   }
   if (options.fallback !== undefined) validateOneOf(options.fallback, 'options.fallback', ['shared']);
   const mode =
     requested === 'reuseport' && !fdBackend.reusePort && options.fallback === 'shared' ? 'shared' : requested;
-  if (mode === 'shared') return startShared(options.listen, pool);
+  if (mode === 'shared') return startShared(options.listen as net.ListenOptions | net.Server, pool);
   if (!fdBackend.reusePort)
     throw new PortunusError(
       'ERR_PORTUNUS_UNSUPPORTED',
@@ -245,7 +264,7 @@ export function serveListeners(options: ServeListenersOptions): Promise<Listener
       'ERR_PORTUNUS_UNSUPPORTED',
       "listener mode 'reuseport' opens its own SO_REUSEPORT sockets: give listen options ({ host, port }), not a net.Server",
     );
-  if (options.listen.path !== undefined)
+  if (!existingGroup && (options.listen as net.ListenOptions).path !== undefined)
     throw new PortunusError(
       'ERR_PORTUNUS_UNSUPPORTED',
       "listener mode 'reuseport' balances TCP ports; a Unix socket path can be served in mode 'shared'",
@@ -257,7 +276,7 @@ export function serveListeners(options: ServeListenersOptions): Promise<Listener
       pool.max,
       'value',
     );
-  return startReusePort(options.listen, pool, pool.max);
+  return startReusePort(options.listen as net.ListenOptions | ExistingReusePortGroup, pool, pool.max);
 }
 
 /**
@@ -286,8 +305,14 @@ async function startShared(listen: net.ListenOptions | net.Server, pool: WorkerS
  * had leaves no worker behind, and connections arriving while the pool starts wait in the members' queues
  * (the master serves them all until workers adopt them).
  */
-async function startReusePort(listen: net.ListenOptions, pool: WorkerSet, slots: number): Promise<ListenerServer> {
-  const { fds, address } = await openReusePortGroup(listen, slots);
+async function startReusePort(
+  listen: net.ListenOptions | ExistingReusePortGroup,
+  pool: WorkerSet,
+  slots: number,
+): Promise<ListenerServer> {
+  const { fds, address } = isExistingGroup(listen)
+    ? adoptReusePortGroup(listen)
+    : await openReusePortGroup(listen, slots);
   try {
     await pool.start();
   } catch (error) {
@@ -295,6 +320,6 @@ async function startReusePort(listen: net.ListenOptions, pool: WorkerSet, slots:
     await pool.close?.();
     throw error;
   }
-  const dispatcher = new Dispatcher(undefined, address, resolveDispatchOptions({ listen, pool }));
+  const dispatcher = new Dispatcher(undefined, address, resolveDispatchOptions({ listen: { port: 0 }, pool }));
   return new ListenerServer(fds, address, pool, 'reuseport', dispatcher);
 }

@@ -363,6 +363,16 @@ const CASES = [
     { code: VALUE, name: 'options.listen.port', received: '0' },
   ],
   [
+    "serveListeners(): listen { fds } outside mode 'reuseport'",
+    (t) => () => serveListeners({ listen: { fds: [3] }, pool: idlePool(t) }),
+    { code: VALUE, name: 'options.listen', received: 'an instance of Object' },
+  ],
+  [
+    'serveListeners(): listen { fds } holding a descriptor that is not a listening TCP socket',
+    (t) => () => serveListeners({ listen: { fds: [0] }, pool: idlePool(t), mode: 'reuseport' }),
+    { code: VALUE, name: 'options.listen.fds[0]', received: '0' },
+  ],
+  [
     'serveRouter(): options.pools missing',
     () => () => serveRouter({ listen: { port: 0 }, routes: [{ to: 'web' }] }),
     { code: TYPE, name: 'options.pools', received: 'undefined' },

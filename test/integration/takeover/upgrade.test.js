@@ -56,7 +56,7 @@ test.serial(
   },
 );
 
-for (const mode of ['dispatch', 'shared']) {
+for (const mode of ['dispatch', 'shared', 'reuseport']) {
   test.serial(
     `${mode} master with a worker pool: the next generation brings its own pool, the old pool drains, none refused or reset`,
     async (t) => {
@@ -64,12 +64,17 @@ for (const mode of ['dispatch', 'shared']) {
       const directory = socketDirectory(t);
       const env = { TAKEOVER_PATH: path.join(directory, 'takeover.sock'), MODE: mode };
       const first = startGeneration(t, { ...env, GENERATION: '1' });
-      const { web } = await first.next('serving');
+      const { web, members } = await first.next('serving');
       const load = keepLoading(t, { port: web.port });
       await answeredBy(load, '1');
 
       const second = startGeneration(t, { ...env, GENERATION: '2' });
-      await second.next('serving');
+      const serving = await second.next('serving');
+      // reuseport: the successor adopted the group's members themselves (same sockets, same order), no new bind.
+      if (mode === 'reuseport') {
+        t.is(members.length, 2);
+        t.deepEqual(serving.members, members);
+      }
       await first.next('handover');
       t.deepEqual(await within(first.exited, 'generation 1 to drain and exit', 20_000), { code: 0, signal: null });
       await answeredBy(load, '2');
