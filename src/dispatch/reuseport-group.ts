@@ -74,6 +74,7 @@ async function numericAddress(host: string): Promise<string> {
 
 /** The members of a SO_REUSEPORT group that exists already (taken over from a predecessor), in group order. */
 export interface ExistingReusePortGroup {
+  /** The members' descriptors, in group order (as `TakenListeners.takeGroup()` returns them). */
   fds: readonly number[];
 }
 
