@@ -116,7 +116,8 @@ async function openUnixListener(listen: net.ListenOptions, socketPath: string): 
  * descriptor it was given (`{ fd }`, systemd) leaves the file to whoever made it.
  */
 async function takeListeningSocket(server: net.Server, adopt: boolean): Promise<ListeningSocket> {
-  const address = server.address();
+  // Node knows no address for a Unix server listening on a descriptor it was given ({ fd }): ask the kernel.
+  const address = server.address() ?? unixPathOf(serverFd(server));
   if (address === null) {
     server.close();
     throw new PortunusError('ERR_PORTUNUS_UNSUPPORTED', 'acceptAndDispatch needs a listening stream socket');
@@ -137,6 +138,12 @@ async function takeListeningSocket(server: net.Server, adopt: boolean): Promise<
     fdBackend.close(fd);
     throw error;
   }
+}
+
+/** The path (or abstract name) a Unix stream listener is bound to; null for anything else. */
+function unixPathOf(fd: number): string | null {
+  const { family, type, localPath } = fdBackend.describeSocket(fd);
+  return family === 'unix' && type === 'stream' ? (localPath ?? '') : null;
 }
 
 /**

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import test from 'ava';
-import { WorkerPool, acceptAndDispatch, serveListeners } from '../../../dist/index.js';
+import { WorkerPool, acceptAndDispatch, offerListeners, serveListeners, takeListeners } from '../../../dist/index.js';
 import { assertNoFdLeak, openFdCount } from '../../helpers/fd-count.js';
 import { socketDirectory } from '../../helpers/generations.js';
 import { fixture, waitFor, within } from '../../helpers/http-load.js';
@@ -127,3 +127,42 @@ test.serial('a path someone still listens on is refused with EADDRINUSE and left
   await new Promise((resolve) => other.close(resolve));
   await assertNoFdLeak(t, before);
 });
+
+test.serial(
+  'takeover of a Unix dispatcher: the old master closes its copy and leaves the name to the successor',
+  async (t) => {
+    const before = openFdCount();
+    const directory = socketDirectory(t);
+    const socketPath = path.join(directory, 'web.sock');
+    const oldPool = newPool({ min: 1, max: 1 });
+    const newPool_ = newPool({ min: 1, max: 1 });
+    t.teardown(() => Promise.all([oldPool.close(), newPool_.close()]));
+    const old = await within(
+      acceptAndDispatch({ listen: { path: socketPath }, pool: oldPool }),
+      'the old master',
+      20_000,
+    );
+    const oldPids = new Set((await curlUnix(socketPath, 3)).map((a) => a.pid));
+    const offering = await offerListeners({ path: path.join(directory, 'takeover.sock'), listeners: { web: old } });
+    const taken = await within(takeListeners(offering.path), 'takeListeners()');
+    const successor = await within(
+      acceptAndDispatch({ listen: { fd: taken.takeFd('web') }, pool: newPool_ }),
+      'the successor',
+      20_000,
+    );
+    const handedOver = offering.handedOver();
+    await within(taken.ready(), 'ready()');
+    await within(handedOver, 'the handover');
+    await old.close();
+    t.true(fs.existsSync(socketPath), 'the old master left the socket file to its successor');
+    const answers = await curlUnix(socketPath, 5);
+    t.false(
+      answers.some((a) => oldPids.has(a.pid)),
+      'the successor serves the name now',
+    );
+    await successor.close();
+    await within(oldPool.close(), 'the old pool to close', 15_000);
+    await within(newPool_.close(), 'the new pool to close', 15_000);
+    await assertNoFdLeak(t, before);
+  },
+);
