@@ -89,6 +89,7 @@ export type {
   ListenerServerCloseOptions,
   ListenerStats,
   ServeListenersOptions,
+  ExistingReusePortGroup,
 } from './dispatch/index.js';
 
 // Worker pools.

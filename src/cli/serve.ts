@@ -126,8 +126,9 @@ export async function serve(config: ServeConfig): Promise<number> {
     if (config.metrics !== undefined)
       metricsServer = await listenMetrics(metrics, config.metrics.host, config.metrics.port);
     for (const server of [...serving.dispatchers, ...serving.listeners]) {
-      const { address, port } = server.address();
-      log.info('listening', { address: `${address}:${port}`, mode: config.mode });
+      const listening = server.address();
+      const address = typeof listening === 'string' ? listening : `${listening.address}:${listening.port}`;
+      log.info('listening', { address, mode: config.mode });
     }
     log.info('control socket', { path: socketPath });
     if (metricsServer !== undefined) {

@@ -148,9 +148,11 @@ export class ServeMetrics {
   }
 }
 
-/** host:port of a dispatcher or listener server, as the `listener` label. */
-function listenerLabel(server: { address(): { address: string; port: number; family: string } }): string {
-  const { address, port, family } = server.address();
+/** host:port (or the Unix socket path) of a dispatcher or listener server, as the `listener` label. */
+function listenerLabel(server: { address(): { address: string; port: number; family: string } | string }): string {
+  const listening = server.address();
+  if (typeof listening === 'string') return listening;
+  const { address, port, family } = listening;
   return family === 'IPv6' ? `[${address}]:${port}` : `${address}:${port}`;
 }
 

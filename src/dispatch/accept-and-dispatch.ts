@@ -23,6 +23,7 @@ import {
   type RouteTarget,
 } from './dispatch-options.js';
 import { listenThenStart } from './listen-socket.js';
+import type { ServiceSocketFile } from './service-socket-file.js';
 import { readPreview, type RoutePreview } from './preview.js';
 import { encodeProxyHeader, type ProxyHeader } from './proxy-protocol.js';
 import { readProxyHeader } from './read-proxy-header.js';
@@ -153,7 +154,11 @@ const ANSWER_LINGER_MS = 2000;
 export class Dispatcher extends EventEmitter<DispatcherEvents> {
   /** The listening socket this dispatcher owns (closed by close()), if any. */
   readonly #fd: number | undefined;
-  readonly #address: net.AddressInfo;
+  readonly #address: net.AddressInfo | string;
+  /** What its accepted connections are: Unix stream connections when it listens on a Unix socket. */
+  readonly #connectionKind: 'tcp' | 'unix';
+  /** The socket file it unlinks when it closes (a Unix listener it bound or took from a server). */
+  readonly #socketFile: ServiceSocketFile | undefined;
   /**
    * An acceptor per listening socket accepted from: the own one, and those a ListenerServer lends while no
    * worker serves them (serveListener()). All start, pause and resume together.
@@ -202,12 +207,19 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
 
   /**
    * @internal Use `acceptAndDispatch()`. `fd` is the listening socket it owns; a ListenerServer passes none
-   * and lends it sockets with serveListener().
+   * and lends it sockets with serveListener(). `socketFile`: the socket file close() unlinks.
    */
-  constructor(fd: number | undefined, address: net.AddressInfo, options: ResolvedDispatchOptions) {
+  constructor(
+    fd: number | undefined,
+    address: net.AddressInfo | string,
+    options: ResolvedDispatchOptions,
+    socketFile?: ServiceSocketFile,
+  ) {
     super();
     this.#fd = fd;
     this.#address = address;
+    this.#connectionKind = typeof address === 'string' ? 'unix' : 'tcp';
+    this.#socketFile = socketFile;
     this.#options = options;
     this.#groups = options.groups;
     this.#defaultGroup = this.#groups.values().next().value!;
@@ -255,9 +267,20 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     return [...this.#acceptors.keys()];
   }
 
-  /** The address the dispatcher accepts on. */
-  address(): net.AddressInfo {
-    return { ...this.#address };
+  /**
+   * The address the dispatcher accepts on: host, port and family for TCP; for a Unix listener its path (or
+   * abstract name), as `net.Server.address()` gives it.
+   */
+  address(): net.AddressInfo | string {
+    return typeof this.#address === 'string' ? this.#address : { ...this.#address };
+  }
+
+  /**
+   * @internal Its listener lives on in a successor (takeover), which serves the socket file's name now:
+   * close() leaves the file in place.
+   */
+  keepSocketFile(): void {
+    this.#socketFile?.keep();
   }
 
   /**
@@ -295,6 +318,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       for (const acceptor of this.#acceptors.values()) acceptor.close();
       this.#acceptors.clear();
       if (this.#fd !== undefined) fdBackend.close(this.#fd);
+      await this.#socketFile?.remove();
     }
     if (this.#held() === 0 && this.#counters.inFlight === 0) {
       clearInterval(this.#deadlines);
@@ -576,7 +600,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.#sent.add(connection);
     const handoff: Promise<Handoff> =
       connection.socket === undefined
-        ? distributeAcceptedFd(worker.channel, connection.fd)
+        ? distributeAcceptedFd(worker.channel, connection.fd, this.#connectionKind)
         : distributeTransport(worker.channel, connection.socket, {
             preRead: connection.preRead,
             metadata: connection.proxy === undefined ? undefined : { proxy: connection.proxy },
@@ -715,8 +739,8 @@ export function acceptAndDispatch(options: AcceptAndDispatchOptions): Promise<Di
 }
 
 async function start(options: ResolvedDispatchOptions): Promise<Dispatcher> {
-  const { fd, address } = await listenThenStart(options.listen, [...options.groups.values()]);
-  return new Dispatcher(fd, address, options);
+  const { fd, address, socketFile } = await listenThenStart(options.listen, [...options.groups.values()]);
+  return new Dispatcher(fd, address, options, socketFile);
 }
 
 function isAnswer(target: RouteTarget): target is RouteAnswer {

@@ -50,7 +50,12 @@ export interface RouteAnswer {
 
 /** Options of `acceptAndDispatch()`. */
 export interface AcceptAndDispatchOptions {
-  /** TCP listen options (port 0 for any), or a listening TCP net.Server to take over. */
+  /**
+   * TCP listen options (port 0 for any); Unix listen options (`{ path }`: the socket file is made 0600 unless
+   * `readableAll`/`writableAll` open it, its directory 0700 when missing, and `close()` unlinks it); or a
+   * listening TCP or Unix net.Server to take over (a socket file Node bound for it is unlinked by `close()`,
+   * one from `{ fd }` is left to its maker). Connections from a Unix listener reach workers as Unix sockets.
+   */
   listen: net.ListenOptions | net.Server;
   /** The workers: one set, or named groups (the first is the default group). */
   pool: WorkerSet | Record<string, WorkerSet>;

@@ -42,4 +42,5 @@ export {
 } from './proxy-protocol.js';
 export type { ConnectionInfo, Strategy, StrategyFunction } from './strategies.js';
 export { decodeLoad, WorkerFrame } from './worker-protocol.js';
+export type { ExistingReusePortGroup } from './reuseport-group.js';
 export { isWorkerSet, type DispatchWorker, type WorkerSet, type WorkerSetEvents } from './worker-set.js';

@@ -39,8 +39,11 @@ export class ReusePortMembers {
   readonly #dispatcher: Dispatcher;
   readonly #events: MemberEvents;
   readonly #counters = { shared: 0, failed: 0 };
-  /** The adopted members last steered to, as a key ('' for the kernel's own choice). */
-  #steered = '';
+  /**
+   * The adopted members last steered to, as a key ('' for the kernel's own choice); unknown at first: a group
+   * taken over from a predecessor may carry its program, so the first assign() always attaches one.
+   */
+  #steered: string | undefined;
   /** Steering failed once (or the platform has none): the master serves empty slots' share instead. */
   #steeringOff = false;
   #closed = false;

@@ -18,7 +18,14 @@ import { validateObject, validateOneOf, validateTimeout } from '../validate.js';
 import { Dispatcher } from './accept-and-dispatch.js';
 import { resolveDispatchOptions } from './dispatch-options.js';
 import { listenThenStart, validateListenOption } from './listen-socket.js';
-import { openReusePortGroup } from './reuseport-group.js';
+import type { ServiceSocketFile } from './service-socket-file.js';
+import {
+  adoptReusePortGroup,
+  isExistingGroup,
+  openReusePortGroup,
+  validateExistingGroup,
+  type ExistingReusePortGroup,
+} from './reuseport-group.js';
 import { ReusePortMembers } from './reuseport-members.js';
 import { SharedListener } from './shared-listener.js';
 import { isWorkerSet, type DispatchWorker, type WorkerSet } from './worker-set.js';
@@ -33,10 +40,14 @@ export type ListenerMode = 'shared' | 'reuseport' | 'inherit';
 /** Options of `serveListeners()`. */
 export interface ServeListenersOptions {
   /**
-   * TCP listen options (port 0 for any), or, in `shared` and `inherit` modes only, a listening TCP net.Server
-   * to take over (one from `listenFds()`, say).
+   * TCP listen options (port 0 for any), or, in `shared` and `inherit` modes only, Unix listen options
+   * (`{ path }`: socket file 0600 unless `readableAll`/`writableAll`, unlinked by `close()`) or a listening
+   * TCP or Unix net.Server to take over (one from `listenFds()`, say). See docs/listener-modes.md. In
+   * `reuseport` mode only, `{ fds }`: the members of a SO_REUSEPORT group that exists already, in group
+   * order (`TakenListeners.takeGroup()` after a takeover); they are adopted as they are, not bound anew, and
+   * owned by the ListenerServer from then on.
    */
-  listen: net.ListenOptions | net.Server;
+  listen: net.ListenOptions | net.Server | ExistingReusePortGroup;
   /**
    * The workers; they call `adoptConnections(server)`. Its `min` must be at least 1: someone must accept.
    * In `reuseport` mode it needs a `max` (a WorkerPool has one): one listener is opened per worker slot. In
@@ -101,8 +112,9 @@ export interface ListenerServerEvents {
 
 /** Serves a pool through listeners handed to its workers; see `serveListeners()`. */
 export class ListenerServer extends EventEmitter<ListenerServerEvents> {
-  readonly #address: net.AddressInfo;
+  readonly #address: net.AddressInfo | string;
   readonly #pool: WorkerSet;
+  readonly #socketFile: ServiceSocketFile | undefined;
   readonly #mode: ListenerMode;
   readonly #sharing: SharedListener | ReusePortMembers;
   readonly #dispatcher: Dispatcher | undefined;
@@ -111,17 +123,20 @@ export class ListenerServer extends EventEmitter<ListenerServerEvents> {
 
   /**
    * @internal Use `serveListeners()`. Takes ownership of `fds`: the one shared socket, or the members of a
-   * reuseport group in group order (then `dispatcher` serves the members no worker adopted).
+   * reuseport group in group order (then `dispatcher` serves the members no worker adopted). `socketFile`:
+   * the socket file of a Unix listener, unlinked by close().
    */
   constructor(
     fds: readonly number[],
-    address: net.AddressInfo,
+    address: net.AddressInfo | string,
     pool: WorkerSet,
     mode: ListenerMode,
     dispatcher?: Dispatcher,
+    socketFile?: ServiceSocketFile,
   ) {
     super();
     this.#address = address;
+    this.#socketFile = socketFile;
     this.#pool = pool;
     this.#mode = mode;
     this.#dispatcher = dispatcher;
@@ -137,9 +152,17 @@ export class ListenerServer extends EventEmitter<ListenerServerEvents> {
     pool.on('capacity', this.#onCapacity);
   }
 
-  /** The address the listeners are bound to. */
-  address(): net.AddressInfo {
-    return { ...this.#address };
+  /** The address the listeners are bound to: TCP host and port, or a Unix listener's path (abstract name). */
+  address(): net.AddressInfo | string {
+    return typeof this.#address === 'string' ? this.#address : { ...this.#address };
+  }
+
+  /**
+   * @internal Its listener lives on in a successor (takeover), which serves the socket file's name now:
+   * close() leaves the file in place.
+   */
+  keepSocketFile(): void {
+    this.#socketFile?.keep();
   }
 
   /**
@@ -178,7 +201,12 @@ export class ListenerServer extends EventEmitter<ListenerServerEvents> {
     if (timeoutMs !== undefined) validateTimeout(timeoutMs, 'options.timeoutMs', 0);
     this.#closing ??= (async () => {
       this.#pool.off?.('capacity', this.#onCapacity);
-      await this.#sharing.close(timeoutMs);
+      try {
+        await this.#sharing.close(timeoutMs);
+      } finally {
+        // Workers keep their copies of the socket, not its name: nobody can connect by path from here on.
+        await this.#socketFile?.remove();
+      }
     })();
     return this.#closing;
   }
@@ -195,7 +223,17 @@ export class ListenerServer extends EventEmitter<ListenerServerEvents> {
  */
 export function serveListeners(options: ServeListenersOptions): Promise<ListenerServer> {
   validateObject(options, 'options');
-  validateListenOption(options.listen);
+  const existingGroup = isExistingGroup(options.listen);
+  if (existingGroup) {
+    if (options.mode !== 'reuseport')
+      throw invalidArgument(
+        'options.listen',
+        "listen options or a net.Server ({ fds } is for mode 'reuseport')",
+        options.listen,
+        'value',
+      );
+    validateExistingGroup(options.listen as ExistingReusePortGroup);
+  } else validateListenOption(options.listen);
   const pool = options.pool;
   if (!isWorkerSet(pool)) throw invalidArgument('options.pool', 'a WorkerPool', pool);
   if (pool.min !== undefined && pool.min < 1) {
@@ -209,12 +247,12 @@ export function serveListeners(options: ServeListenersOptions): Promise<Listener
     if (typeof pool.inheritListeners !== 'function')
       throw invalidArgument('options.pool', "a WorkerPool (mode 'inherit' needs inheritListeners())", pool);
     if (options.name !== undefined) validateListenFdName(options.name, 'options.name');
-    return startInherited(options.listen, pool, options.name);
+    return startInherited(options.listen as net.ListenOptions | net.Server, pool, options.name);
   }
   if (options.fallback !== undefined) validateOneOf(options.fallback, 'options.fallback', ['shared']);
   const mode =
     requested === 'reuseport' && !fdBackend.reusePort && options.fallback === 'shared' ? 'shared' : requested;
-  if (mode === 'shared') return startShared(options.listen, pool);
+  if (mode === 'shared') return startShared(options.listen as net.ListenOptions | net.Server, pool);
   if (!fdBackend.reusePort)
     throw new PortunusError(
       'ERR_PORTUNUS_UNSUPPORTED',
@@ -226,6 +264,11 @@ export function serveListeners(options: ServeListenersOptions): Promise<Listener
       'ERR_PORTUNUS_UNSUPPORTED',
       "listener mode 'reuseport' opens its own SO_REUSEPORT sockets: give listen options ({ host, port }), not a net.Server",
     );
+  if (!existingGroup && (options.listen as net.ListenOptions).path !== undefined)
+    throw new PortunusError(
+      'ERR_PORTUNUS_UNSUPPORTED',
+      "listener mode 'reuseport' balances TCP ports; a Unix socket path can be served in mode 'shared'",
+    );
   if (typeof pool.max !== 'number' || !Number.isInteger(pool.max) || pool.max < 1)
     throw invalidArgument(
       'options.pool',
@@ -233,7 +276,7 @@ export function serveListeners(options: ServeListenersOptions): Promise<Listener
       pool.max,
       'value',
     );
-  return startReusePort(options.listen, pool, pool.max);
+  return startReusePort(options.listen as net.ListenOptions | ExistingReusePortGroup, pool, pool.max);
 }
 
 /**
@@ -246,15 +289,15 @@ async function startInherited(
   pool: WorkerSet,
   name: string | undefined,
 ): Promise<ListenerServer> {
-  const { fd, address } = await listenThenStart(listen, [pool], (listener) =>
+  const { fd, address, socketFile } = await listenThenStart(listen, [pool], (listener) =>
     pool.inheritListeners!([{ fd: listener, ...(name === undefined ? {} : { name }) }]),
   );
-  return new ListenerServer([fd], address, pool, 'inherit');
+  return new ListenerServer([fd], address, pool, 'inherit', undefined, socketFile);
 }
 
 async function startShared(listen: net.ListenOptions | net.Server, pool: WorkerSet): Promise<ListenerServer> {
-  const { fd, address } = await listenThenStart(listen, [pool]);
-  return new ListenerServer([fd], address, pool, 'shared');
+  const { fd, address, socketFile } = await listenThenStart(listen, [pool]);
+  return new ListenerServer([fd], address, pool, 'shared', undefined, socketFile);
 }
 
 /**
@@ -262,8 +305,14 @@ async function startShared(listen: net.ListenOptions | net.Server, pool: WorkerS
  * had leaves no worker behind, and connections arriving while the pool starts wait in the members' queues
  * (the master serves them all until workers adopt them).
  */
-async function startReusePort(listen: net.ListenOptions, pool: WorkerSet, slots: number): Promise<ListenerServer> {
-  const { fds, address } = await openReusePortGroup(listen, slots);
+async function startReusePort(
+  listen: net.ListenOptions | ExistingReusePortGroup,
+  pool: WorkerSet,
+  slots: number,
+): Promise<ListenerServer> {
+  const { fds, address } = isExistingGroup(listen)
+    ? adoptReusePortGroup(listen)
+    : await openReusePortGroup(listen, slots);
   try {
     await pool.start();
   } catch (error) {
@@ -271,6 +320,6 @@ async function startReusePort(listen: net.ListenOptions, pool: WorkerSet, slots:
     await pool.close?.();
     throw error;
   }
-  const dispatcher = new Dispatcher(undefined, address, resolveDispatchOptions({ listen, pool }));
+  const dispatcher = new Dispatcher(undefined, address, resolveDispatchOptions({ listen: { port: 0 }, pool }));
   return new ListenerServer(fds, address, pool, 'reuseport', dispatcher);
 }

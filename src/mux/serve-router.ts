@@ -27,7 +27,10 @@ import { looksLikeTls, readClientHello } from './tls-client-hello.js';
 
 /** Options of `serveRouter()`. */
 export interface ServeRouterOptions {
-  /** TCP listen options (port 0 for any), or a listening TCP net.Server to take over. */
+  /**
+   * TCP listen options (port 0 for any), Unix listen options (`{ path }`), or a listening net.Server to take
+   * over; as for `acceptAndDispatch()`.
+   */
   listen: net.ListenOptions | net.Server;
   /** The pools routes point at, by name (the dispatcher's named groups). */
   pools: Record<string, WorkerSet>;
@@ -92,8 +95,8 @@ export class Router {
     return this.#dispatcher;
   }
 
-  /** The address the router accepts on. */
-  address(): net.AddressInfo {
+  /** The address the router accepts on: TCP host and port, or a Unix socket's path. */
+  address(): net.AddressInfo | string {
     return this.#dispatcher.address();
   }
 

@@ -43,7 +43,43 @@ export interface ListenerMetadata {
  */
 export function registerListeners(listeners: unknown): RegisteredListener[] {
   validateObject(listeners, 'options.listeners', 'an object of named listeners');
-  return Object.entries(listeners).map(([name, listener]) => register(name, listener as unknown));
+  const registered = Object.entries(listeners).flatMap(([name, listener]) =>
+    listener instanceof ListenerServer && listener.stats().mode === 'reuseport'
+      ? registerGroup(name, listener)
+      : [register(name, listener as unknown)],
+  );
+  const names = new Set<string>();
+  for (const { name } of registered) {
+    // 'web#0' given beside a reuseport group 'web' would travel under the name of the group's first member.
+    if (names.has(name))
+      throw invalidArgument(`options.listeners.${name}`, 'a name no reuseport group member takes', name, 'value');
+    names.add(name);
+  }
+  return registered;
+}
+
+/**
+ * A reuseport ListenerServer is a group of sockets: each member travels as a listener of its own, named
+ * `name#0` … `name#n-1` in group order (`TakenListeners.takeGroup(name)` gathers them again). The members
+ * are the same sockets in both processes, so the group, its queues and the order the kernel knows them by are
+ * kept. Once the successor is ready, the ListenerServer closes: its own copies only, after the successor
+ * holds its own, so no queued connection is reset.
+ */
+function registerGroup(name: string, listener: ListenerServer): RegisteredListener[] {
+  const count = listener.listenerFds().length;
+  const metadataOf = (index: number): ListenerMetadata => ({ takeover: `${name}#${index}` });
+  return Array.from({ length: count }, (_, index) => ({
+    name: `${name}#${index}`,
+    kind: 'tcp-server' as const,
+    send(channel: Channel) {
+      const descriptor = listener.listenerFds()[index];
+      if (descriptor === undefined)
+        return Promise.reject(new PortunusError('ERR_PORTUNUS_TAKEOVER_FAILED', `listener '${name}' was closed`));
+      return distributeTransport(channel, { fd: descriptor }, { keepOpen: true, metadata: metadataOf(index) });
+    },
+    // Idempotent: the first member's stop closes the whole server, the others find it closing.
+    stop: () => void listener.close(),
+  }));
 }
 
 function register(name: string, listener: unknown): RegisteredListener {
@@ -67,15 +103,22 @@ function register(name: string, listener: unknown): RegisteredListener {
     fd = () => listener.listeningFd();
     // The dispatcher stops accepting at once; what it had accepted still goes to its workers (the caller
     // awaits that with its own close()).
-    stop = () => void listener.close();
+    // The successor serves the socket file's name now: it is its to unlink.
+    stop = () => {
+      listener.keepSocketFile();
+      void listener.close();
+    };
   } else if (listener instanceof ListenerServer) {
     // One name is one socket: a shared listener has one; a reuseport group has one per member.
     fd = () => {
       const fds = listener.listenerFds();
       return fds.length === 1 ? fds[0] : undefined;
     };
-    // Shared-mode workers accept until their pool drains them.
-    stop = () => void listener.close();
+    // Shared-mode workers accept until their pool drains them; the socket file's name is the successor's.
+    stop = () => {
+      listener.keepSocketFile();
+      void listener.close();
+    };
   } else {
     throw invalidArgument(option, 'a net.Server, dgram.Socket, Dispatcher or ListenerServer', listener);
   }

@@ -99,6 +99,23 @@ export class TakenListeners {
   }
 
   /**
+   * Takes the members of the SO_REUSEPORT group the running process offered as `name` (a reuseport
+   * `ListenerServer`, sent as `name#0` … `name#n-1`), in group order: give them to
+   * `serveListeners({ mode: 'reuseport', listen: { fds } })`, which adopts the group as it is. The caller
+   * owns the descriptors from then on. Throws ERR_INVALID_ARG_VALUE when no such group was taken over.
+   */
+  takeGroup(name: string): number[] {
+    validateString(name, 'name');
+    const names: string[] = [];
+    while (this.#listeners.get(`${name}#${names.length}`)?.kind === 'tcp-server') names.push(`${name}#${names.length}`);
+    if (names.length === 0) {
+      const known = [...this.#listeners.keys()].map((key) => `'${key}'`).join(', ') || 'none left';
+      throw invalidArgument('name', `the name of a reuseport group not taken yet (${known})`, name, 'value');
+    }
+    return names.map((member) => this.takeFd(member));
+  }
+
+  /**
    * Makes `server` (a new net.Server by default; an http.Server, say) listen on the TCP or Unix listener
    * `name`, keeping the accept queue limit the socket has. Resolves with the server, which owns the
    * descriptor from then on and accepts from its first event loop turn: attach its `'connection'` or

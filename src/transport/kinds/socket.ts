@@ -1,8 +1,8 @@
 /**
  * The transport row of a net.Socket: a connected TCP or Unix stream socket (kinds 'tcp' and 'unix'), sent
  * with the bytes Node had read and nobody consumed, and adopted as a net.Socket that reads from the first
- * byte the sender did not consume. Also the dispatcher's accepted connection: a TCP descriptor without a
- * Node object.
+ * byte the sender did not consume. Also the dispatcher's accepted connection: a TCP or Unix descriptor
+ * without a Node object.
  * @module
  */
 import net from 'node:net';
@@ -69,12 +69,13 @@ export const socketRow: TransportRow<net.Socket, AdoptedSocket> = {
 };
 
 /**
- * A TCP connection accepted as a raw descriptor, where no Node object exists in the sending process (the
- * dispatcher's fast path), ready to send. The descriptor is closed once the peer acknowledges it.
+ * A TCP or Unix stream connection accepted as a raw descriptor, where no Node object exists in the sending
+ * process (the dispatcher's fast path), ready to send. The caller knows the kind from the listener it
+ * accepted on. The descriptor is closed once the peer acknowledges it.
  */
-export function acceptedConnection(fd: number): PreparedTransport {
+export function acceptedConnection(fd: number, kind: 'tcp' | 'unix'): PreparedTransport {
   return {
-    kind: 'tcp',
+    kind,
     attachment: fd,
     fields: {},
     buffered: undefined,

@@ -368,6 +368,31 @@ const CASES = [
     { code: TYPE, name: 'options.acceptProxyProtocol', received: "type string ('yes')" },
   ],
   [
+    'acceptAndDispatch(): options.listen.path a number',
+    (t) => () => acceptAndDispatch({ listen: { path: 7 }, pool: idlePool(t) }),
+    { code: TYPE, name: 'options.listen.path', received: 'type number (7)' },
+  ],
+  [
+    'acceptAndDispatch(): options.listen.path longer than sun_path',
+    (t) => () => acceptAndDispatch({ listen: { path: `/${'x'.repeat(120)}` }, pool: idlePool(t) }),
+    { code: VALUE, name: 'options.listen.path', received: "'/xxxxxxxxxxxxxxxxxxxxxxxx...'" },
+  ],
+  [
+    'serveListeners(): options.listen with a path and a port',
+    (t) => () => serveListeners({ listen: { path: '/tmp/p.sock', port: 0 }, pool: idlePool(t) }),
+    { code: VALUE, name: 'options.listen.port', received: '0' },
+  ],
+  [
+    "serveListeners(): listen { fds } outside mode 'reuseport'",
+    (t) => () => serveListeners({ listen: { fds: [3] }, pool: idlePool(t) }),
+    { code: VALUE, name: 'options.listen', received: 'an instance of Object' },
+  ],
+  [
+    'serveListeners(): listen { fds } holding a descriptor that is not a listening TCP socket',
+    (t) => () => serveListeners({ listen: { fds: [0] }, pool: idlePool(t), mode: 'reuseport' }),
+    { code: VALUE, name: 'options.listen.fds[0]', received: '0' },
+  ],
+  [
     'serveRouter(): options.pools missing',
     () => () => serveRouter({ listen: { port: 0 }, routes: [{ to: 'web' }] }),
     { code: TYPE, name: 'options.pools', received: 'undefined' },

@@ -1,7 +1,8 @@
 // A server replaces itself with its next generation (offerListeners() / takeListeners()) while clients keep
 // opening connections and reusing keep-alive ones: none is refused or reset, the new generation answers
 // from then on, the old one drains and exits. In plain mode (the process serves HTTP itself, on TCP and
-// on a Unix socket, plus a UDP socket), through a dispatching master, and through a shared-listener master.
+// on a Unix socket, plus a UDP socket), through a dispatching master, a shared-listener master and a reuseport
+// master (its group's members move and are adopted as they are).
 import test from 'ava';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -56,7 +57,8 @@ test.serial(
   },
 );
 
-for (const mode of ['dispatch', 'shared']) {
+// reuseport: a SO_REUSEPORT group balanced by the kernel (and /proc to name its sockets) is Linux's.
+for (const mode of ['dispatch', 'shared', ...(process.platform === 'linux' ? ['reuseport'] : [])]) {
   test.serial(
     `${mode} master with a worker pool: the next generation brings its own pool, the old pool drains, none refused or reset`,
     async (t) => {
@@ -64,12 +66,17 @@ for (const mode of ['dispatch', 'shared']) {
       const directory = socketDirectory(t);
       const env = { TAKEOVER_PATH: path.join(directory, 'takeover.sock'), MODE: mode };
       const first = startGeneration(t, { ...env, GENERATION: '1' });
-      const { web } = await first.next('serving');
+      const { web, members } = await first.next('serving');
       const load = keepLoading(t, { port: web.port });
       await answeredBy(load, '1');
 
       const second = startGeneration(t, { ...env, GENERATION: '2' });
-      await second.next('serving');
+      const serving = await second.next('serving');
+      // reuseport: the successor adopted the group's members themselves (same sockets, same order), no new bind.
+      if (mode === 'reuseport') {
+        t.is(members.length, 2);
+        t.deepEqual(serving.members, members);
+      }
       await first.next('handover');
       t.deepEqual(await within(first.exited, 'generation 1 to drain and exit', 20_000), { code: 0, signal: null });
       await answeredBy(load, '2');
