@@ -4,7 +4,13 @@
  * message; wiring it is one row here.
  * @module
  */
-import { acceptAndDispatch, serveListeners, type Dispatcher, type ListenerServer } from '../dispatch/index.js';
+import {
+  acceptAndDispatch,
+  serveListeners,
+  type Dispatcher,
+  type ExistingReusePortGroup,
+  type ListenerServer,
+} from '../dispatch/index.js';
 import type net from 'node:net';
 import type { WorkerPool } from '../pool/index.js';
 
@@ -24,39 +30,45 @@ interface Mode {
   minWorkers: number;
   /** True when the mode serves only one address (an inherit pool gets its listeners once, before it starts). */
   oneAddress?: boolean;
-  /** False when its listeners cannot be handed to a new master as one socket per address (reuseport). */
-  upgradable: boolean;
+  /** True when its listeners are handed to a new master as a reuseport group per address (name#0…). */
+  group?: boolean;
+  /** True when it cannot listen on a Unix socket path (a SO_REUSEPORT group is TCP). */
+  tcpOnly?: boolean;
   /**
-   * Serves one TCP address (or a listening socket taken over, `{ fd }`) in front of `pool`; absent when the
-   * mode is not in this build.
+   * Serves one address (TCP or a Unix path), or a listening socket taken over (`{ fd }`, or `{ fds }` for a
+   * reuseport group), in front of `pool`; absent when the mode is not in this build.
    */
-  start?: (listen: net.ListenOptions, pool: WorkerPool) => Promise<Partial<Serving>>;
+  start?: (listen: net.ListenOptions | ExistingReusePortGroup, pool: WorkerPool) => Promise<Partial<Serving>>;
 }
 
 export const MODES: Readonly<Record<ModeName, Mode>> = {
   dispatch: {
-    upgradable: true,
     summary: 'the master accepts and hands each connection to a worker (workers call adoptConnections)',
     minWorkers: 0,
-    start: async (listen, pool) => ({ dispatchers: [await acceptAndDispatch({ listen, pool })] }),
+    start: async (listen, pool) => ({
+      dispatchers: [await acceptAndDispatch({ listen: listen as net.ListenOptions, pool })],
+    }),
   },
   shared: {
-    upgradable: true,
     summary: "every worker accepts from the master's listening socket (workers call adoptConnections)",
     minWorkers: 1,
-    start: async (listen, pool) => ({ listeners: [await serveListeners({ listen, pool, mode: 'shared' })] }),
+    start: async (listen, pool) => ({
+      listeners: [await serveListeners({ listen: listen as net.ListenOptions, pool, mode: 'shared' })],
+    }),
   },
   reuseport: {
-    upgradable: false,
+    group: true,
+    tcpOnly: true,
     summary: 'one SO_REUSEPORT listener per worker, kept by the master across restarts',
     minWorkers: 1,
     start: async (listen, pool) => ({ listeners: [await serveListeners({ listen, pool, mode: 'reuseport' })] }),
   },
   inherit: {
-    upgradable: true,
     summary: 'workers in any language get the listener as LISTEN_FDS, the systemd way (one --listen)',
     minWorkers: 1,
     oneAddress: true,
-    start: async (listen, pool) => ({ listeners: [await serveListeners({ listen, pool, mode: 'inherit' })] }),
+    start: async (listen, pool) => ({
+      listeners: [await serveListeners({ listen: listen as net.ListenOptions, pool, mode: 'inherit' })],
+    }),
   },
 };

@@ -42,8 +42,8 @@ export async function serve(config: ServeConfig): Promise<number> {
   if (mode.start === undefined)
     throw new UsageError(`--mode ${config.mode} (${mode.summary}) is not available in this build`);
   const unix = config.listen.find((address) => address.kind === 'unix');
-  if (unix !== undefined)
-    throw new UsageError(`--listen ${unix.text}: --mode ${config.mode} listens on TCP only in this build`);
+  if (unix !== undefined && mode.tcpOnly === true)
+    throw new UsageError(`--listen ${unix.text}: --mode ${config.mode} listens on TCP only`);
   if (mode.oneAddress === true && config.listen.length > 1)
     throw new UsageError(`--mode ${config.mode} serves one --listen address, not ${config.listen.length}`);
   if (config.min !== undefined && config.min < mode.minWorkers)
@@ -74,14 +74,20 @@ export async function serve(config: ServeConfig): Promise<number> {
       log.info('taking over', { from: taken.predecessorPid });
     }
     for (const [index, address] of config.listen.entries()) {
-      if (address.kind !== 'tcp') continue;
       // A new master serves the very sockets the old one listens on, by the names the old one offered.
+      const name = `listen-${index}`;
       const listen =
-        taken === undefined ? { host: address.host, port: address.port } : { fd: taken.takeFd(`listen-${index}`) };
+        taken !== undefined
+          ? mode.group === true
+            ? { fds: taken.takeGroup(name) }
+            : { fd: taken.takeFd(name) }
+          : address.kind === 'tcp'
+            ? { host: address.host, port: address.port }
+            : { path: address.path };
       const started = await mode.start(listen, pool);
       serving.dispatchers.push(...(started.dispatchers ?? []));
       serving.listeners.push(...(started.listeners ?? []));
-      offered[`listen-${index}`] = (started.dispatchers?.[0] ?? started.listeners?.[0])!;
+      offered[name] = (started.dispatchers?.[0] ?? started.listeners?.[0])!;
     }
     // Our pool serves: the old master may stop accepting now. It gives up the control socket right after.
     await taken?.ready();
@@ -89,8 +95,7 @@ export async function serve(config: ServeConfig): Promise<number> {
     const socketPath = config.socket ?? defaultControlPath();
     const own = process.getuid?.();
     const allow = [...(own === undefined ? [] : [own]), ...config.allowUids];
-    if (mode.upgradable)
-      takeover = await offerListeners({ path: takeoverPathFor(socketPath), listeners: offered, allow });
+    takeover = await offerListeners({ path: takeoverPathFor(socketPath), listeners: offered, allow });
     const upgrade = takeover === undefined ? undefined : upgrader(takeover, config.argv, log);
     const target = {
       pool,

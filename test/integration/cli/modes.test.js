@@ -1,10 +1,13 @@
 // `portunus serve --mode reuseport|inherit` end to end, through the real binary: a Node app in dispatch mode
 // and a Python app in inherit mode (it takes its listener by LISTEN_FDS) answer curl side by side; a Node app
 // in reuseport mode answers from one SO_REUSEPORT member per worker. SIGTERM drains each, exit 0, no worker left.
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import test from 'ava';
 import { openFdCount, assertNoFdLeak } from '../../helpers/fd-count.js';
 import { fixture, waitFor } from '../../helpers/http-load.js';
-import { alive, ctlJson, curl, startServe } from '../../helpers/serve-cli.js';
+import { alive, ctlJson, curl, socketDir, startServe } from '../../helpers/serve-cli.js';
 import { until, within } from '../../helpers/within.js';
 
 const nodeApp = [process.execPath, fixture('worker-http.js')];
@@ -65,3 +68,34 @@ test.serial('serve --mode reuseport: one SO_REUSEPORT listener per worker slot, 
   await stop(t, serve);
   await assertNoFdLeak(t, before);
 });
+
+/** curl over a Unix socket: { code, body, stderr }. */
+function curlUnix(socketPath, urlPath) {
+  return new Promise((resolve) => {
+    execFile(
+      'curl',
+      ['-sS', '--max-time', '20', '--unix-socket', socketPath, `http://localhost${urlPath}`],
+      { timeout: 25_000 },
+      (error, stdout, stderr) => resolve({ code: error === null ? 0 : (error.code ?? null), body: stdout, stderr }),
+    );
+  });
+}
+
+test.serial(
+  'serve --listen unix:/PATH: curl --unix-socket is answered by the pool; the file is 0600 and gone after SIGTERM',
+  async (t) => {
+    const before = openFdCount();
+    const socketPath = path.join(socketDir(t), 'app.sock');
+    const serve = await startServe(t, { listen: [`unix:${socketPath}`], args: ['--min', '2'], command: nodeApp });
+    t.is(fs.statSync(socketPath).mode & 0o777, 0o600);
+    for (let i = 0; i < 6; i++) {
+      const answer = await curlUnix(socketPath, `/unix/${i}`);
+      t.is(answer.code, 0, answer.stderr);
+      t.is(JSON.parse(answer.body).url, `/unix/${i}`);
+    }
+    t.like((await ctlJson(t, serve.socket, 'stats')).dispatchers[0], { dropped: 0 });
+    await stop(t, serve);
+    t.false(fs.existsSync(socketPath), 'the master unlinks the socket file it bound');
+    await assertNoFdLeak(t, before);
+  },
+);

@@ -114,3 +114,33 @@ test.serial('ctl upgrade in inherit mode: the new master passes the same listene
   process.kill(answer.upgraded.pid, 'SIGTERM');
   await waitFor(() => !alive(answer.upgraded.pid), 'the new master to exit', 30_000);
 });
+
+test.serial(
+  'ctl upgrade in reuseport mode under load: the group moves to the new master, zero failed requests',
+  async (t) => {
+    const before = openFdCount();
+    const serve = await startServe(t, {
+      args: ['--mode', 'reuseport', '--min', '2', '--max', '2'],
+      command: [process.execPath, deployableApp(t)],
+    });
+    const oldWorkers = (await ctlJson(t, serve.socket, 'workers')).workers;
+    let upgraded = false;
+    const load = runLoad(serve.port, { until: () => upgraded, concurrency: 4 });
+    const answer = await ctlJson(t, serve.socket, 'upgrade');
+    const successor = answer.upgraded.pid;
+    killAtTeardown(t, successor);
+    t.deepEqual(await within(serve.exited, 'the old master to exit', 30_000), { code: 0, signal: null });
+    await waitFor(() => oldWorkers.every((w) => !alive(w.pid)), 'the old workers to exit');
+    const after = await runLoad(serve.port, { total: 20, concurrency: 4 });
+    upgraded = true;
+    const during = await load;
+    t.is(during.failed, 0, during.errors.join('; '));
+    t.is(after.failed, 0, after.errors.join('; '));
+    t.true(during.ok > 0);
+    const stats = await ctlJson(t, serve.socket, 'stats');
+    t.like(stats.listeners[0], { mode: 'reuseport', listeners: 2 });
+    process.kill(successor, 'SIGTERM');
+    await waitFor(() => !alive(successor), 'the new master to exit', 30_000);
+    await assertNoFdLeak(t, before);
+  },
+);

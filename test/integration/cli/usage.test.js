@@ -61,9 +61,9 @@ const USAGE_CASES = [
     /--mode must be one of dispatch, shared, reuseport, inherit/,
   ],
   [
-    'a unix listener',
-    () => ['serve', '--listen', 'unix:/tmp/x.sock', '--', 'node'],
-    /--listen unix:\/tmp\/x.sock: --mode dispatch listens on TCP only/,
+    'a unix listener in reuseport mode',
+    () => ['serve', '--listen', 'unix:/tmp/x.sock', '--mode', 'reuseport', '--', 'node'],
+    /--listen unix:\/tmp\/x.sock: --mode reuseport listens on TCP only/,
   ],
   [
     '--min 0 in shared mode',
@@ -113,12 +113,9 @@ test('ctl: exit 3 when no master listens, exit 1 when the master answers with an
   const unreachable = await runCli(['ctl', '--socket', nowhere, 'workers']);
   t.is(unreachable.code, 3);
   t.regex(unreachable.stderr, /cannot reach .*ENOENT.*is `portunus serve` running/);
-  // A reuseport group is one socket per worker slot: it cannot be handed to a new master as one listener.
-  const serve = await startServe(t, {
-    args: ['--mode', 'reuseport', '--max', '2'],
-    command: [process.execPath, fixture('worker-http.js')],
-  });
-  const upgrade = await runCli(['ctl', '--socket', serve.socket, 'upgrade']);
-  t.is(upgrade.code, 1);
-  t.regex(upgrade.stderr, /upgrade is not available.*\(ERR_PORTUNUS_UNSUPPORTED\)/);
+  const serve = await startServe(t, { command: [process.execPath, fixture('worker-http.js')] });
+  // A whole number, so ctl sends it; past the master's limit (1024), so the master answers an error.
+  const refused = await runCli(['ctl', '--socket', serve.socket, 'spawn-workers', '5000']);
+  t.is(refused.code, 1);
+  t.regex(refused.stderr, /ERR_PORTUNUS_CONTROL_BAD_ARGUMENT/);
 });
