@@ -351,9 +351,6 @@ export class Channel extends EventEmitter<ChannelEvents> {
     return {
       emit: (event, ...args) => void emit(event as string, ...args),
       warn: (error) => void this.emit('warning', error),
-      writeAfterIo: (type, payload) => {
-        if (this.#state !== 'closed') this.#link.write(type, payload, [], undefined, true);
-      },
     };
   }
 

@@ -54,7 +54,6 @@ export class EndpointLink implements FrameLink {
   #needDrain = false;
   #waiting = false;
   #flushScheduled = false;
-  #afterIoFlush: NodeJS.Immediate | undefined;
   #closed = false;
   #flushWaiters: Array<() => void> = [];
   #writeClosedTimer: NodeJS.Timeout | undefined;
@@ -86,7 +85,7 @@ export class EndpointLink implements FrameLink {
     return this.#closed ? undefined : fdBackend.peerCredentials(this.#fd);
   }
 
-  write(type: number, payload: Uint8Array, fds: readonly Attachment[], done?: WriteCallback, afterIo = false): void {
+  write(type: number, payload: Uint8Array, fds: readonly Attachment[], done?: WriteCallback): void {
     if (this.#closed) {
       done?.(new PortunusError('ERR_PORTUNUS_CHANNEL_CLOSED', 'channel is closed'));
       return;
@@ -110,9 +109,7 @@ export class EndpointLink implements FrameLink {
     });
     this.#queuedBytes += bytes.length;
     if (this.#queuedBytes >= this.#highWaterMark) this.#needDrain = true;
-    if (afterIo) {
-      this.#flushAfterIo();
-    } else if (!this.#flushScheduled && !this.#waiting) {
+    if (!this.#flushScheduled && !this.#waiting) {
       // Writes issued in the same tick (acks, a burst of handoffs) leave in as few sendmsg calls as possible.
       this.#flushScheduled = true;
       process.nextTick(() => {
@@ -120,21 +117,6 @@ export class EndpointLink implements FrameLink {
         this.#flush();
       });
     }
-  }
-
-  /**
-   * Flushes after the loop's next poll phase: the outer immediate runs after this turn's I/O callbacks, the
-   * inner one after the next turn's, by when a connection adopted in this turn has had its first read
-   * served. A frame queued meanwhile without `afterIo` flushes the whole queue earlier, this one included.
-   */
-  #flushAfterIo(): void {
-    if (this.#afterIoFlush !== undefined) return;
-    this.#afterIoFlush = setImmediate(() => {
-      this.#afterIoFlush = setImmediate(() => {
-        this.#afterIoFlush = undefined;
-        this.#flush();
-      });
-    });
   }
 
   flushed(): Promise<void> {
@@ -146,7 +128,6 @@ export class EndpointLink implements FrameLink {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#writeClosedTimer);
-    clearImmediate(this.#afterIoFlush);
     this.#endpoint.close();
     this.#decoder.dispose();
     const pending = this.#queue.slice(this.#head);

@@ -38,11 +38,4 @@ export interface ChannelExtensionPort<Events = Record<never, never>> {
   emit<K extends keyof Events>(event: K, ...args: Events[K] extends unknown[] ? Events[K] : never): void;
   /** Reports a problem that does not end the channel, as the channel's `'warning'` event. */
   warn(error: PortunusError): void;
-  /**
-   * Queues a descriptor-less frame of one of the extension's types at once (`close()` waits for it), to be
-   * sent after this process's next round of I/O: for frames nobody waits on (acknowledgements), so that
-   * sending them does not wake the peer while this process still has ready work. A failure ends nothing
-   * but is not reported either: the channel closing is the only way such a frame is lost.
-   */
-  writeAfterIo(type: number, payload: Uint8Array): void;
 }

@@ -46,16 +46,9 @@ export interface FrameLink {
   readonly attachmentKind: 'fd' | 'node-handle';
   /**
    * Queues a frame. The caller keeps its attachments and must keep them open until `done` runs. A link
-   * given attachments of the other kind fails the write with ERR_PORTUNUS_UNSUPPORTED. With `afterIo`, the
-   * frame is queued at once (flushed() waits for it) but need not leave before the loop's next round of I/O.
+   * given attachments of the other kind fails the write with ERR_PORTUNUS_UNSUPPORTED.
    */
-  write(
-    type: number,
-    payload: Uint8Array,
-    attachments: readonly Attachment[],
-    done?: WriteCallback,
-    afterIo?: boolean,
-  ): void;
+  write(type: number, payload: Uint8Array, attachments: readonly Attachment[], done?: WriteCallback): void;
   /** Resolves once everything queued so far has been written, or the link has failed. */
   flushed(): Promise<void>;
   /** Closes the link at once; queued writes fail with `error`. Idempotent. */

@@ -317,10 +317,7 @@ export class TransportSession {
       this.#refusals = [];
       return;
     }
-    // Queued now, before the application gets the sockets (a close() right away still sends it), but sent
-    // after this worker's next round of I/O: the ACK only lets the sender close its copy, and sent now it
-    // would wake the sender while the request on the connection just adopted waits to be read.
-    if (this.#acks.length > 0) this.#port.writeAfterIo(TransportFrame.ACK, encodeAck(this.#acks.splice(0)));
+    if (this.#acks.length > 0) this.#channel.writeFrame(TransportFrame.ACK, encodeAck(this.#acks.splice(0)), []);
     if (this.#refusals.length > 0)
       this.#channel.writeFrame(TransportFrame.NACK, encodeNack(this.#refusals.splice(0)), []);
     for (const { adopted, waiter } of deliveries) {
