@@ -523,23 +523,24 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   #pump(): void {
     this.#closeUnservable();
     let index = 0;
-    const blocked = new Set<WorkerSet>();
+    // Made only when some group has no room: a pump runs on every accept batch and every ACK.
+    let blocked: Set<WorkerSet> | undefined;
     while (index < this.#pending.length) {
       const connection = this.#pending[index]!;
-      if (blocked.has(connection.group)) {
+      if (blocked?.has(connection.group) === true) {
         index++;
         continue;
       }
       const worker = this.#choose(connection);
       if (worker === undefined) {
-        blocked.add(connection.group);
+        (blocked ??= new Set()).add(connection.group);
         index++;
         continue;
       }
       this.#pending.splice(index, 1);
       this.#send(worker, connection);
     }
-    for (const group of blocked) {
+    for (const group of blocked ?? []) {
       let waiting = 0;
       for (const connection of this.#pending) if (connection.group === group) waiting++;
       this.#demanded.add(group);
@@ -548,7 +549,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     // A group whose waiting connections all went out is told so once: a pool left believing connections
     // still wait would keep spawning workers for them (and, at min 0, respawn each one that retires).
     for (const group of this.#demanded) {
-      if (blocked.has(group)) continue;
+      if (blocked?.has(group) === true) continue;
       this.#demanded.delete(group);
       group.demand(0);
     }
@@ -586,7 +587,14 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   #choose(connection: PendingConnection): DispatchWorker | undefined {
     const group = connection.group;
     const max = group.maxInFlight;
-    const open = group.available().filter((worker) => worker.inFlight < max && !this.#unhealthy.has(worker));
+    const available = group.available();
+    // Filtered (a new array) only when some worker has no room or is unhealthy, not for every connection.
+    let open = available;
+    for (const worker of available) {
+      if (worker.inFlight < max && !this.#unhealthy.has(worker)) continue;
+      open = available.filter((candidate) => candidate.inFlight < max && !this.#unhealthy.has(candidate));
+      break;
+    }
     if (connection.worker !== undefined) return open.includes(connection.worker) ? connection.worker : undefined;
     return this.#strategies.get(group)!.pick(open, { remoteAddress: connection.remoteAddress });
   }

@@ -146,6 +146,12 @@ export class WorkerConnections extends EventEmitter<WorkerEvents> {
   }
 
   #serve(socket: net.Socket): void {
+    // What net.Server does to every connection it accepts, and a server that accepts none cannot: its noDelay
+    // (true for every http.Server) and keepAlive options. Without TCP_NODELAY a response written in parts
+    // waits for the client's ACK of the first part (Nagle), as it would not under cluster or listen().
+    const options = this.#server as ServerSocketOptions;
+    if (options.noDelay === true) socket.setNoDelay(true);
+    if (options.keepAlive === true) socket.setKeepAlive(true, (options.keepAliveInitialDelay ?? 0) * 1000);
     this.#open++;
     this.#adopted++;
     socket.once('close', () => {
@@ -184,6 +190,16 @@ export class WorkerConnections extends EventEmitter<WorkerEvents> {
       void this.#channel.close().finally(() => process.exit(0));
     }
   }
+}
+
+/**
+ * The per-connection options a net.Server keeps from its constructor (Node 18.1+): `keepAliveInitialDelay` in
+ * seconds, as net.Server stores it.
+ */
+interface ServerSocketOptions {
+  noDelay?: boolean;
+  keepAlive?: boolean;
+  keepAliveInitialDelay?: number;
 }
 
 /** A 'request' listener for draining servers: HTTP/1 responses not yet started end their connection. */

@@ -59,13 +59,15 @@ export interface Refusal {
 
 /** Encodes items (and their pre-read bytes) as a TRANSPORT payload. */
 export function encodeTransportPayload(items: readonly Envelope[], preReads: readonly (Buffer | undefined)[]): Buffer {
-  const json = Buffer.from(JSON.stringify({ items }));
+  // The JSON is written straight into the payload: no intermediate Buffer to allocate and copy per frame.
+  const json = JSON.stringify({ items });
+  const jsonLength = Buffer.byteLength(json);
   let bytes = 0;
   for (const preRead of preReads) bytes += preRead?.length ?? 0;
-  const payload = Buffer.allocUnsafe(4 + json.length + bytes);
-  payload.writeUInt32BE(json.length, 0);
-  json.copy(payload, 4);
-  let offset = 4 + json.length;
+  const payload = Buffer.allocUnsafe(4 + jsonLength + bytes);
+  payload.writeUInt32BE(jsonLength, 0);
+  payload.write(json, 4, jsonLength, 'utf8');
+  let offset = 4 + jsonLength;
   for (const preRead of preReads) {
     if (preRead === undefined) continue;
     preRead.copy(payload, offset);
@@ -140,6 +142,9 @@ function validateEnvelope(item: unknown): asserts item is Envelope {
     throw badEnvelope('transport item has no valid preRead count');
   if (envelope.family !== undefined && !['IPv4', 'IPv6', 'unix'].includes(envelope.family as string))
     throw badEnvelope('transport item has an unknown family');
+  // Most envelopes (the dispatcher's connections) have none of the optional fields: skip the loops, which
+  // read by computed key (a megamorphic lookup each) and would run for every handed-off connection.
+  if (!hasOptionalFields(envelope)) return;
   for (const key of OPTIONAL_STRINGS) {
     if (envelope[key] !== undefined && typeof envelope[key] !== 'string')
       throw badEnvelope(`transport item field ${key} is not a string`);
@@ -149,6 +154,17 @@ function validateEnvelope(item: unknown): asserts item is Envelope {
     if (port !== undefined && (!Number.isInteger(port) || (port as number) < 0 || (port as number) > 65535))
       throw badEnvelope(`transport item field ${key} is not a port`);
   }
+}
+
+function hasOptionalFields(envelope: Record<string, unknown>): boolean {
+  return (
+    envelope.localAddress !== undefined ||
+    envelope.remoteAddress !== undefined ||
+    envelope.localPath !== undefined ||
+    envelope.remotePath !== undefined ||
+    envelope.localPort !== undefined ||
+    envelope.remotePort !== undefined
+  );
 }
 
 /** ACK payload: the adopted ids as u32 big-endian. */

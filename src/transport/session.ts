@@ -258,13 +258,20 @@ export class TransportSession {
       this.#port.warn(error as PortunusError);
       return;
     }
-    adoptArrival(envelope, attachment, preRead).then(
-      (adopted) => this.#deliver(adopted),
-      (error: PortunusError) => {
-        this.#refuse(envelope.id, error.code, error.message);
-        this.#port.warn(error);
-      },
-    );
+    const failed = (error: PortunusError) => {
+      this.#refuse(envelope.id, error.code, error.message);
+      this.#port.warn(error);
+    };
+    let adopted: Adopted | Promise<Adopted>;
+    try {
+      adopted = adoptArrival(envelope, attachment, preRead);
+    } catch (error) {
+      failed(error as PortunusError);
+      return;
+    }
+    // A connection is adopted at once (its ACK leaves with this tick's batch); a server or a UDP socket later.
+    if (adopted instanceof Promise) adopted.then((ready) => this.#deliver(ready), failed);
+    else this.#deliver(adopted);
   }
 
   #deliver(adopted: Adopted): void {

@@ -60,9 +60,26 @@ export function fieldsOfNodeObject(transport: net.Socket | net.Server | dgram.So
   };
 }
 
+/**
+ * True when an envelope carries any address field. Written out field by field: it runs for every handed-off
+ * connection, and a loop over CHECKED_FIELDS reads the envelope by computed key, a megamorphic lookup each.
+ */
+export function carriesSocketFields(envelope: Partial<Record<(typeof CHECKED_FIELDS)[number], unknown>>): boolean {
+  return (
+    envelope.family !== undefined ||
+    envelope.localAddress !== undefined ||
+    envelope.localPort !== undefined ||
+    envelope.remoteAddress !== undefined ||
+    envelope.remotePort !== undefined ||
+    envelope.localPath !== undefined ||
+    envelope.remotePath !== undefined
+  );
+}
+
 /** The fields an envelope carries, for the adopted transport. */
 export function envelopeFields(envelope: Envelope): SocketFields {
   const fields: SocketFields = {};
+  if (!carriesSocketFields(envelope)) return fields;
   for (const key of CHECKED_FIELDS)
     if (envelope[key] !== undefined) (fields as Record<string, unknown>)[key] = envelope[key];
   return fields;

@@ -12,7 +12,7 @@ import { releaseAttachment, type Attachment } from '../../channel/index.js';
 import { PortunusError, invalidArgument } from '../../errors.js';
 import type { Envelope, TransportKind } from '../envelope.js';
 import { dgramRow, type AdoptedDgram } from './dgram.js';
-import { CHECKED_FIELDS, envelopeFields, fieldsOfDescription } from './fields.js';
+import { CHECKED_FIELDS, carriesSocketFields, envelopeFields, fieldsOfDescription } from './fields.js';
 import { rawFdRow, type AdoptedFd } from './raw-fd.js';
 import { seqpacketRow, type AdoptedSeqpacket } from './seqpacket.js';
 import { isDescribedAs, type Backend, type KindSpec, type PreparedTransport, type TransportRow } from './row.js';
@@ -100,7 +100,7 @@ export function verifyArrival(envelope: Envelope, attachment: Attachment): void 
   }
   // An envelope without addresses (the dispatcher's accepted connections) only needs the kind: that check
   // runs for every handed-off connection, so it skips the addresses and the object describeSocket builds.
-  const checksFields = CHECKED_FIELDS.some((key) => envelope[key] !== undefined);
+  const checksFields = carriesSocketFields(envelope);
   let description: SocketDescription | SocketKind;
   try {
     description = checksFields ? fdBackend.describeSocket(attachment) : fdBackend.socketKind(attachment);
@@ -122,20 +122,38 @@ export function verifyArrival(envelope: Envelope, attachment: Attachment): void 
 
 /**
  * Builds the Node object for a verified attachment. On success the returned object owns the descriptor;
- * on failure the attachment is closed before the error is thrown.
+ * on failure the attachment is closed before the error is thrown (or the promise rejects). A row that
+ * adopts synchronously (a connection) gets its result back synchronously: no promise and no microtask turn
+ * per handed-off connection. Rows that must wait (a server or a UDP socket binding) return a promise.
  */
-export async function adoptArrival(envelope: Envelope, attachment: Attachment, preRead: Buffer): Promise<Adopted> {
-  const base = { id: envelope.id, metadata: envelope.metadata, preRead, ...envelopeFields(envelope) };
+export function adoptArrival(envelope: Envelope, attachment: Attachment, preRead: Buffer): Adopted | Promise<Adopted> {
+  // The dispatcher's connections carry no address fields: no object to spread for them.
+  const base = carriesSocketFields(envelope)
+    ? { id: envelope.id, metadata: envelope.metadata, preRead, ...envelopeFields(envelope) }
+    : { id: envelope.id, metadata: envelope.metadata, preRead };
+  let part: ReturnType<AnyRow['adopt']>;
   try {
-    return { ...base, ...(await kindOf(envelope.kind).row.adopt(attachment, envelope, preRead)) } as Adopted;
+    part = kindOf(envelope.kind).row.adopt(attachment, envelope, preRead);
   } catch (cause) {
-    releaseQuietly(attachment);
-    throw new PortunusError(
-      'ERR_PORTUNUS_ADOPT_FAILED',
-      `could not adopt transport ${envelope.id} (${envelope.kind}): ${(cause as Error).message}`,
-      { cause, id: envelope.id },
-    );
+    throw adoptFailed(envelope, attachment, cause);
   }
+  if (!(part instanceof Promise)) return { ...base, ...part } as Adopted;
+  return part.then(
+    (adopted) => ({ ...base, ...adopted }) as Adopted,
+    (cause) => {
+      throw adoptFailed(envelope, attachment, cause);
+    },
+  );
+}
+
+/** Closes an attachment that could not be adopted and says why. */
+function adoptFailed(envelope: Envelope, attachment: Attachment, cause: unknown): PortunusError {
+  releaseQuietly(attachment);
+  return new PortunusError(
+    'ERR_PORTUNUS_ADOPT_FAILED',
+    `could not adopt transport ${envelope.id} (${envelope.kind}): ${(cause as Error).message}`,
+    { cause, id: envelope.id },
+  );
 }
 
 /** Closes an attachment nobody will own, ignoring a descriptor that is already gone. */
