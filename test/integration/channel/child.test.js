@@ -140,7 +140,9 @@ for (const n of FD_COUNTS) {
     // EOF comes only once the child has closed every copy it received: one byte per copy, then the end.
     const bytes = await within(readToEnd(readFd), 'the end of the pipe');
     t.is(bytes.toString(), 'x'.repeat(n));
-    t.is(await childFdCount(child.channel, child.reports), childBefore, "the child's descriptor count changed");
+    // Not above where it started: a leak. (Node 24 may close one descriptor of its own in between.)
+    const childAfter = await childFdCount(child.channel, child.reports);
+    t.true(childAfter <= childBefore, `the child holds ${childAfter} descriptors, ${childBefore} before`);
     await stop(t, child);
     await assertNoFdLeak(t, before);
   });

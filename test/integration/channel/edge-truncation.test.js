@@ -72,10 +72,12 @@ async function truncate(t, { free, count }) {
   sent.reader.close();
 
   await channel.send(JSON.stringify({ cmd: 'release' }));
-  t.is(
-    (await child$.next(t, 'released')).openFds,
-    childFdsAtStart,
-    "the child's descriptor table is back where it started",
+  // Not above where it started: a leak. (Node 24 may close one descriptor of its own in between, so the
+  // count can come out one lower: that is not ours to assert.)
+  const childFdsAtEnd = (await child$.next(t, 'released')).openFds;
+  t.true(
+    childFdsAtEnd <= childFdsAtStart,
+    `the child's descriptor table is back where it started (${childFdsAtEnd} open, ${childFdsAtStart} at start)`,
   );
 
   // The same channel delivers the next message whole.
