@@ -2,48 +2,14 @@
 // HTTP/2 servers work in workers unchanged: https, HTTP/2 over TLS (ALPN) and cleartext HTTP/2, each asked
 // by curl (a real client, one connection per request) through a dispatching master with two workers.
 import test from 'ava';
-import { execFile, execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { assertNoFdLeak, openFdCount } from '../../helpers/fd-count.js';
 import { servePool, stopServing, waitFor } from '../../helpers/http-load.js';
+import { makeCertificate } from '../../helpers/tls-certificate.js';
 
 const run = promisify(execFile);
 const REQUESTS = 6;
-
-/** A throwaway self-signed certificate for localhost, made by openssl for this run. */
-function makeCertificate(t) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portunus-tls-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const key = path.join(dir, 'key.pem');
-  const cert = path.join(dir, 'cert.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { key, cert };
-}
 
 const KINDS = {
   https: { scheme: 'https', curl: ['--http1.1'], version: '1.1' },
@@ -54,7 +20,8 @@ const KINDS = {
 for (const [kind, { scheme, curl, version }] of Object.entries(KINDS)) {
   test.serial(`workers running a ${kind} server answer every request, both of them`, async (t) => {
     const before = openFdCount();
-    const { key, cert } = makeCertificate(t);
+    const { key, cert, remove } = makeCertificate('localhost');
+    t.teardown(remove);
     const serving = await servePool(t, 'worker-any-server.js', {
       min: 2,
       max: 2,
