@@ -29,8 +29,11 @@ import { startSuccessor, takeoverPathFor } from './upgrade.js';
 
 /** How often the terminal's status line is redrawn. */
 const STATUS_EVERY_MS = 1000;
-/** How long a new master waits for the old one to give up the control socket after the handover. */
-const CONTROL_HANDOVER_MS = 10_000;
+/**
+ * How long a new master waits for the old one to give up the control socket and the metrics port after the
+ * handover (the old one closes them as it starts draining).
+ */
+const HANDOVER_RELEASE_MS = 10_000;
 
 /**
  * Starts serving. Resolves with an exit code only when starting failed; once serving, the process ends
@@ -90,12 +93,23 @@ export async function serve(config: ServeConfig): Promise<number> {
       offered[name] = (started.dispatchers?.[0] ?? started.listeners?.[0])!;
     }
     // Our pool serves: the old master may stop accepting now. It gives up the control socket right after.
+    // From here on a new master IS the service (the old one is draining): what fails below is logged and
+    // left off, never a reason to close the listeners. A first start fails instead, so that a mistake
+    // (a metrics port in use, say) is seen at once.
     await taken?.ready();
+    const optional = <T>(what: string, start: () => Promise<T>): Promise<T | undefined> =>
+      start().catch((error: Error & { code?: string }) => {
+        if (taken === undefined) throw error;
+        log.error(`no ${what}: serving on without it`, { code: error.code, reason: error.message });
+        return undefined;
+      });
     const metrics = new ServeMetrics({ pool, ...serving });
     const socketPath = config.socket ?? defaultControlPath();
     const own = process.getuid?.();
     const allow = [...(own === undefined ? [] : [own]), ...config.allowUids];
-    takeover = await offerListeners({ path: takeoverPathFor(socketPath), listeners: offered, allow });
+    takeover = await optional('takeover socket (upgrades are off)', () =>
+      offerListeners({ path: takeoverPathFor(socketPath), listeners: offered, allow }),
+    );
     const upgrade = takeover === undefined ? undefined : upgrader(takeover, config.argv, log);
     const target = {
       pool,
@@ -105,9 +119,8 @@ export async function serve(config: ServeConfig): Promise<number> {
       minWorkers: mode.minWorkers,
       ...(upgrade === undefined ? {} : { upgrade }),
     };
-    control = await (taken === undefined
-      ? listenControl(socketPath, target, { allow })
-      : listenControlOnceFree(socketPath, () => listenControl(socketPath, target, { allow })));
+    const released = <T>(listen: () => Promise<T>) => (taken === undefined ? listen() : onceReleased(listen));
+    control = await optional('control socket', () => released(() => listenControl(socketPath, target, { allow })));
     if (upgrade !== undefined) {
       // Without a handler SIGUSR2 would end the process.
       process.on('SIGUSR2', () => {
@@ -119,23 +132,26 @@ export async function serve(config: ServeConfig): Promise<number> {
         setImmediate(() => process.kill(process.pid, 'SIGTERM'));
       });
     }
-    control.on('refused', ({ credentials, error }) => {
+    control?.on('refused', ({ credentials, error }) => {
       metrics.recordRefusedPeer();
       log.warn('control client refused', { pid: credentials?.pid, uid: credentials?.uid, reason: error.message });
     });
-    control.on('command', ({ command, error }) =>
+    control?.on('command', ({ command, error }) =>
       error === undefined
         ? log.info('control command', { command })
         : log.warn('control command failed', { command, code: error.code, reason: error.message }),
     );
-    if (config.metrics !== undefined)
-      metricsServer = await listenMetrics(metrics, config.metrics.host, config.metrics.port);
+    const metricsAt = config.metrics;
+    if (metricsAt !== undefined)
+      metricsServer = await optional('metrics endpoint', () =>
+        released(() => listenMetrics(metrics, metricsAt.host, metricsAt.port)),
+      );
     for (const server of [...serving.dispatchers, ...serving.listeners]) {
       const listening = server.address();
       const address = typeof listening === 'string' ? listening : `${listening.address}:${listening.port}`;
       log.info('listening', { address, mode: config.mode });
     }
-    log.info('control socket', { path: socketPath });
+    if (control !== undefined) log.info('control socket', { path: socketPath });
     if (metricsServer !== undefined) {
       const { address, port } = metricsServer.address() as { address: string; port: number };
       log.info('metrics', { url: `http://${address}:${port}/metrics` });
@@ -152,7 +168,12 @@ export async function serve(config: ServeConfig): Promise<number> {
   }
 
   // Stop taking commands and scrapes first, then stop accepting, then drain the workers.
-  closables.push(...(takeover === undefined ? [] : [takeover]), control, ...serving.dispatchers, ...serving.listeners);
+  closables.push(
+    ...(takeover === undefined ? [] : [takeover]),
+    ...(control === undefined ? [] : [control]),
+    ...serving.dispatchers,
+    ...serving.listeners,
+  );
   if (metricsServer !== undefined) {
     const server = metricsServer;
     closables.push({
@@ -188,7 +209,9 @@ export async function serve(config: ServeConfig): Promise<number> {
   });
   // Without a handler SIGUSR2 would end the process: say why nothing happens instead.
   if (takeover === undefined)
-    process.on('SIGUSR2', () => log.warn(`SIGUSR2: --mode ${config.mode} cannot hand its listeners to a new master`));
+    process.on('SIGUSR2', () =>
+      log.warn('SIGUSR2: this master could not open its takeover socket (logged at start): no upgrade is possible'),
+    );
   return new Promise<number>(() => {});
 }
 
@@ -213,11 +236,12 @@ function upgrader(takeover: TakeoverServer, argv: readonly string[], log: Log): 
 }
 
 /**
- * A new master binds the control socket once the old one, which has just handed over, has closed it: the
- * path answers until then (EADDRINUSE), so it tries again in short steps, up to CONTROL_HANDOVER_MS.
+ * A new master binds the control socket and the metrics port once the old one, which has just handed over,
+ * has closed them: they are in use until then (EADDRINUSE), so it tries again in short steps, up to
+ * HANDOVER_RELEASE_MS.
  */
-async function listenControlOnceFree(socketPath: string, listen: () => Promise<ControlServer>): Promise<ControlServer> {
-  const deadline = Date.now() + CONTROL_HANDOVER_MS;
+async function onceReleased<T>(listen: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + HANDOVER_RELEASE_MS;
   for (;;) {
     try {
       return await listen();

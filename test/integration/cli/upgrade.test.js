@@ -3,10 +3,11 @@
 // request, and takes the control socket's path; a successor whose workers cannot start leaves the old
 // master serving, and `ctl upgrade` reports why.
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import test from 'ava';
 import { openFdCount, assertNoFdLeak } from '../../helpers/fd-count.js';
-import { fixture, runLoad, waitFor } from '../../helpers/http-load.js';
+import { fixture, request, runLoad, waitFor } from '../../helpers/http-load.js';
 import { alive, ctl, ctlJson, curl, socketDir, startServe } from '../../helpers/serve-cli.js';
 import { within } from '../../helpers/within.js';
 
@@ -91,6 +92,96 @@ test.serial(
     t.is((await curl(serve.port, '/fixed')).code, 0);
     process.kill(pid, 'SIGTERM');
     await waitFor(() => !alive(pid), 'the new master to exit', 30_000);
+  },
+);
+
+/** A TCP port the kernel just had free on 127.0.0.1 (for an option that must name a fixed port). */
+async function freePort() {
+  const server = net.createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** The text served at http://127.0.0.1:PORT/metrics, or undefined when nothing answers there. */
+async function scrape(port) {
+  const answer = await request(port, { path: '/metrics' }).catch(() => undefined);
+  return answer?.status === 200 ? answer.body : undefined;
+}
+
+test.serial(
+  'ctl upgrade with --metrics on a fixed port: the new master serves on and takes the port once the old one frees it',
+  async (t) => {
+    const metricsPort = await freePort();
+    const serve = await startServe(t, {
+      args: ['--min', '1', '--metrics', `127.0.0.1:${metricsPort}`],
+      command: [process.execPath, deployableApp(t)],
+    });
+    t.regex((await scrape(metricsPort)) ?? '', /portunus_/);
+    let upgraded = false;
+    const load = runLoad(serve.port, { until: () => upgraded, concurrency: 4 });
+    // The old master holds the metrics port until it drains: the new one must not give up serving for it.
+    const answer = await ctlJson(t, serve.socket, 'upgrade');
+    const successor = answer.upgraded.pid;
+    killAtTeardown(t, successor);
+    t.deepEqual(await within(serve.exited, 'the old master to exit', 30_000), { code: 0, signal: null });
+    // Both masters log to the same stderr: the second 'metrics' line is the new master's.
+    const metricsLines = () => serve.logs.filter((entry) => entry.msg === 'metrics').length;
+    await waitFor(() => metricsLines() >= 2 || !alive(successor), 'the new master to serve its metrics', 20_000);
+    t.true(alive(successor), `the new master is still running; its log:\n${serve.stderr()}`);
+    const after = await runLoad(serve.port, { total: 20, concurrency: 4 });
+    upgraded = true;
+    const during = await load;
+    t.is(during.failed, 0, during.errors.join('; '));
+    t.is(after.failed, 0, after.errors.join('; '));
+    const stats = await ctlJson(t, serve.socket, 'stats');
+    t.is(stats.dispatchers[0].address.port, serve.port);
+    t.regex((await scrape(metricsPort)) ?? '', /portunus_/);
+    process.kill(successor, 'SIGTERM');
+    await waitFor(() => !alive(successor), 'the new master to exit', 30_000);
+  },
+);
+
+test.serial(
+  'a new master that cannot have its metrics port after the takeover logs it and serves on (the listeners are not given up)',
+  async (t) => {
+    const before = openFdCount();
+    // The deploy changed the config: its metrics port is one something else holds.
+    const squatter = net.createServer();
+    await new Promise((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+    const config = path.join(socketDir(t), 'portunus.json');
+    fs.writeFileSync(config, JSON.stringify({ min: 1 }));
+    const serve = await startServe(t, { args: ['--config', config], command: [process.execPath, deployableApp(t)] });
+    fs.writeFileSync(config, JSON.stringify({ min: 1, metrics: `127.0.0.1:${squatter.address().port}` }));
+    let upgraded = false;
+    const load = runLoad(serve.port, { until: () => upgraded, concurrency: 4 });
+    const successor = (await ctlJson(t, serve.socket, 'upgrade')).upgraded.pid;
+    killAtTeardown(t, successor);
+    t.deepEqual(await within(serve.exited, 'the old master to exit', 30_000), { code: 0, signal: null });
+    const failure = await serve.waitLog(
+      (entry) => entry.msg === 'no metrics endpoint: serving on without it',
+      'the metrics failure',
+      30_000,
+    );
+    t.is(failure.code, 'EADDRINUSE');
+    t.true(alive(successor));
+    const after = await runLoad(serve.port, { total: 20, concurrency: 4 });
+    upgraded = true;
+    const during = await load;
+    t.is(during.failed, 0, during.errors.join('; '));
+    t.is(after.failed, 0, after.errors.join('; '));
+    // The control socket is the new master's, and it can still be upgraded (to a config that works again).
+    t.is((await ctlJson(t, serve.socket, 'stats')).dispatchers[0].address.port, serve.port);
+    fs.writeFileSync(config, JSON.stringify({ min: 1 }));
+    const third = (await ctlJson(t, serve.socket, 'upgrade')).upgraded.pid;
+    killAtTeardown(t, third);
+    await waitFor(() => !alive(successor), 'the second master to exit', 30_000);
+    t.is((await curl(serve.port, '/third')).code, 0);
+    process.kill(third, 'SIGTERM');
+    await waitFor(() => !alive(third), 'the third master to exit', 30_000);
+    await new Promise((resolve) => squatter.close(resolve));
+    await assertNoFdLeak(t, before);
   },
 );
 
