@@ -17,6 +17,7 @@
             "native/common/poll-handle.cc",
             "native/unix/abstract-socket.cc",
             "native/unix/acceptor.cc",
+            "native/unix/datagram.cc",
             "native/unix/endpoint.cc",
             "native/unix/fd-ops.cc",
             "native/unix/peer-credentials.cc",

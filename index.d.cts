@@ -37,6 +37,7 @@ export declare const listenChannel: typeof portunus.listenChannel;
 export declare const inheritedChannel: typeof portunus.inheritedChannel;
 export declare const listenFds: typeof portunus.listenFds;
 export declare const spawnActivated: typeof portunus.spawnActivated;
+export declare const notifyServiceManager: typeof portunus.notifyServiceManager;
 export declare const distributeTransport: typeof portunus.distributeTransport;
 export declare const adoptTransport: typeof portunus.adoptTransport;
 export declare const acceptAndDispatch: typeof portunus.acceptAndDispatch;

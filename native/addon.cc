@@ -8,6 +8,7 @@
 
 #include "unix/abstract-socket.h"
 #include "unix/acceptor.h"
+#include "unix/datagram.h"
 #include "unix/endpoint.h"
 #include "unix/fd-ops.h"
 #include "unix/peer-credentials.h"
@@ -49,6 +50,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Acceptor", Acceptor::Define(env));
   exports.Set("socketPair", Napi::Function::New(env, SocketPair, "socketPair"));
   exports.Set("dup", Napi::Function::New(env, Dup, "dup"));
+  exports.Set("sendDatagram", Napi::Function::New(env, SendDatagram, "sendDatagram"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
   exports.Set("setInheritable", Napi::Function::New(env, SetInheritable, "setInheritable"));
   exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials, "peerCredentials"));

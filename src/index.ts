@@ -38,9 +38,14 @@ export type {
 } from './channel/index.js';
 export { inheritedChannel } from './bootstrap/index.js';
 
-// Socket activation, both ways (systemd's LISTEN_FDS).
-export { listenFds, spawnActivated } from './bootstrap/index.js';
-export type { ActivatedSocket, ActivationListener, SpawnActivatedOptions } from './bootstrap/index.js';
+// Socket activation, both ways (systemd's LISTEN_FDS), and telling systemd how the service is (NOTIFY_SOCKET).
+export { listenFds, spawnActivated, notifyServiceManager } from './bootstrap/index.js';
+export type {
+  ActivatedSocket,
+  ActivationListener,
+  SpawnActivatedOptions,
+  ServiceManagerState,
+} from './bootstrap/index.js';
 
 // Handing sockets over. The transport layer's door also extends every channel with the transport session.
 export { distributeTransport, adoptTransport } from './transport/index.js';

@@ -113,6 +113,12 @@ export interface FdBackend {
   describeSocket(fd: number): SocketDescription;
   /** describeSocket's kind and listening flag only: no addresses, a fraction of the cost. */
   socketKind(fd: number): SocketKind;
+  /**
+   * Sends one datagram to the Unix datagram socket at `address` (its sun_path bytes: a path, or a NUL and an
+   * abstract name) from a socket opened for it and closed again, without waiting (EAGAIN when its queue is
+   * full). Throws the SystemError of socket or sendto. Absent where there are no Unix datagram sockets.
+   */
+  sendDatagram?(address: Buffer, data: Buffer): void;
   /** Wraps a connected Unix stream socket; the endpoint owns fd from then on. */
   createEndpoint(fd: number, onRead: EndpointReadCallback, onWritable: () => void): NativeEndpoint;
   /** Watches a listening socket (not owned) and hands over accepted descriptors in batches. */

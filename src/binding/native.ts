@@ -92,6 +92,8 @@ export interface NativeAddon {
   socketPair(type?: 'stream' | 'seqpacket' | 'dgram'): [number, number];
   dup(fd: number): number;
   close(fd: number): void;
+  /** One datagram to a Unix datagram socket by its sun_path bytes (see native/unix/datagram.h); Unix builds only. */
+  sendDatagram?: (address: Buffer, data: Buffer) => void;
   setInheritable(fd: number, inheritable: boolean): void;
   peerCredentials(fd: number): PeerCredentials;
   describeSocket(fd: number): SocketDescription;

@@ -47,6 +47,7 @@ export function unixBackend(): FdBackend {
     },
     socketPair: (type) => addon.socketPair(type),
     dup: (fd) => addon.dup(fd),
+    sendDatagram: (address, data) => addon.sendDatagram!(address, data),
     close: (fd) => addon.close(fd),
     setInheritable: (fd, inheritable) => addon.setInheritable(fd, inheritable),
     peerCredentials: (fd) => addon.peerCredentials(fd),

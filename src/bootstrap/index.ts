@@ -6,6 +6,7 @@
  */
 export { CHANNEL_FD_ENV, inheritedChannel } from './worker-channel.js';
 export { listenFds, type ActivatedSocket } from './listen-fds.js';
+export { NOTIFY_SOCKET_ENV, notifyServiceManager, type ServiceManagerState } from './notify-service-manager.js';
 export {
   planActivation,
   spawnActivated,

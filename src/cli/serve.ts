@@ -6,6 +6,7 @@
  * @module
  */
 import type http from 'node:http';
+import { NOTIFY_SOCKET_ENV, notifyServiceManager, type ServiceManagerState } from '../bootstrap/index.js';
 import {
   listenControl,
   listenMetrics,
@@ -61,8 +62,22 @@ export async function serve(config: ServeConfig): Promise<number> {
     ...(config.highWater === undefined ? {} : { highWater: config.highWater }),
     ...(config.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: config.idleTimeoutMs }),
     drainTimeoutMs: config.drainTimeoutMs,
+    // systemd's notification socket is the master's: a worker's READY=1 or STOPPING=1 would speak for the service.
+    env: { [NOTIFY_SOCKET_ENV]: undefined },
   });
   watchPool(pool, log);
+  const notify = (state: ServiceManagerState) => {
+    try {
+      notifyServiceManager(state);
+    } catch (error) {
+      log.warn('could not notify the service manager', {
+        code: (error as { code?: string }).code,
+        reason: (error as Error).message,
+      });
+    }
+  };
+  // After a handover this process is no longer the service: nothing it says may speak for it (STOPPING=1).
+  let handedOver = false;
 
   const serving: Serving = { dispatchers: [], listeners: [] };
   const closables: Closable[] = [];
@@ -127,7 +142,11 @@ export async function serve(config: ServeConfig): Promise<number> {
         log.info('upgrading', { signal: 'SIGUSR2' });
         upgrade().catch(() => {}); // logged by upgrader()
       });
-      takeover!.once('handover', () => {
+      takeover!.once('handover', (successor) => {
+        // systemd takes the exit of the service's main process for the service's end: name the new master
+        // first (the old one may, even with NotifyAccess=main, as the main process it still is).
+        handedOver = true;
+        notify({ mainPid: successor.pid, status: `handed over to the new master ${successor.pid}; draining` });
         // Let the answer to `ctl upgrade` go out first, then drain and exit as on SIGTERM.
         setImmediate(() => process.kill(process.pid, 'SIGTERM'));
       });
@@ -156,6 +175,13 @@ export async function serve(config: ServeConfig): Promise<number> {
       const { address, port } = metricsServer.address() as { address: string; port: number };
       log.info('metrics', { url: `http://${address}:${port}/metrics` });
     }
+    // A new master names itself too: with NotifyAccess=all its word counts even if it arrives before the old
+    // master's MAINPID= (which is what counts under NotifyAccess=main).
+    notify({
+      ...(taken === undefined ? {} : { mainPid: process.pid }),
+      ready: true,
+      status: `serving ${config.listen.map((address) => address.text).join(', ')} in ${config.mode} mode`,
+    });
   } catch (error) {
     log.error('could not start', { code: (error as { code?: string }).code, reason: (error as Error).message });
     taken?.close();
@@ -191,6 +217,7 @@ export async function serve(config: ServeConfig): Promise<number> {
   shutdownOnSignals(closables, {
     timeoutMs: config.drainTimeoutMs,
     onSignal: (signal) => {
+      if (!handedOver) notify({ stopping: true, status: `draining (${signal})` });
       clearInterval(status);
       log.endStatus();
       log.info('draining', { signal });

@@ -12,7 +12,7 @@ export function findPython(probe) {
 
 /**
  * Starts `python` with `args` (the fixture's path first). Returns { child, closed, exited(), stderr(),
- * event(name) }: `closed` resolves with { code, signal } once it has exited and closed its output,
+ * events, event(name) }: `closed` resolves with { code, signal } once it has exited and closed its output,
  * `exited()` is that promise within a deadline, `event(name)` resolves with the first event of that name.
  */
 export function startPythonPeer(t, python, args, { stdio = ['ignore', 'pipe', 'pipe'] } = {}) {
@@ -41,6 +41,8 @@ export function startPythonPeer(t, python, args, { stdio = ['ignore', 'pipe', 'p
     closed,
     exited: () => within(closed, `the Python peer to exit (stderr: ${stderr.trim() || 'empty'})`),
     stderr: () => stderr,
+    /** Every event so far, in order (the array grows as lines arrive). */
+    events,
     event(name) {
       let check;
       const found = new Promise((resolve) => {

@@ -30,6 +30,7 @@ import {
   serveListeners,
   socketPairForChild,
   spawnActivated,
+  notifyServiceManager,
   ServiceRegistry,
   openServiceRegistry,
   registerService,
@@ -454,6 +455,27 @@ const CASES = [
     'new WorkerPool(): options.stdio pipe',
     () => () => new WorkerPool({ stdio: 'pipe' }),
     { code: VALUE, name: 'options.stdio', received: "'pipe'" },
+  ],
+  // sd_notify: the state is checked before anything is sent (the environment names no socket here).
+  [
+    'notifyServiceManager(): nothing to say',
+    () => () => notifyServiceManager({}, {}),
+    { code: VALUE, name: 'state', received: 'an instance of Object' },
+  ],
+  [
+    'notifyServiceManager(): a status of two lines',
+    () => () => notifyServiceManager({ status: 'a\nb' }, {}),
+    { code: VALUE, name: 'state.status', received: "'a\nb'" },
+  ],
+  [
+    'notifyServiceManager(): mainPid 0',
+    () => () => notifyServiceManager({ mainPid: 0 }, {}),
+    { code: VALUE, name: 'state.mainPid', received: '0' },
+  ],
+  [
+    'notifyServiceManager(): mainPid a string',
+    () => () => notifyServiceManager({ mainPid: '42' }, {}),
+    { code: TYPE, name: 'state.mainPid', received: "type string ('42')" },
   ],
   // Socket activation: spawnActivated() checks everything before it spawns anything.
   [
