@@ -1,7 +1,7 @@
 // A worker of the http-pool example: a plain http.Server that never listens. Its connections come from the
 // master through adoptConnections().
 import http from 'node:http';
-import { adoptConnections } from '../../dist/index.js';
+import { adoptConnections } from '../../dist/worker.js';
 
 const server = http.createServer((request, response) => {
   response.setHeader('content-type', 'text/plain');
