@@ -185,7 +185,9 @@ export class PeekingConnection {
     if (this.#done) return;
     if (status < 0) {
       // POLLERR (libuv says EBADF, and has stopped the watcher): the socket has a pending error, a reset most
-      // likely. Peeking may report it; bytes queued before it may come first, and then the poll's word stands.
+      // likely. recv reports it only once the bytes queued before it are read: the connection is lost, so they
+      // are read and dropped, and a peek then says what happened (the poll's word stands if it does not).
+      this.#peeking.discard(this.fd, DRAIN_BYTES);
       const bytes = this.#peeking.peek(this.fd, 1);
       const errno = typeof bytes === 'number' && bytes !== EAGAIN ? bytes : status;
       this.#fail(systemError(errno, typeof bytes === 'number' ? 'recv' : 'poll', getSystemErrorName(errno), this.fd));
