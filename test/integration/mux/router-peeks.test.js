@@ -162,12 +162,14 @@ pythonTest(
   },
 );
 
-(findPython('import socket; socket.SO_RCVLOWAT') === undefined ? test.serial.skip : test.serial)(
+const probePython = findPython('import socket; socket.SO_RCVLOWAT');
+(probePython === undefined ? test.serial.skip : test.serial)(
   'SO_RCVLOWAT is back at 1 on the socket the worker adopts, after a head that came in pieces',
   async (t) => {
     const before = openFdCount();
     const workers = new WorkerPool({
       args: [fixture('worker-report-rcvlowat.js')],
+      env: { PYTHON: probePython },
       min: 1,
       max: 1,
       pingIntervalMs: 0,
