@@ -20,7 +20,9 @@
             "native/unix/datagram.cc",
             "native/unix/endpoint.cc",
             "native/unix/fd-ops.cc",
+            "native/unix/peek.cc",
             "native/unix/peer-credentials.cc",
+            "native/unix/readable-watcher.cc",
             "native/unix/reuseport-listener.cc",
             "native/unix/socket-info.cc"
           ]

@@ -11,7 +11,9 @@
 #include "unix/datagram.h"
 #include "unix/endpoint.h"
 #include "unix/fd-ops.h"
+#include "unix/peek.h"
 #include "unix/peer-credentials.h"
+#include "unix/readable-watcher.h"
 #include "unix/reuseport-listener.h"
 #include "unix/socket-info.h"
 
@@ -56,6 +58,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials, "peerCredentials"));
   exports.Set("describeSocket", Napi::Function::New(env, DescribeSocket, "describeSocket"));
   exports.Set("socketKind", Napi::Function::New(env, SocketKind, "socketKind"));
+  // The dispatcher's route() preview: look at a connection's first bytes, leaving them in the kernel.
+  exports.Set("ReadableWatcher", ReadableWatcher::Define(env));
+  exports.Set("peek", Napi::Function::New(env, Peek, "peek"));
+  exports.Set("discard", Napi::Function::New(env, Discard, "discard"));
+  exports.Set("setReceiveLowWater", Napi::Function::New(env, SetReceiveLowWater, "setReceiveLowWater"));
   // Abstract names exist on Linux only; elsewhere src/binding reports their absence as unsupported.
 #ifdef __linux__
   exports.Set("listenAbstract", Napi::Function::New(env, ListenAbstract, "listenAbstract"));

@@ -8,7 +8,9 @@ import type {
   EndpointReadCallback,
   NativeAcceptor,
   NativeEndpoint,
+  NativeReadableWatcher,
   PeerCredentials,
+  ReadableCallback,
   SocketDescription,
 } from './native.js';
 
@@ -17,7 +19,9 @@ export type {
   EndpointReadCallback,
   NativeAcceptor,
   NativeEndpoint,
+  NativeReadableWatcher,
   PeerCredentials,
+  ReadableCallback,
   SocketDescription,
 };
 
@@ -49,6 +53,31 @@ export interface PipeSupport {
    * docs/windows.md): the naming convention of `listenChannel({ pid: 'self' })` and `connectChannel({ pid })`.
    */
   nameForPid(pid: number): string;
+}
+
+/**
+ * Looking at a connected socket's queued bytes without reading them (the dispatcher's route() preview, which
+ * leaves a connection's first bytes in the kernel for the process that adopts it). Where a backend lacks it
+ * (windows: the native Windows build has no peek), the dispatcher reads through a net.Socket instead.
+ */
+export interface PeekSupport {
+  /**
+   * Up to `maxBytes` of the bytes queued on `fd`, which stay queued (an empty Buffer at end of stream), or
+   * a negative errno: EAGAIN while nothing is queued, ECONNRESET and the like. Never waits.
+   */
+  peek(fd: number, maxBytes: number): Buffer | number;
+  /** Reads and drops up to `length` queued bytes, never waiting; returns how many, or a negative errno. */
+  discard(fd: number, length: number): number;
+  /**
+   * Sets SO_RCVLOWAT: a readable poll then waits for that many bytes (or an end, or an error). 0 or a
+   * negative errno. Only TCP sockets honour it (not Unix ones, whose poll ignores it).
+   */
+  setReceiveLowWater(fd: number, bytes: number): number;
+  /**
+   * Watches `fd` (not owned) for readability, level-triggered, once started. close() takes it out of the
+   * loop's poll set, so that the descriptor can then leave the process.
+   */
+  watchReadable(fd: number, onReadable: ReadableCallback): NativeReadableWatcher;
 }
 
 /** A socket described by its addresses, for FdBackend.locateSocket(). */
@@ -131,6 +160,8 @@ export interface FdBackend {
   readonly childInheritsHandles?: boolean;
   /** Named pipes as channel addresses, where the platform has them (windows). */
   readonly pipes?: PipeSupport;
+  /** Peeking at connections, where the platform has it (unix); absent, the dispatcher reads to route. */
+  readonly peeking?: PeekSupport;
   /**
    * Where Node does not expose the descriptor under its socket objects (Windows: a handle's `fd` is -1),
    * finds this process's socket with these addresses; -1 if there is none. The socket stays its owner's.

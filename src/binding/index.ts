@@ -23,6 +23,7 @@ export { closeMarkedFds, forEachArrival, TRUNCATED } from './read-marks.js';
 export type {
   FdBackend,
   PipeSupport,
+  PeekSupport,
   SocketAddresses,
   PeerCredentials,
   SocketDescription,
@@ -31,6 +32,8 @@ export type {
   EndpointReadCallback,
   NativeAcceptor,
   AcceptCallback,
+  NativeReadableWatcher,
+  ReadableCallback,
 } from './backend.js';
 
 /** True where descriptors can be passed between unrelated processes with SCM_RIGHTS. */

@@ -82,12 +82,36 @@ export interface NativeAcceptor {
   unref(): void;
 }
 
+/** The native ReadableWatcher: says when a socket it does not own has bytes (or an end, or an error) to read. */
+export interface NativeReadableWatcher {
+  start(): void;
+  stop(): void;
+  close(): void;
+  ref(): void;
+  unref(): void;
+}
+
+/**
+ * Called when the watched socket is readable: `status` 0, or the negative errno of the poll (the watcher has
+ * stopped then; a reset connection shows as EBADF, and peek() reports the real error); `ended` once the peer
+ * has shut down its sending side.
+ */
+export type ReadableCallback = (status: number, ended: boolean) => void;
+
 /** Receives accepted descriptors (owned by the callee) and 0 or the negative errno that stopped the batch. */
 export type AcceptCallback = (fds: Int32Array | undefined, status: number) => void;
 
 export interface NativeAddon {
   Acceptor: new (fd: number, onAccept: AcceptCallback) => NativeAcceptor;
   Endpoint: new (fd: number, onRead: EndpointReadCallback, onWritable: () => void) => NativeEndpoint;
+  /** Unix only (native/unix/readable-watcher.h): watches a socket it does not own for readability. */
+  ReadableWatcher?: new (fd: number, onReadable: ReadableCallback) => NativeReadableWatcher;
+  /** Unix only (native/unix/peek.h): up to maxBytes of what is queued, left queued; or a negative errno. */
+  peek?: (fd: number, maxBytes: number) => Buffer | number;
+  /** Unix only: reads and drops up to `length` queued bytes; how many, or a negative errno. */
+  discard?: (fd: number, length: number) => number;
+  /** Unix only: SO_RCVLOWAT; 0 or a negative errno. */
+  setReceiveLowWater?: (fd: number, bytes: number) => number;
   /** On Windows, the two ends of a pipe of one instance (stream only). */
   socketPair(type?: 'stream' | 'seqpacket' | 'dgram'): [number, number];
   dup(fd: number): number;

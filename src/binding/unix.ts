@@ -4,7 +4,7 @@
  */
 import { PortunusError } from '../errors.js';
 import { nativeAddon } from './native.js';
-import type { FdBackend } from './backend.js';
+import type { FdBackend, PeekSupport } from './backend.js';
 
 function noAbstractNames(): never {
   throw new PortunusError(
@@ -58,5 +58,19 @@ export function unixBackend(): FdBackend {
     },
     createEndpoint: (fd, onRead, onWritable) => new addon.Endpoint(fd, onRead, onWritable),
     createAcceptor: (fd, onAccept) => new addon.Acceptor(fd, onAccept),
+    peeking: peekSupport(addon),
+  };
+}
+
+/** The addon's peek calls, present in every build for Unix (native/unix/peek.h, readable-watcher.h). */
+function peekSupport(addon: ReturnType<typeof nativeAddon>): PeekSupport | undefined {
+  const { peek, discard, setReceiveLowWater, ReadableWatcher } = addon;
+  if (peek === undefined || discard === undefined || setReceiveLowWater === undefined || ReadableWatcher === undefined)
+    return undefined;
+  return {
+    peek,
+    discard,
+    setReceiveLowWater,
+    watchReadable: (fd, onReadable) => new ReadableWatcher(fd, onReadable),
   };
 }

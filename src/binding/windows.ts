@@ -18,6 +18,11 @@ function unsupported(operation: string): never {
 
 const PIPE_PREFIX = /^\\\\[.?]\\pipe\\./i;
 
+/**
+ * No `peeking`: native/win has no peek or readable watcher, and Winsock does not implement SO_RCVLOWAT, so
+ * waiting for more than the bytes already peeked could only spin. The dispatcher reads a routed connection
+ * through a net.Socket here.
+ */
 export function windowsBackend(): FdBackend {
   const addon = nativeAddon();
   const { listenPipe, connectPipe, locateSocket, TcpAcceptor } = addon;

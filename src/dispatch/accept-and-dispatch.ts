@@ -24,6 +24,7 @@ import {
 } from './dispatch-options.js';
 import { listenThenStart } from './listen-socket.js';
 import type { ServiceSocketFile } from './service-socket-file.js';
+import { closeDrained, PeekingConnection, type Peeked } from './peek-preview.js';
 import { readPreview, type RoutePreview } from './preview.js';
 import { encodeProxyHeader, type ProxyHeader } from './proxy-protocol.js';
 import { readProxyHeader } from './read-proxy-header.js';
@@ -142,6 +143,13 @@ interface PendingConnection {
   acceptedAt: number;
 }
 
+/** Where route()'s answer sends a connection. */
+interface ResolvedTarget {
+  group: WorkerSet;
+  worker: DispatchWorker | undefined;
+  sendProxyProtocol: 1 | 2 | undefined;
+}
+
 /** Pause before accepting again after EMFILE and friends. */
 const ACCEPT_RETRY_MS = 100;
 /** How long an answered connection (RouteAnswer) waits for the client to close before it is closed anyway. */
@@ -182,8 +190,18 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
    * read. A stamp is at most one period early, and a deadline is checked one period late to make up for it.
    */
   #clock = Date.now();
-  /** Connections being read for route(); they count against maxPending like queued ones. */
-  readonly #routing = new Set<net.Socket>();
+  /**
+   * Connections being read for route() (a PeekingConnection, or a net.Socket where the dispatcher cannot
+   * peek, or one being answered); they count against maxPending like queued ones.
+   */
+  readonly #routing = new Set<{ destroy(error: Error): unknown }>();
+  /**
+   * Whether route() and acceptProxyProtocol look at connections by peeking (./peek-preview.ts), leaving the
+   * bytes in the kernel and the descriptor raw. Not for Unix connections (their poll ignores SO_RCVLOWAT,
+   * which waiting for more than the bytes already peeked needs) nor where the backend cannot peek
+   * (Windows): those are read through a net.Socket.
+   */
+  readonly #peeks: boolean;
   /** Groups last told that connections wait for them (demand > 0). */
   readonly #demanded = new Set<WorkerSet>();
   #accepting = false;
@@ -219,6 +237,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.#fd = fd;
     this.#address = address;
     this.#connectionKind = typeof address === 'string' ? 'unix' : 'tcp';
+    this.#peeks = this.#connectionKind === 'tcp' && fdBackend.peeking !== undefined;
     this.#socketFile = socketFile;
     this.#options = options;
     this.#groups = options.groups;
@@ -338,7 +357,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
         `no worker took this connection within the ${timeoutMs} ms dispatcher.close() allowed`,
       );
       // A connection still being read for route() ends its read with this error and is dropped.
-      for (const socket of this.#routing) socket.destroy(this.#abandoned);
+      for (const connection of this.#routing) connection.destroy(this.#abandoned);
       this.#pump();
     }
   }
@@ -388,8 +407,130 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.#pending.push(connection);
   }
 
-  /** Reads a preview, asks route(), and queues the connection for the chosen target. */
+  /** Looks at the connection's first bytes, asks route(), and queues the connection for the chosen target. */
   #previewAndRoute(fd: number, acceptedAt: number): void {
+    if (!this.#peeks) {
+      this.#readAndRoute(fd, acceptedAt);
+      return;
+    }
+    if (this.#abandoned !== undefined) {
+      fdBackend.close(fd);
+      this.#drop(this.#abandoned);
+      return;
+    }
+    const { route, preview, acceptProxyProtocol } = this.#options;
+    const connection = new PeekingConnection(
+      fd,
+      {
+        proxyHeader: acceptProxyProtocol,
+        preview: route === undefined ? undefined : preview,
+        proxyTimeoutMs: preview.timeoutMs,
+      },
+      (error, peeked) => {
+        if (error !== undefined) this.#peekFailed(connection, error);
+        else this.#peeked(connection, peeked!, acceptedAt);
+      },
+    );
+    this.#routing.add(connection);
+    connection.start();
+  }
+
+  /** The preview is there: asks route() (without a promise when it answers at once) and queues the connection. */
+  #peeked(connection: PeekingConnection, peeked: Peeked, acceptedAt: number): void {
+    const { preview, proxy } = peeked;
+    if (proxy?.sourceAddress !== undefined) {
+      preview.remoteAddress = proxy.sourceAddress;
+      preview.remotePort = proxy.sourcePort;
+    }
+    if (proxy !== undefined) preview.proxy = proxy;
+    const route = this.#options.route;
+    let target: RouteTarget | Promise<RouteTarget>;
+    try {
+      target = route === undefined ? undefined : route(preview);
+    } catch (error) {
+      this.#peekFailed(connection, error as Error);
+      return;
+    }
+    if (isPromise(target))
+      target.then(
+        (decided) => this.#peekRouted(connection, peeked, decided, acceptedAt),
+        (error: Error) => this.#peekFailed(connection, error),
+      );
+    else this.#peekRouted(connection, peeked, target, acceptedAt);
+  }
+
+  #peekRouted(connection: PeekingConnection, peeked: Peeked, target: RouteTarget, acceptedAt: number): void {
+    // close() gave up on it while route() was deciding.
+    if (connection.abandonedWith !== undefined) {
+      this.#peekFailed(connection, connection.abandonedWith);
+      return;
+    }
+    const { fd } = connection;
+    if (isAnswer(target)) {
+      // Only an answer needs a Node object here: #answer writes it and reads what the client still sends.
+      this.#routing.delete(connection);
+      let socket: net.Socket;
+      try {
+        socket = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
+        socket.on('error', () => {});
+      } catch {
+        fdBackend.close(fd);
+        this.#drop(target.error);
+        this.#pump();
+        return;
+      }
+      this.#routing.add(socket);
+      this.#answer(socket, target);
+      return;
+    }
+    let resolved: ResolvedTarget;
+    try {
+      resolved = this.#resolveTarget(target);
+    } catch (error) {
+      this.#peekFailed(connection, error as Error);
+      return;
+    }
+    const { preview, proxy } = peeked;
+    const preRead =
+      resolved.sendProxyProtocol === undefined
+        ? undefined
+        : encodeProxyHeader(resolved.sendProxyProtocol, {
+            sourceAddress: preview.remoteAddress,
+            sourcePort: preview.remotePort,
+            destinationAddress: proxy?.destinationAddress ?? peeked.localAddress,
+            destinationPort: proxy?.destinationPort ?? peeked.localPort,
+          });
+    this.#routing.delete(connection);
+    this.#enqueue({
+      fd,
+      socket: undefined,
+      preRead,
+      group: resolved.group,
+      worker: resolved.worker,
+      remoteAddress: preview.remoteAddress,
+      proxy,
+      attempts: 0,
+      since: 0,
+      acceptedAt,
+    });
+    this.#pump();
+  }
+
+  /** Closes a connection that could not be looked at or routed, and counts it. */
+  #peekFailed(connection: PeekingConnection, error: Error): void {
+    this.#routing.delete(connection);
+    closeDrained(connection.fd);
+    if ((error as PortunusError).code === 'ERR_PORTUNUS_PROXY_PROTOCOL') this.#counters.proxyProtocolErrors++;
+    this.#drop(error);
+    // Room for one more: accepting may resume.
+    this.#pump();
+  }
+
+  /**
+   * Reads a preview through a net.Socket (Unix connections, and backends that cannot peek), asks route(), and
+   * queues the connection for the chosen target.
+   */
+  #readAndRoute(fd: number, acceptedAt: number): void {
     let socket: net.Socket;
     try {
       // allowHalfOpen: a client that half-closes must not make this process send a FIN on the worker's behalf.
@@ -477,11 +618,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     return readProxyHeader(socket, this.#options.preview.timeoutMs);
   }
 
-  #resolveTarget(target: Exclude<RouteTarget, RouteAnswer>): {
-    group: WorkerSet;
-    worker: DispatchWorker | undefined;
-    sendProxyProtocol: 1 | 2 | undefined;
-  } {
+  #resolveTarget(target: Exclude<RouteTarget, RouteAnswer>): ResolvedTarget {
     if (target === undefined) return { group: this.#defaultGroup, worker: undefined, sendProxyProtocol: undefined };
     const decision = typeof target === 'string' ? { group: target } : 'channel' in target ? undefined : target;
     if (decision === undefined)
@@ -608,7 +745,18 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.#sent.add(connection);
     const handoff: Promise<Handoff> =
       connection.socket === undefined
-        ? distributeAcceptedFd(worker.channel, connection.fd, this.#connectionKind)
+        ? distributeAcceptedFd(
+            worker.channel,
+            connection.fd,
+            this.#connectionKind,
+            // A routed connection may carry a PROXY header for the service, and the one it came with.
+            connection.preRead === undefined && connection.proxy === undefined
+              ? undefined
+              : {
+                  preRead: connection.preRead,
+                  metadata: connection.proxy === undefined ? undefined : { proxy: connection.proxy },
+                },
+          )
         : distributeTransport(worker.channel, connection.socket, {
             preRead: connection.preRead,
             metadata: connection.proxy === undefined ? undefined : { proxy: connection.proxy },
@@ -749,6 +897,10 @@ export function acceptAndDispatch(options: AcceptAndDispatchOptions): Promise<Di
 async function start(options: ResolvedDispatchOptions): Promise<Dispatcher> {
   const { fd, address, socketFile } = await listenThenStart(options.listen, [...options.groups.values()]);
   return new Dispatcher(fd, address, options, socketFile);
+}
+
+function isPromise(value: RouteTarget | Promise<RouteTarget>): value is Promise<RouteTarget> {
+  return typeof (value as { then?: unknown } | undefined)?.then === 'function';
 }
 
 function isAnswer(target: RouteTarget): target is RouteAnswer {

@@ -23,7 +23,7 @@ import { validateBoolean, validateInteger, validateObject, validateTimeout } fro
 import { cannotBeHttp, headEnd, readRequestHead } from './http-request-head.js';
 import { RouteTable, type RouteQuery, type RouterRoute } from './route-table.js';
 import { httpAnswer, TlsAlert, tlsAlert } from './router-answers.js';
-import { looksLikeTls, readClientHello } from './tls-client-hello.js';
+import { looksLikeTls, readClientHello, type ClientHelloInfo } from './tls-client-hello.js';
 
 /** Options of `serveRouter()`. */
 export interface ServeRouterOptions {
@@ -138,13 +138,18 @@ export function serveRouter(options: ServeRouterOptions): Promise<Router> {
     badRequest: 0,
     timedOut: 0,
   };
-  const decide = (preview: RoutePreview) => route(preview, table, maxHeadBytes, counters);
+  const hellos = new LastClientHello();
+  const decide = (preview: RoutePreview) => route(preview, table, maxHeadBytes, counters, hellos);
   const dispatching = acceptAndDispatch({
     listen: options.listen,
     pool: options.pools,
     route: decide,
     // One byte past the limit tells a head that is too long from one that just fits.
-    preRead: { maxBytes: maxHeadBytes + 1, timeoutMs: options.headTimeoutMs ?? 5000, complete: headComplete },
+    preRead: {
+      maxBytes: maxHeadBytes + 1,
+      timeoutMs: options.headTimeoutMs ?? 5000,
+      complete: (bytes) => headComplete(bytes, hellos),
+    },
     acceptProxyProtocol: options.acceptProxyProtocol,
     strategy: options.strategy,
     maxPending: options.maxPending,
@@ -154,13 +159,38 @@ export function serveRouter(options: ServeRouterOptions): Promise<Router> {
   return dispatching.then((dispatcher) => new Router(dispatcher, counters));
 }
 
+/**
+ * The ClientHello headComplete() last parsed, and the bytes it parsed it from: route() usually meets the same
+ * Buffer right after (the dispatcher's peek hands complete() and route() one object), and then does not parse
+ * it again. Any other bytes are parsed afresh, so a stale entry costs a parse, never a wrong route.
+ */
+class LastClientHello {
+  #bytes: Buffer | undefined;
+  #hello: ClientHelloInfo | undefined;
+
+  read(bytes: Buffer): ClientHelloInfo | undefined {
+    if (bytes === this.#bytes) return this.#hello;
+    // Throws for bytes that cannot be a ClientHello: nothing is remembered then.
+    const hello = readClientHello(bytes);
+    this.#bytes = bytes;
+    this.#hello = hello;
+    return hello;
+  }
+}
+
 /** Enough bytes to route: a whole ClientHello or request head, or bytes that can be neither. */
-function headComplete(bytes: Buffer): boolean {
-  if (looksLikeTls(bytes)) return readClientHello(bytes) !== undefined;
+function headComplete(bytes: Buffer, hellos: LastClientHello): boolean {
+  if (looksLikeTls(bytes)) return hellos.read(bytes) !== undefined;
   return headEnd(bytes) >= 0 || cannotBeHttp(bytes);
 }
 
-function route(preview: RoutePreview, table: RouteTable, maxHeadBytes: number, counters: RouterCounters): RouteTarget {
+function route(
+  preview: RoutePreview,
+  table: RouteTable,
+  maxHeadBytes: number,
+  counters: RouterCounters,
+  hellos: LastClientHello,
+): RouteTarget {
   const bytes = preview.bytes;
   if (bytes.length === 0) {
     counters.timedOut++;
@@ -171,7 +201,7 @@ function route(preview: RoutePreview, table: RouteTable, maxHeadBytes: number, c
   let query: RouteQuery;
   try {
     if (tls) {
-      const hello = readClientHello(bytes);
+      const hello = hellos.read(bytes);
       if (hello === undefined) return incomplete(preview, tls, maxHeadBytes, counters);
       query = { protocol: 'tls', host: hello.serverName, path: undefined, alpn: hello.alpn };
     } else {

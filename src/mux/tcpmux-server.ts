@@ -14,6 +14,10 @@
  * are not the bytes read (the name line is consumed), and the services are registered while it runs. The
  * reading is the dispatcher's own bounded preview (readPreview), the handoff is the transport layer's, and
  * the registry's sets are the dispatcher's WorkerSets, so a dispatcher's route() can reach the same services.
+ * It reads the name line through the net.Socket rather than peeking at it as the dispatcher's route() does
+ * (src/dispatch/peek-preview.ts): its connections come from a net.Server and stay net.Sockets here (a `-`
+ * answer is written on them, and the bounds on held connections count their 'close'), so peeking would spare
+ * a read and a copy of a few bytes, not the Node object the dispatcher's fast path exists to avoid.
  * @module
  */
 import net from 'node:net';

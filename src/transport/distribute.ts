@@ -74,12 +74,19 @@ const KEEP_OPEN = { keepOpen: true };
 /**
  * @internal The dispatcher's way to hand off a TCP or Unix stream connection (`kind`) it accepted as a raw descriptor and never
  * made a Node object of: nothing to check, describe or detach, so the envelope carries the kind alone and
- * the adopter's check of it stays the cheap one. Ownership as with distributeTransport(): `fd` stays the
- * caller's until the promise resolves, which it does once it is closed; after a rejection it is still the
- * caller's, open.
+ * the adopter's check of it stays the cheap one. `options` (a routed connection): `preRead`, bytes the
+ * adopter reads before the socket's own (a PROXY header for the service), and `metadata` for it (the PROXY
+ * header the connection came with); the bytes route() looked at are still in the socket. Ownership as with
+ * distributeTransport(): `fd` stays the caller's until the promise resolves, which it does once it is
+ * closed; after a rejection it is still the caller's, open.
  */
-export function distributeAcceptedFd(channel: Channel, fd: number, kind: 'tcp' | 'unix' = 'tcp'): Promise<Handoff> {
-  return sessionOf(channel).send(acceptedConnection(fd, kind), NO_OPTIONS);
+export function distributeAcceptedFd(
+  channel: Channel,
+  fd: number,
+  kind: 'tcp' | 'unix' = 'tcp',
+  options: { preRead?: Buffer; metadata?: unknown } = NO_OPTIONS,
+): Promise<Handoff> {
+  return sessionOf(channel).send(acceptedConnection(fd, kind), options);
 }
 
 /**

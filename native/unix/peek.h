@@ -1,0 +1,24 @@
+// Looking at what a connected socket has queued without reading it, and reading exactly as much as was
+// looked at: the dispatcher's route() preview leaves a connection's first bytes in the kernel for the
+// process that adopts it, and consumes only a PROXY protocol header. Man pages: recv(2), socket(7)
+// (SO_RCVLOWAT), tcp(7).
+#pragma once
+
+#include <napi.h>
+
+namespace portunus {
+
+// peek(fd, maxBytes) -> Buffer | number: a copy of up to maxBytes of the bytes queued on fd, which stay
+// queued (recv with MSG_PEEK | MSG_DONTWAIT); an empty Buffer at end of stream; or a negative errno (EAGAIN:
+// nothing queued yet; ECONNRESET…). Never waits.
+Napi::Value Peek(const Napi::CallbackInfo& info);
+
+// discard(fd, length) -> number: reads and drops up to `length` queued bytes (bytes peeked before, so that
+// they are there), never waiting; returns how many, or a negative errno if none could be read.
+Napi::Value Discard(const Napi::CallbackInfo& info);
+
+// setReceiveLowWater(fd, bytes) -> number: SO_RCVLOWAT, 0 or a negative errno. Linux's tcp_poll honours it
+// (a FIN or an error still wakes the poll); Unix sockets' poll does not.
+Napi::Value SetReceiveLowWater(const Napi::CallbackInfo& info);
+
+}  // namespace portunus
