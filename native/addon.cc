@@ -63,6 +63,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("peek", Napi::Function::New(env, Peek, "peek"));
   exports.Set("discard", Napi::Function::New(env, Discard, "discard"));
   exports.Set("setReceiveLowWater", Napi::Function::New(env, SetReceiveLowWater, "setReceiveLowWater"));
+#ifdef __linux__
+  exports.Set("deferAccept", Napi::Function::New(env, DeferAccept, "deferAccept"));
+#endif
   // Abstract names exist on Linux only; elsewhere src/binding reports their absence as unsupported.
 #ifdef __linux__
   exports.Set("listenAbstract", Napi::Function::New(env, ListenAbstract, "listenAbstract"));

@@ -2,6 +2,8 @@
 #include "peek.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -97,5 +99,20 @@ Napi::Value SetReceiveLowWater(const Napi::CallbackInfo& info) {
   if (setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &value, sizeof value) == -1) return Napi::Number::New(env, -errno);
   return Napi::Number::New(env, 0);
 }
+
+#ifdef __linux__
+Napi::Value DeferAccept(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = FdArgument(info, 0);
+  if (fd < 0) return env.Undefined();
+  int64_t seconds = LengthArgument(info, 1, 3600, "deferAccept(fd, seconds): seconds must be from 1 to 3600");
+  if (seconds < 0) return env.Undefined();
+  int value = static_cast<int>(seconds);
+  if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &value, sizeof value) == -1) {
+    return Napi::Number::New(env, -errno);
+  }
+  return Napi::Number::New(env, 0);
+}
+#endif
 
 }  // namespace portunus

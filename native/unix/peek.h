@@ -21,4 +21,12 @@ Napi::Value Discard(const Napi::CallbackInfo& info);
 // (a FIN or an error still wakes the poll); Unix sockets' poll does not.
 Napi::Value SetReceiveLowWater(const Napi::CallbackInfo& info);
 
+#ifdef __linux__
+// deferAccept(fd, seconds) -> number: TCP_DEFER_ACCEPT on a listening TCP socket, 0 or a negative errno. The
+// kernel completes a connection's accept only once its first bytes have arrived (or, for a client that sends
+// nothing, once `seconds` have passed): a client-speaks-first protocol's preview is then there at accept.
+// Linux only (FreeBSD's accept filters are another API).
+Napi::Value DeferAccept(const Napi::CallbackInfo& info);
+#endif
+
 }  // namespace portunus

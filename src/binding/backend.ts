@@ -74,6 +74,12 @@ export interface PeekSupport {
    */
   setReceiveLowWater(fd: number, bytes: number): number;
   /**
+   * Sets TCP_DEFER_ACCEPT on a listening TCP socket: the kernel completes an accept only once the connection's
+   * first bytes have arrived, or after `seconds` for a client that sends nothing. 0 or a negative errno.
+   * Linux only: absent elsewhere.
+   */
+  deferAccept?(fd: number, seconds: number): number;
+  /**
    * Watches `fd` (not owned) for readability, level-triggered, once started. close() takes it out of the
    * loop's poll set, so that the descriptor can then leave the process.
    */

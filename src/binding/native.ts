@@ -112,6 +112,8 @@ export interface NativeAddon {
   discard?: (fd: number, length: number) => number;
   /** Unix only: SO_RCVLOWAT; 0 or a negative errno. */
   setReceiveLowWater?: (fd: number, bytes: number) => number;
+  /** Linux only: TCP_DEFER_ACCEPT on a listening socket (native/unix/peek.h). */
+  deferAccept?: (fd: number, seconds: number) => number;
   /** On Windows, the two ends of a pipe of one instance (stream only). */
   socketPair(type?: 'stream' | 'seqpacket' | 'dgram'): [number, number];
   dup(fd: number): number;

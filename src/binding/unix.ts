@@ -71,6 +71,7 @@ function peekSupport(addon: ReturnType<typeof nativeAddon>): PeekSupport | undef
     peek,
     discard,
     setReceiveLowWater,
+    ...(addon.deferAccept === undefined ? {} : { deferAccept: addon.deferAccept }),
     watchReadable: (fd, onReadable) => new ReadableWatcher(fd, onReadable),
   };
 }

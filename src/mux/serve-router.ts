@@ -7,6 +7,8 @@
  * @module
  */
 import type net from 'node:net';
+import { getSystemErrorName } from 'node:util';
+import { fdBackend } from '../binding/index.js';
 import {
   acceptAndDispatch,
   isWorkerSet,
@@ -18,7 +20,7 @@ import {
   type Strategy,
   type WorkerSet,
 } from '../dispatch/index.js';
-import { PortunusError, invalidArgument } from '../errors.js';
+import { PortunusError, invalidArgument, systemError } from '../errors.js';
 import { validateBoolean, validateInteger, validateObject, validateTimeout } from '../validate.js';
 import { cannotBeHttp, headEnd, readRequestHead } from './http-request-head.js';
 import { RouteTable, type RouteQuery, type RouterRoute } from './route-table.js';
@@ -45,6 +47,15 @@ export interface ServeRouterOptions {
   headTimeoutMs?: number;
   /** Connections start with a PROXY protocol header (v1 or v2); see the dispatcher's option. Default false. */
   acceptProxyProtocol?: boolean;
+  /**
+   * Let the kernel hold each TCP connection until its first bytes arrive (TCP_DEFER_ACCEPT, Linux; HAProxy's
+   * `defer-accept`, nginx's `deferred`), so that the router usually finds the whole ClientHello or request
+   * head there at accept: one wake-up and no readiness watch per connection. A client that sends nothing is
+   * accepted only after `headTimeoutMs` (rounded up to seconds) and then has `headTimeoutMs` more; the
+   * router sees nothing of it until then. Set on a listening socket passed as `listen` too. Ignored for Unix
+   * sockets and where the platform has no such option. Default false.
+   */
+  deferAccept?: boolean;
   /** How to pick a worker within a pool. Default 'round-robin'. */
   strategy?: Strategy;
   /** As the dispatcher's: accepted connections held before accepting stops. Default 128. */
@@ -128,6 +139,8 @@ export function serveRouter(options: ServeRouterOptions): Promise<Router> {
   if (options.headTimeoutMs !== undefined) validateTimeout(options.headTimeoutMs, 'options.headTimeoutMs');
   if (options.acceptProxyProtocol !== undefined)
     validateBoolean(options.acceptProxyProtocol, 'options.acceptProxyProtocol');
+  if (options.deferAccept !== undefined) validateBoolean(options.deferAccept, 'options.deferAccept');
+  const headTimeoutMs = options.headTimeoutMs ?? 5000;
   const maxHeadBytes = options.maxHeadBytes ?? 16_384;
   const counters: RouterCounters = {
     routed: 0,
@@ -147,7 +160,7 @@ export function serveRouter(options: ServeRouterOptions): Promise<Router> {
     // One byte past the limit tells a head that is too long from one that just fits.
     preRead: {
       maxBytes: maxHeadBytes + 1,
-      timeoutMs: options.headTimeoutMs ?? 5000,
+      timeoutMs: headTimeoutMs,
       complete: (bytes) => headComplete(bytes, hellos),
     },
     acceptProxyProtocol: options.acceptProxyProtocol,
@@ -156,7 +169,21 @@ export function serveRouter(options: ServeRouterOptions): Promise<Router> {
     queueTimeoutMs: options.queueTimeoutMs,
     ackTimeoutMs: options.ackTimeoutMs,
   });
-  return dispatching.then((dispatcher) => new Router(dispatcher, counters));
+  return dispatching.then(async (dispatcher) => {
+    if (options.deferAccept === true) await deferAccept(dispatcher, Math.max(1, Math.ceil(headTimeoutMs / 1000)));
+    return new Router(dispatcher, counters);
+  });
+}
+
+/** TCP_DEFER_ACCEPT on the dispatcher's listening socket, where it is a TCP one and the platform has it. */
+async function deferAccept(dispatcher: Dispatcher, seconds: number): Promise<void> {
+  const fd = dispatcher.listeningFd();
+  const peeking = fdBackend.peeking;
+  if (fd === undefined || peeking?.deferAccept === undefined || typeof dispatcher.address() === 'string') return;
+  const result = peeking.deferAccept(fd, seconds);
+  if (result >= 0) return;
+  await dispatcher.close();
+  throw systemError(result, 'setsockopt', getSystemErrorName(result), fd);
 }
 
 /**

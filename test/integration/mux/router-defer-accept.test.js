@@ -1,0 +1,86 @@
+// serveRouter({ deferAccept: true }): the kernel holds a connection until its first bytes arrive
+// (TCP_DEFER_ACCEPT), so the router never accepts a client that has not spoken yet, and accepts one that
+// has with its request already queued. The same silent client is accepted at once by a router without the
+// option, so the check can fail. Linux only (the option is ignored elsewhere).
+import test from 'ava';
+import net from 'node:net';
+import { WorkerPool, serveRouter } from '../../../dist/index.js';
+import { assertNoFdLeak, openFdCount } from '../../helpers/fd-count.js';
+import { fixture, waitFor, within } from '../../helpers/http-load.js';
+
+const linux = process.platform === 'linux';
+
+async function startRouter(t, deferAccept) {
+  const pool = new WorkerPool({
+    args: [fixture('worker-routed.js')],
+    min: 1,
+    max: 1,
+    pingIntervalMs: 0,
+    drainTimeoutMs: 2000,
+    env: { WORKER_NAME: 'site', WORKER_SERVER: 'http' },
+  });
+  const router = await within(
+    serveRouter({
+      listen: { host: '127.0.0.1', port: 0 },
+      pools: { site: pool },
+      routes: [{ host: 'site.test', protocol: 'http', to: 'site' }],
+      headTimeoutMs: 3000,
+      deferAccept,
+    }),
+    'the router to start',
+    20_000,
+  );
+  return { router, pool, port: router.address().port };
+}
+
+/** A client connected to `port` that has sent nothing yet; resolves once its connect completed. */
+function silentClient(port) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+/** Sends a request on `socket` and resolves with the whole answer (the worker closes after it). */
+function ask(socket) {
+  return within(
+    new Promise((resolve, reject) => {
+      let answer = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk) => (answer += chunk));
+      socket.once('end', () => resolve(answer));
+      socket.once('error', reject);
+      socket.write('GET /deferred HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n');
+    }),
+    'the answer',
+  );
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+(linux ? test.serial : test.serial.skip)(
+  'with deferAccept a silent client is not accepted until it speaks; without, it is accepted at once',
+  async (t) => {
+    const before = openFdCount();
+    for (const deferAccept of [false, true]) {
+      const { router, pool, port } = await startRouter(t, deferAccept);
+      const socket = await silentClient(port);
+      if (deferAccept) {
+        // Nothing to wait for but time: the accept that must not happen.
+        await sleep(500);
+        t.is(router.stats().accepted, 0, 'the kernel still holds the silent connection');
+      } else {
+        await waitFor(() => router.stats().accepted === 1, 'the silent connection to be accepted');
+      }
+      const answer = await ask(socket);
+      t.regex(answer, /^HTTP\/1\.1 200 /);
+      t.true(answer.includes('/deferred'));
+      t.is(router.stats().accepted, 1);
+      t.is(router.stats().routing.routed, 1);
+      socket.destroy();
+      await router.close();
+      await pool.close();
+    }
+    await assertNoFdLeak(t, before);
+  },
+);
