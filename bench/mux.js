@@ -80,7 +80,8 @@ async function startHaproxy(port, backendPort) {
       '  timeout client 30s',
       '  timeout server 30s',
       'frontend in',
-      `  bind 127.0.0.1:${port}`,
+      // As the router's deferAccept: the kernel holds each connection until its ClientHello arrives.
+      `  bind 127.0.0.1:${port} defer-accept`,
       '  tcp-request inspect-delay 5s',
       '  tcp-request content accept if { req_ssl_hello_type 1 }',
       `  use_backend service if { req_ssl_sni -i ${SNI} }`,

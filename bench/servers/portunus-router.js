@@ -16,6 +16,8 @@ const router = await serveRouter({
   listen: { host: '127.0.0.1', port, backlog: 4096 },
   pools: { service: pool },
   routes: [{ host: 'bench.test', protocol: 'tls', to: 'service' }],
+  // As HAProxy's bind line in bench/mux.js has defer-accept: the ClientHello is there at accept.
+  deferAccept: true,
 });
 router.dispatcher.on('error', (error) => console.error(`accept error: ${error.message}`));
 announceReady(pool.workers.map((worker) => worker.pid));

@@ -394,6 +394,17 @@ const CASES = [
     { code: VALUE, name: 'options.listen.fds[0]', received: '0' },
   ],
   [
+    'serveRouter(): options.deferAccept a string',
+    (t) => () =>
+      serveRouter({
+        listen: { port: 0 },
+        pools: { web: idlePool(t) },
+        routes: [{ host: 'a.test', protocol: 'http', to: 'web' }],
+        deferAccept: 'yes',
+      }),
+    { code: TYPE, name: 'options.deferAccept', received: "type string ('yes')" },
+  ],
+  [
     'serveRouter(): options.pools missing',
     () => () => serveRouter({ listen: { port: 0 }, routes: [{ to: 'web' }] }),
     { code: TYPE, name: 'options.pools', received: 'undefined' },
