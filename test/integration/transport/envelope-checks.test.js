@@ -61,7 +61,11 @@ async function assertMismatchRefused(t, peer, transport, edit) {
   t.is(error?.code, 'ERR_PORTUNUS_ENVELOPE_MISMATCH');
   const warning = await peer.take('warning');
   t.is(warning.code, 'ERR_PORTUNUS_ENVELOPE_MISMATCH');
-  t.is(await peer.settledFdCount(childBefore), childBefore, 'the child closed the descriptor it refused');
+  const childAfter = await peer.settledFdCount(childBefore);
+  t.true(
+    childAfter <= childBefore,
+    `the child closed the descriptor it refused (${childAfter}, ${childBefore} before)`,
+  );
 }
 
 for (const backend of BACKENDS) {
@@ -150,7 +154,11 @@ for (const backend of BACKENDS) {
         if (backend === 'unix') fdBackend.close(attachment);
         const warning = await peer.take('warning');
         t.is(warning.code, 'ERR_PORTUNUS_BAD_ENVELOPE', what);
-        t.is(await peer.settledFdCount(childBefore), childBefore, `the child closed the descriptor (${what})`);
+        const childAfter = await peer.settledFdCount(childBefore);
+        t.true(
+          childAfter <= childBefore,
+          `the child closed the descriptor (${what}: ${childAfter}, ${childBefore} before)`,
+        );
       }
 
       // Answers the child cannot place: an ACK that is not whole ids, a NACK that does not parse; an ACK for

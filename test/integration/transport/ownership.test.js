@@ -81,7 +81,11 @@ for (const backend of BACKENDS) {
       t.truthy(error, 'the handoff was refused');
       t.is(error.code, 'ERR_PORTUNUS_HANDOFF_REFUSED');
       t.false(accepted.destroyed);
-      t.is(await peer.settledFdCount(childBefore), childBefore, 'the child closed the descriptor it refused');
+      const childAfter = await peer.settledFdCount(childBefore);
+      t.true(
+        childAfter <= childBefore,
+        `the child closed the descriptor it refused (${childAfter}, ${childBefore} before)`,
+      );
       // The buffered bytes were put back in front of the stream.
       await assertSenderServes(t, client, accepted, atClient, 'EARLY;');
 
