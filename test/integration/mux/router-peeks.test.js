@@ -1,10 +1,10 @@
 // The router reads by peeking (src/dispatch/peek-preview.ts): the ClientHello or request head stays in the
 // kernel, and the worker reads it itself. What that takes care of, each with a client that makes it matter:
 // a ClientHello in pieces with pauses (waiting with SO_RCVLOWAT: the connection routes, and the master peeks
-// once per arrival, not in a loop), a client that half-closes mid-head (the FIN still wakes the poll) or resets (dropped and
-// counted), a PROXY v2 header in the same write as the ClientHello or in a write of its own (consumed
-// exactly: the worker's TLS handshake works), and SO_RCVLOWAT back at 1 in the worker (Python's getsockopt
-// on the adopted socket). The router runs in this process: its descriptor count is back after each test.
+// once per arrival, not in a loop), a client that half-closes mid-head (the FIN still wakes the poll) or
+// resets (dropped and counted), a PROXY v2 header in the same write as the ClientHello or in a write of its
+// own (consumed exactly: the worker's TLS handshake works), and SO_RCVLOWAT back at 1 in the worker (Python's
+// getsockopt on the adopted socket). The router runs in this process: its descriptor count is back after each test.
 import test from 'ava';
 import net from 'node:net';
 import { WorkerPool, acceptAndDispatch, serveRouter } from '../../../dist/index.js';
