@@ -58,6 +58,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials, "peerCredentials"));
   exports.Set("describeSocket", Napi::Function::New(env, DescribeSocket, "describeSocket"));
   exports.Set("socketKind", Napi::Function::New(env, SocketKind, "socketKind"));
+  exports.Set("socketAddresses", Napi::Function::New(env, SocketAddresses, "socketAddresses"));
   // The dispatcher's route() preview: look at a connection's first bytes, leaving them in the kernel.
   exports.Set("ReadableWatcher", ReadableWatcher::Define(env));
   exports.Set("peek", Napi::Function::New(env, Peek, "peek"));

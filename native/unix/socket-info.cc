@@ -211,6 +211,28 @@ Napi::Value DescribeSocket(const Napi::CallbackInfo& info) {
   return out;
 }
 
+Napi::Value SocketAddresses(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = FdArgument(info, 0);
+  if (fd < 0) return env.Undefined();
+  sockaddr_storage address;
+  socklen_t length = sizeof(address);
+  memset(&address, 0, sizeof(address));
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == -1) {
+    return ThrowSystemError(env, errno, "getsockname", fd);
+  }
+  Napi::Object out = Napi::Object::New(env);
+  SetAddress(env, out, "local", address, length);
+  length = sizeof(address);
+  memset(&address, 0, sizeof(address));
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    SetAddress(env, out, "remote", address, length);
+  } else if (errno != ENOTCONN) {
+    return ThrowSystemError(env, errno, "getpeername", fd);
+  }
+  return out;
+}
+
 // The [kind, listening] pair socketKind returns. A pair rather than an object, because this runs for every
 // handed-off connection: on Node 20 an object with two named properties built here cost about 0.5 µs more
 // per call than a string, an array of two about 0.25 µs.

@@ -74,6 +74,12 @@ export interface PeekSupport {
    */
   setReceiveLowWater(fd: number, bytes: number): number;
   /**
+   * The connection's local and peer addresses (no peer ones once it is gone), with two system calls where
+   * describeSocket() takes six: for a connection whose kind is known. Throws the SystemError of getsockname
+   * or getpeername.
+   */
+  addresses(fd: number): Partial<SocketAddresses>;
+  /**
    * Sets TCP_DEFER_ACCEPT on a listening TCP socket: the kernel completes an accept only once the connection's
    * first bytes have arrived, or after `seconds` for a client that sends nothing. 0 or a negative errno.
    * Linux only: absent elsewhere.

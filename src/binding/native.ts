@@ -112,6 +112,13 @@ export interface NativeAddon {
   discard?: (fd: number, length: number) => number;
   /** Unix only: SO_RCVLOWAT; 0 or a negative errno. */
   setReceiveLowWater?: (fd: number, bytes: number) => number;
+  /** getsockname and getpeername of a connection (native/unix/socket-info.h). */
+  socketAddresses?: (fd: number) => {
+    localAddress?: string;
+    localPort?: number;
+    remoteAddress?: string;
+    remotePort?: number;
+  };
   /** Linux only: TCP_DEFER_ACCEPT on a listening socket (native/unix/peek.h). */
   deferAccept?: (fd: number, seconds: number) => number;
   /** On Windows, the two ends of a pipe of one instance (stream only). */

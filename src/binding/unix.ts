@@ -64,13 +64,20 @@ export function unixBackend(): FdBackend {
 
 /** The addon's peek calls, present in every build for Unix (native/unix/peek.h, readable-watcher.h). */
 function peekSupport(addon: ReturnType<typeof nativeAddon>): PeekSupport | undefined {
-  const { peek, discard, setReceiveLowWater, ReadableWatcher } = addon;
-  if (peek === undefined || discard === undefined || setReceiveLowWater === undefined || ReadableWatcher === undefined)
+  const { peek, discard, setReceiveLowWater, socketAddresses, ReadableWatcher } = addon;
+  if (
+    peek === undefined ||
+    discard === undefined ||
+    setReceiveLowWater === undefined ||
+    socketAddresses === undefined ||
+    ReadableWatcher === undefined
+  )
     return undefined;
   return {
     peek,
     discard,
     setReceiveLowWater,
+    addresses: socketAddresses,
     ...(addon.deferAccept === undefined ? {} : { deferAccept: addon.deferAccept }),
     watchReadable: (fd, onReadable) => new ReadableWatcher(fd, onReadable),
   };

@@ -240,9 +240,9 @@ export class PeekingConnection {
       this.#onDone(systemError(status, 'setsockopt', getSystemErrorName(status), this.fd), undefined);
       return;
     }
-    let address: ReturnType<typeof fdBackend.describeSocket> | undefined;
+    let address: ReturnType<PeekSupport['addresses']> | undefined;
     try {
-      address = fdBackend.describeSocket(this.fd);
+      address = this.#peeking.addresses(this.fd);
     } catch {
       // The connection is gone (ENOTCONN): routed without an address, as a net.Socket would report it.
     }

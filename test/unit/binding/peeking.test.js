@@ -1,7 +1,7 @@
 // The unix backend's peeking (src/binding/backend.ts PeekSupport; native/unix/peek.h, readable-watcher.h) on a
 // real loopback TCP connection whose accepting side Node never reads (pauseOnConnect): peek leaves the bytes
-// queued, discard takes exactly what it is asked, a watcher with SO_RCVLOWAT set past what was seen wakes for
-// more bytes or for the client's FIN, not for the bytes already there.
+// queued, discard takes exactly what it is asked, addresses() names both ends, a watcher with SO_RCVLOWAT set
+// past what was seen wakes for more bytes or for the client's FIN, not for the bytes already there.
 import test from 'ava';
 import net from 'node:net';
 import { constants } from 'node:os';
@@ -48,6 +48,15 @@ unixTest('peek() leaves the bytes queued, discard() takes exactly as many as ask
   const before = openFdCount();
   const { client, fd, close } = await connection(t);
   t.is(peeking.peek(fd, 16), -EAGAIN, 'nothing queued yet');
+  // addresses(): both ends, as describeSocket() has them, the peer being the client.
+  const described = fdBackend.describeSocket(fd);
+  t.deepEqual(peeking.addresses(fd), {
+    localAddress: described.localAddress,
+    localPort: described.localPort,
+    remoteAddress: client.localAddress,
+    remotePort: client.localPort,
+  });
+  t.is(described.remotePort, client.localPort);
   client.write('PROXY header|the rest');
   const first = await within(peekUntil(fd, 21), 'the bytes to arrive');
   t.is(first.toString(), 'PROXY header|the rest');
