@@ -37,8 +37,8 @@ export function notifyServiceManager(state: ServiceManagerState, env: NodeJS.Pro
   const address = env[NOTIFY_SOCKET_ENV];
   if (address === undefined || address === '' || fdBackend.sendDatagram === undefined) return false;
   // sd_notify(3): a leading '@' stands for the NUL that starts an abstract name.
-  const name = address.startsWith('@') ? Buffer.concat([Buffer.alloc(1), Buffer.from(address.slice(1))]) : address;
-  fdBackend.sendDatagram(Buffer.from(name), Buffer.from(message));
+  const name = Buffer.from(address.startsWith('@') ? `\0${address.slice(1)}` : address);
+  fdBackend.sendDatagram(name, Buffer.from(message));
   return true;
 }
 
