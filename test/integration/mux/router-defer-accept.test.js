@@ -1,7 +1,8 @@
 // serveRouter({ deferAccept: true }): the kernel holds a connection until its first bytes arrive
-// (TCP_DEFER_ACCEPT), so the router never accepts a client that has not spoken yet, and accepts one that
-// has with its request already queued. The same silent client is accepted at once by a router without the
-// option, so the check can fail. Linux only (the option is ignored elsewhere).
+// (TCP_DEFER_ACCEPT), so the router does not accept a client that has not spoken yet, and accepts it once it
+// has, its request already queued. Whether the silent connection was accepted is read from the accept queue's
+// order (a client that connects after it and speaks is answered first), not from a wait; a router without
+// the option accepts both, so the check can fail. Linux only (the option is ignored elsewhere).
 import test from 'ava';
 import net from 'node:net';
 import { WorkerPool, serveRouter } from '../../../dist/index.js';
