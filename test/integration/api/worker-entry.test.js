@@ -16,10 +16,16 @@ const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 
 /** The dist/ modules (relative paths) that importing `specifier` loads, in a fresh Node process. */
 async function modulesLoadedBy(specifier) {
-  // module.register() runs the hook off the main thread; it posts each resolved URL back through a port.
+  // module.register() runs the hook off the main thread; it posts each resolved URL back through a port. A
+  // last import of a sentinel specifier is answered by the hook too, after every URL it posted before: the
+  // port keeps their order, so once the sentinel's message is here, every URL is.
   const hook = `
     export async function initialize({ port }) { globalThis.report = (url) => port.postMessage(url); }
     export async function resolve(specifier, context, next) {
+      if (specifier === 'loaded:all') {
+        globalThis.report('loaded:all');
+        return { url: 'data:text/javascript,', shortCircuit: true };
+      }
       const resolved = await next(specifier, context);
       globalThis.report(resolved.url);
       return resolved;
@@ -29,14 +35,16 @@ async function modulesLoadedBy(specifier) {
     import { MessageChannel } from 'node:worker_threads';
     const { port1, port2 } = new MessageChannel();
     const urls = new Set();
-    port1.on('message', (url) => urls.add(url));
+    const all = new Promise((resolve) =>
+      port1.on('message', (url) => (url === 'loaded:all' ? resolve() : urls.add(url))),
+    );
     register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hook)}), {
       data: { port: port2 },
       transferList: [port2],
     });
     await import(${JSON.stringify(specifier)});
-    // The hook's last messages may still be on their way.
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await import('loaded:all');
+    await all;
     port1.close();
     console.log(JSON.stringify([...urls]));
   `;
