@@ -70,10 +70,7 @@ export async function serve(config: ServeConfig): Promise<number> {
     try {
       notifyServiceManager(state);
     } catch (error) {
-      log.warn('could not notify the service manager', {
-        code: (error as { code?: string }).code,
-        reason: (error as Error).message,
-      });
+      log.warn('could not notify the service manager', failure(error));
     }
   };
   // After a handover this process is no longer the service: nothing it says may speak for it (STOPPING=1).
@@ -113,9 +110,9 @@ export async function serve(config: ServeConfig): Promise<number> {
     // (a metrics port in use, say) is seen at once.
     await taken?.ready();
     const optional = <T>(what: string, start: () => Promise<T>): Promise<T | undefined> =>
-      start().catch((error: Error & { code?: string }) => {
+      start().catch((error: unknown) => {
         if (taken === undefined) throw error;
-        log.error(`no ${what}: serving on without it`, { code: error.code, reason: error.message });
+        log.error(`no ${what}: serving on without it`, failure(error));
         return undefined;
       });
     const metrics = new ServeMetrics({ pool, ...serving });
@@ -183,7 +180,7 @@ export async function serve(config: ServeConfig): Promise<number> {
       status: `serving ${config.listen.map((address) => address.text).join(', ')} in ${config.mode} mode`,
     });
   } catch (error) {
-    log.error('could not start', { code: (error as { code?: string }).code, reason: (error as Error).message });
+    log.error('could not start', failure(error));
     taken?.close();
     await takeover?.close();
     await control?.close();
@@ -277,6 +274,11 @@ async function onceReleased<T>(listen: () => Promise<T>): Promise<T> {
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
   }
+}
+
+/** An error's code and message, as the log shows a failure. */
+function failure(error: unknown): { code: string | undefined; reason: string } {
+  return { code: (error as { code?: string }).code, reason: (error as Error).message };
 }
 
 function watchPool(pool: WorkerPool, log: Log): void {
