@@ -4,13 +4,14 @@
 // connections) with the CPU the front and the service spent per connection, then one 100 MB response
 // (BIG_BYTES) through the same front with the CPU the front spent on it. Repeated REPS times in rotating
 // order; ratios within a repetition, medians over repetitions. See bench/README.md.
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { makeCertificate } from '../test/helpers/tls-certificate.js';
 import { processCpuNs } from './lib/server-cpu.js';
 import { startServer, stopServer, sleep } from './lib/server-process.js';
 import { integerEnv, median } from './lib/stats.js';
@@ -24,32 +25,10 @@ const BIG_BYTES = integerEnv('BIG_BYTES', 100 * 1024 * 1024);
 const PORT = integerEnv('PORT', 18400);
 const SNI = 'bench.test';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portunus-bench-mux-'));
-const key = path.join(dir, 'key.pem');
-const cert = path.join(dir, 'cert.pem');
-execFileSync(
-  'openssl',
-  [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    `/CN=${SNI}`,
-    '-addext',
-    `subjectAltName=DNS:${SNI}`,
-    '-keyout',
-    key,
-    '-out',
-    cert,
-  ],
-  { stdio: 'ignore' },
-);
+// The service's key and certificate, made by the tests' helper; HAProxy's config goes in the same directory.
+const certificate = makeCertificate(SNI);
+const { key, cert } = certificate;
+const dir = path.dirname(key);
 const serviceEnv = { BENCH_TLS_KEY: key, BENCH_TLS_CERT: cert, BIG_BYTES: String(BIG_BYTES) };
 
 function waitAccepting(port) {
@@ -171,7 +150,7 @@ async function main() {
     }
   } finally {
     await stopServer(direct);
-    fs.rmSync(dir, { recursive: true, force: true });
+    certificate.remove();
   }
   report(reps);
   fs.mkdirSync(path.join(here, 'results'), { recursive: true });
