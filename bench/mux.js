@@ -3,7 +3,9 @@
 // For each setup, in one run: the first response of a fresh TLS connection (p50/p99 over LAT_N sequential
 // connections) with the CPU the front and the service spent per connection, then one 100 MB response
 // (BIG_BYTES) through the same front with the CPU the front spent on it. Repeated REPS times in rotating
-// order; ratios within a repetition, medians over repetitions. See bench/README.md.
+// order; ratios within a repetition, medians over repetitions. The client is ./lib/tls-first-response.c (C and
+// OpenSSL, built on first use; a Node TLS client, ./lib/tls-first-response.js, where it cannot be built: it
+// spends about a millisecond of CPU per connection on the CPUs the servers share). See bench/README.md.
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -12,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { makeCertificate } from '../test/helpers/tls-certificate.js';
+import { buildProbe } from './lib/c-probe.js';
 import { processCpuNs } from './lib/server-cpu.js';
 import { startServer, stopServer, sleep } from './lib/server-process.js';
 import { integerEnv, median } from './lib/stats.js';
@@ -30,6 +33,11 @@ const certificate = makeCertificate(SNI);
 const { key, cert } = certificate;
 const dir = path.dirname(key);
 const serviceEnv = { BENCH_TLS_KEY: key, BENCH_TLS_CERT: cert, BIG_BYTES: String(BIG_BYTES) };
+const cClient = buildProbe('tls-first-response', ['-lssl', '-lcrypto']);
+const client =
+  cClient === undefined
+    ? { name: 'Node tls', command: process.execPath, args: [path.join(here, 'lib/tls-first-response.js')] }
+    : { name: 'C + OpenSSL', command: cClient, args: [] };
 
 function waitAccepting(port) {
   return new Promise((resolve, reject) => {
@@ -103,16 +111,8 @@ async function measure(setup, pathName, count, warmup) {
   const pids = setup.front === undefined ? [] : [setup.front];
   const before = { front: cpu(pids), service: cpu(setup.service) };
   const { stdout } = await run(
-    process.execPath,
-    [
-      path.join(here, 'lib/tls-first-response.js'),
-      String(setup.port),
-      SNI,
-      String(count),
-      String(warmup),
-      cert,
-      pathName,
-    ],
+    client.command,
+    [...client.args, String(setup.port), SNI, String(count), String(warmup), cert, pathName],
     { timeout: 600_000 },
   );
   const result = JSON.parse(stdout);
@@ -155,7 +155,10 @@ async function main() {
   report(reps);
   fs.mkdirSync(path.join(here, 'results'), { recursive: true });
   const file = path.join(here, 'results', `mux-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  fs.writeFileSync(file, JSON.stringify({ node: process.version, cpus: os.cpus().length, reps }, null, 2));
+  fs.writeFileSync(
+    file,
+    JSON.stringify({ node: process.version, cpus: os.cpus().length, client: client.name, reps }, null, 2),
+  );
   console.log(`\nraw results: ${path.relative(process.cwd(), file)}`);
 }
 
@@ -170,7 +173,7 @@ function report(reps) {
   const bigFront = med((r) => r.big.frontNs / 1e6);
   const bigWall = med((r) => r.big.mean_us / 1000);
   console.log(
-    `\nTLS first response, ${LAT_N} sequential connections, medians of ${REPS} repetitions (node ${process.version}, ${os.cpus().length} CPUs)\n`,
+    `\nTLS first response, ${LAT_N} sequential connections, medians of ${REPS} repetitions (node ${process.version}, ${os.cpus().length} CPUs, client: ${client.name})\n`,
   );
   console.log(
     '| setup | p50 µs | p99 µs | p50 added vs direct µs | front CPU µs/conn | service CPU µs/conn | 100 MB: front CPU ms | 100 MB: wall ms |',

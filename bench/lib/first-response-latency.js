@@ -1,40 +1,24 @@
 // Latency of a fresh connection's first response: N strictly sequential connections (connect, one
-// "Connection: close" request, full response). Uses ./first-response-latency.c, compiled with the system C
-// compiler into bench/results/.bin (git-ignored) on first use, because a Node client would add tens of
-// microseconds of its own to every sample; falls back to a Node client when no compiler is found.
-import { execFile, execFileSync } from 'node:child_process';
-import fs from 'node:fs';
+// "Connection: close" request, full response). Uses ./first-response-latency.c (./c-probe.js builds it),
+// because a Node client would add tens of microseconds of its own to every sample; falls back to a Node
+// client when it cannot be built.
+import { execFile } from 'node:child_process';
 import net from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { buildProbe } from './c-probe.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const source = path.join(here, 'first-response-latency.c');
-const binary = path.resolve(here, '..', 'results', '.bin', 'first-response-latency');
+let binary;
 
 /** Builds the C probe if needed; returns a description of the client that will be used. */
 export function prepareLatencyClient() {
-  try {
-    const stale = !fs.existsSync(binary) || fs.statSync(binary).mtimeMs < fs.statSync(source).mtimeMs;
-    if (stale) {
-      fs.mkdirSync(path.dirname(binary), { recursive: true });
-      execFileSync(process.env.CC ?? 'cc', ['-O2', '-o', binary, source], {
-        stdio: ['ignore', 'ignore', 'pipe'],
-        timeout: 60_000,
-      });
-    }
-    return 'C (first-response-latency.c)';
-  } catch (error) {
-    console.error(
-      `(no C compiler for the latency probe: ${error.message.split('\n')[0]}; using the Node client, which adds its own overhead)`,
-    );
-    return 'Node net';
-  }
+  binary = buildProbe('first-response-latency');
+  if (binary !== undefined) return 'C (first-response-latency.c)';
+  console.error('(using the Node client for the latency probe, which adds its own overhead)');
+  return 'Node net';
 }
 
 /** Runs `count` measured connections after `warmup` unmeasured ones; resolves with percentiles in µs. */
 export function measureFirstResponse({ port, count, warmup }) {
-  if (fs.existsSync(binary)) {
+  if (binary !== undefined) {
     return new Promise((resolve, reject) => {
       execFile(
         binary,
