@@ -67,48 +67,69 @@ function handshakeBytes(bytes: Buffer): Buffer | undefined {
       if (head[0] !== HANDSHAKE_CLIENT_HELLO) throw bad(`handshake message type ${head[0]}, not a ClientHello`);
       needed = 4 + head.readUIntBE(1, 3);
     }
-    if (needed !== undefined && collected >= needed) return Buffer.concat(fragments, collected).subarray(0, needed);
+    if (needed !== undefined && collected >= needed)
+      // Nearly always one record: its fragment is the message, no copy needed.
+      return (fragments.length === 1 ? fragments[0]! : Buffer.concat(fragments, collected)).subarray(0, needed);
     if (available < length) return undefined;
     offset += RECORD_HEADER + length;
   }
 }
 
-/** A cursor over one bounded buffer: every read checks the length first. */
+/**
+ * A cursor over a bounded range of one buffer: every read checks the range first. Fields are read in place
+ * and a vector is a Reader over a narrower range of the same buffer: the router parses a ClientHello per
+ * connection, and a Buffer made for every length prefix (subarray) cost more than the rest of the parse.
+ */
 class Reader {
-  #offset = 0;
-  constructor(
-    private readonly bytes: Buffer,
-    private readonly what: string,
-  ) {}
+  readonly #bytes: Buffer;
+  readonly #end: number;
+  readonly #what: string;
+  #offset: number;
 
-  get left(): number {
-    return this.bytes.length - this.#offset;
+  constructor(bytes: Buffer, start: number, end: number, what: string) {
+    this.#bytes = bytes;
+    this.#offset = start;
+    this.#end = end;
+    this.#what = what;
   }
 
-  take(length: number): Buffer {
-    if (length > this.left) throw bad(`${this.what} cut short`);
-    const slice = this.bytes.subarray(this.#offset, this.#offset + length);
+  get left(): number {
+    return this.#end - this.#offset;
+  }
+
+  /** Moves past `length` bytes; returns where they start. */
+  skip(length: number): number {
+    if (length > this.left) throw bad(`${this.#what} cut short`);
+    const start = this.#offset;
     this.#offset += length;
-    return slice;
+    return start;
   }
 
   u8(): number {
-    return this.take(1)[0]!;
+    return this.#bytes[this.skip(1)]!;
   }
 
   u16(): number {
-    return this.take(2).readUInt16BE(0);
+    return this.#bytes.readUInt16BE(this.skip(2));
+  }
+
+  /** The rest of the range as latin1 text (names are ASCII; latin1 maps every byte to one character). */
+  rest(): string {
+    const start = this.skip(this.left);
+    return this.#bytes.toString('latin1', start, this.#end);
   }
 
   /** A vector with a length prefix of `prefix` bytes, as a Reader of its own. */
   vector(prefix: 1 | 2, what: string): Reader {
-    return new Reader(this.take(prefix === 1 ? this.u8() : this.u16()), what);
+    const length = prefix === 1 ? this.u8() : this.u16();
+    const start = this.skip(length);
+    return new Reader(this.#bytes, start, start + length, what);
   }
 }
 
 function parseClientHello(message: Buffer): ClientHelloInfo {
-  const hello = new Reader(message.subarray(4), 'ClientHello');
-  hello.take(2 + 32); // legacy_version, random
+  const hello = new Reader(message, 4, message.length, 'ClientHello');
+  hello.skip(2 + 32); // legacy_version, random
   const sessionId = hello.vector(1, 'session id');
   if (sessionId.left > 32) throw bad('session id longer than 32 bytes');
   const ciphers = hello.vector(2, 'cipher suites');
@@ -140,7 +161,7 @@ function serverName(data: Reader): string | undefined {
     // Only host_name (0) is defined; one of each type at most (RFC 6066 §3).
     if (type !== 0) continue;
     if (name !== undefined) throw bad('two host names');
-    const text = entry.take(entry.left).toString('latin1');
+    const text = entry.rest();
     name = hostName(text);
     if (name === undefined) throw bad(`server name ${JSON.stringify(text.slice(0, 64))} is not a host name`);
   }
@@ -153,7 +174,7 @@ function protocols(data: Reader): string[] {
   while (list.left > 0) {
     const entry = list.vector(1, 'ALPN protocol');
     if (entry.left === 0) throw bad('empty ALPN protocol');
-    names.push(entry.take(entry.left).toString('latin1'));
+    names.push(entry.rest());
   }
   return names;
 }
