@@ -16,7 +16,7 @@ namespace portunus {
 namespace {
 
 // The most one peek may ask for: a preview is a bounded prefix (a request head, a ClientHello), not a
-// stream. Bounds the per-thread scratch buffer too.
+// stream. Bounds discard's per-thread scratch buffer too.
 constexpr int64_t kMaxPeekBytes = 1 << 20;
 
 // What discard reads per recv at most.
@@ -54,17 +54,22 @@ Napi::Value Peek(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = FdArgument(info, 0);
   if (fd < 0) return env.Undefined();
-  int64_t max = LengthArgument(info, 1, kMaxPeekBytes, "peek(fd, maxBytes): maxBytes must be from 1 to 1 MiB");
+  if (info.Length() < 2 || !info[1].IsBuffer()) {
+    ThrowInvalidArg(env, "peek(fd, into, maxBytes): into must be a Buffer");
+    return env.Undefined();
+  }
+  Napi::Buffer<char> into = info[1].As<Napi::Buffer<char>>();
+  int64_t max = LengthArgument(info, 2, kMaxPeekBytes, "peek(fd, into, maxBytes): maxBytes must be from 1 to 1 MiB");
   if (max < 0) return env.Undefined();
-  // Into the scratch buffer, then a copy of what arrived: a preview usually holds a few hundred bytes of a
-  // bound of several KiB.
-  char* scratch = Scratch(static_cast<size_t>(max));
+  if (static_cast<size_t>(max) > into.Length()) {
+    ThrowInvalidArg(env, "peek(fd, into, maxBytes): into is shorter than maxBytes");
+    return env.Undefined();
+  }
   ssize_t n;
   do {
-    n = recv(fd, scratch, static_cast<size_t>(max), MSG_PEEK | MSG_DONTWAIT);
+    n = recv(fd, into.Data(), static_cast<size_t>(max), MSG_PEEK | MSG_DONTWAIT);
   } while (n == -1 && errno == EINTR);
-  if (n < 0) return Napi::Number::New(env, NegativeErrno());
-  return Napi::Buffer<char>::Copy(env, scratch, static_cast<size_t>(n));
+  return Napi::Number::New(env, n < 0 ? NegativeErrno() : static_cast<double>(n));
 }
 
 Napi::Value Discard(const Napi::CallbackInfo& info) {

@@ -8,9 +8,10 @@
 
 namespace portunus {
 
-// peek(fd, maxBytes) -> Buffer | number: a copy of up to maxBytes of the bytes queued on fd, which stay
-// queued (recv with MSG_PEEK | MSG_DONTWAIT); an empty Buffer at end of stream; or a negative errno (EAGAIN:
-// nothing queued yet; ECONNRESET…). Never waits.
+// peek(fd, into, maxBytes) -> number: copies up to maxBytes of the bytes queued on fd into the Buffer `into`
+// (at least maxBytes long); they stay queued (recv with MSG_PEEK | MSG_DONTWAIT). Returns how many, 0 at end
+// of stream, or a negative errno (EAGAIN: nothing queued yet; ECONNRESET…). Never waits. The caller copies
+// out what it keeps: one Buffer serves every peek.
 Napi::Value Peek(const Napi::CallbackInfo& info);
 
 // discard(fd, length) -> number: reads and drops up to `length` queued bytes (bytes peeked before, so that

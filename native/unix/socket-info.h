@@ -16,10 +16,11 @@ Napi::Value DescribeSocket(const Napi::CallbackInfo& info);
 // handed-off connection).
 Napi::Value SocketKind(const Napi::CallbackInfo& info);
 
-// socketAddresses(fd) -> { localAddress, localPort, remoteAddress, remotePort } (or localPath/remotePath),
-// as describeSocket(fd) reports them, from getsockname and getpeername alone: for a connection whose kind is
-// known (the dispatcher's route() preview), two syscalls where describeSocket takes six. No remote fields
-// when the peer is gone (ENOTCONN). Throws a SystemError (getsockname, getpeername).
+// socketAddresses(fd) -> [localAddress, localPort, remoteAddress, remotePort] of a TCP connection, as
+// describeSocket(fd) reports them, from getsockname and getpeername alone: for a connection whose kind is
+// known (the dispatcher's route() preview), two syscalls where describeSocket takes six. The remote pair is
+// undefined when the peer is gone (ENOTCONN), and both pairs for a socket that is not IP. Throws a
+// SystemError (getsockname, getpeername).
 Napi::Value SocketAddresses(const Napi::CallbackInfo& info);
 
 }  // namespace portunus

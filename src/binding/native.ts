@@ -106,19 +106,20 @@ export interface NativeAddon {
   Endpoint: new (fd: number, onRead: EndpointReadCallback, onWritable: () => void) => NativeEndpoint;
   /** Unix only (native/unix/readable-watcher.h): watches a socket it does not own for readability. */
   ReadableWatcher?: new (fd: number, onReadable: ReadableCallback) => NativeReadableWatcher;
-  /** Unix only (native/unix/peek.h): up to maxBytes of what is queued, left queued; or a negative errno. */
-  peek?: (fd: number, maxBytes: number) => Buffer | number;
+  /**
+   * Unix only (native/unix/peek.h): copies up to maxBytes of what is queued into `into` (at least that long),
+   * leaving it queued; how many bytes, or a negative errno.
+   */
+  peek?: (fd: number, into: Buffer, maxBytes: number) => number;
   /** Unix only: reads and drops up to `length` queued bytes; how many, or a negative errno. */
   discard?: (fd: number, length: number) => number;
   /** Unix only: SO_RCVLOWAT; 0 or a negative errno. */
   setReceiveLowWater?: (fd: number, bytes: number) => number;
-  /** getsockname and getpeername of a connection (native/unix/socket-info.h). */
-  socketAddresses?: (fd: number) => {
-    localAddress?: string;
-    localPort?: number;
-    remoteAddress?: string;
-    remotePort?: number;
-  };
+  /**
+   * getsockname and getpeername of a TCP connection (native/unix/socket-info.h): [localAddress, localPort,
+   * remoteAddress, remotePort], the remote pair undefined once the peer is gone.
+   */
+  socketAddresses?: (fd: number) => [string | undefined, number | undefined, string | undefined, number | undefined];
   /** Linux only: TCP_DEFER_ACCEPT on a listening socket (native/unix/peek.h). */
   deferAccept?: (fd: number, seconds: number) => number;
   /** On Windows, the two ends of a pipe of one instance (stream only). */

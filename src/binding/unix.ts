@@ -62,6 +62,9 @@ export function unixBackend(): FdBackend {
   };
 }
 
+/** What native peek() accepts at most (native/unix/peek.cc): the scratch Buffer never grows past it. */
+const MAX_PEEK_BYTES = 1 << 20;
+
 /** The addon's peek calls, present in every build for Unix (native/unix/peek.h, readable-watcher.h). */
 function peekSupport(addon: ReturnType<typeof nativeAddon>): PeekSupport | undefined {
   const { peek, discard, setReceiveLowWater, socketAddresses, ReadableWatcher } = addon;
@@ -73,11 +76,24 @@ function peekSupport(addon: ReturnType<typeof nativeAddon>): PeekSupport | undef
     ReadableWatcher === undefined
   )
     return undefined;
+  // Peeks land here and only what arrived is copied out, into a Buffer from Node's pool: cheaper than a Buffer
+  // of its own per peek, made natively (a preview is a few hundred bytes of a bound of several KiB).
+  let scratch = Buffer.allocUnsafeSlow(0);
   return {
-    peek,
+    peek(fd, maxBytes) {
+      if (scratch.length < maxBytes && maxBytes <= MAX_PEEK_BYTES) scratch = Buffer.allocUnsafeSlow(maxBytes);
+      const length = peek(fd, scratch, maxBytes);
+      if (length < 0) return length;
+      const bytes = Buffer.allocUnsafe(length);
+      scratch.copy(bytes, 0, 0, length);
+      return bytes;
+    },
     discard,
     setReceiveLowWater,
-    addresses: socketAddresses,
+    addresses(fd) {
+      const [localAddress, localPort, remoteAddress, remotePort] = socketAddresses(fd);
+      return { localAddress, localPort, remoteAddress, remotePort };
+    },
     ...(addon.deferAccept === undefined ? {} : { deferAccept: addon.deferAccept }),
     watchReadable: (fd, onReadable) => new ReadableWatcher(fd, onReadable),
   };
