@@ -2,8 +2,8 @@
 // HAProxy in TCP mode (routing on the same server name, req_ssl_sni, and proxying every byte after it).
 // For each setup, in one run: the first response of a fresh TLS connection (p50/p99 over LAT_N sequential
 // connections) with the CPU the front and the service spent per connection, then one 100 MB response
-// (BIG_BYTES) through the same front with the CPU the front spent on it. Repeated REPS times in rotating
-// order; ratios within a repetition, medians over repetitions. The client is ./lib/tls-first-response.c (C and
+// (BIG_BYTES) through the same front with the CPU the front spent on it. Every setup starts once and serves
+// the whole run, repeated REPS times in rotating order; ratios within a repetition, medians over repetitions. The client is ./lib/tls-first-response.c (C and
 // OpenSSL, built on first use; a Node TLS client, ./lib/tls-first-response.js, where it cannot be built: it
 // spends about a millisecond of CPU per connection on the CPUs the servers share). See bench/README.md.
 import { execFile, spawn } from 'node:child_process';
@@ -125,30 +125,31 @@ async function measure(setup, pathName, count, warmup) {
 async function main() {
   const direct = await startServer(path.join(here, 'servers/tls-service.js'), PORT + 1, serviceEnv);
   const reps = [];
+  // Every setup runs for the whole run, as the direct service (HAProxy's backend) does: a router started
+  // afresh for each repetition would be measured with less JIT warm-up than the service it is compared with.
+  const running = {};
   try {
     const names = Object.keys(SETUPS);
+    for (const name of names) running[name] = await SETUPS[name](direct);
     for (let rep = 0; rep < REPS; rep++) {
       const order = names.map((_, i) => names[(i + rep) % names.length]);
       const row = {};
       for (const name of order) {
-        const setup = await SETUPS[name](direct);
-        try {
-          await measure(setup, '/', LAT_WARMUP, 0);
-          const latency = await measure(setup, '/', LAT_N, 0);
-          const big = await measure(setup, '/big', 1, 0);
-          row[name] = { latency, big };
-          console.error(
-            `rep ${rep + 1} ${name}: p50 ${latency.p50_us.toFixed(0)} µs p99 ${latency.p99_us.toFixed(0)} µs, ` +
-              `front ${(latency.frontNs / 1000 / latency.connections).toFixed(1)} µs/conn, ` +
-              `100 MB: front ${(big.frontNs / 1e6).toFixed(1)} ms, ${(big.mean_us / 1000).toFixed(0)} ms wall`,
-          );
-        } finally {
-          await setup.stop();
-        }
+        const setup = running[name];
+        if (LAT_WARMUP > 0) await measure(setup, '/', LAT_WARMUP, 0);
+        const latency = await measure(setup, '/', LAT_N, 0);
+        const big = await measure(setup, '/big', 1, 0);
+        row[name] = { latency, big };
+        console.error(
+          `rep ${rep + 1} ${name}: p50 ${latency.p50_us.toFixed(0)} µs p99 ${latency.p99_us.toFixed(0)} µs, ` +
+            `front ${(latency.frontNs / 1000 / latency.connections).toFixed(1)} µs/conn, ` +
+            `100 MB: front ${(big.frontNs / 1e6).toFixed(1)} ms, ${(big.mean_us / 1000).toFixed(0)} ms wall`,
+        );
       }
       reps.push(row);
     }
   } finally {
+    for (const setup of Object.values(running)) await setup.stop();
     await stopServer(direct);
     certificate.remove();
   }
