@@ -63,6 +63,7 @@ unixTest('peek() leaves the bytes queued, discard() takes exactly as many as ask
   t.is(peeking.peek(fd, 5).toString(), 'PROXY', 'at most maxBytes, and still from the start');
   t.is(peeking.discard(fd, 13), 13);
   t.is(peeking.peek(fd, 64).toString(), 'the rest', 'the rest stays queued');
+  t.is(first.toString(), 'PROXY header|the rest', "a peek's bytes are its own: later peeks do not overwrite them");
   t.is(peeking.discard(fd, 64), 8, 'discard stops at what is queued');
   t.is(peeking.discard(fd, 1), -EAGAIN);
   client.end();
@@ -78,6 +79,7 @@ unixTest('peek() leaves the bytes queued, discard() takes exactly as many as ask
   );
   t.is(ended.length, 0, 'an empty Buffer at end of stream');
   t.throws(() => peeking.peek(fd, 0), { code: 'ERR_INVALID_ARG_TYPE' });
+  t.throws(() => peeking.peek(fd, (1 << 20) + 1), { code: 'ERR_INVALID_ARG_TYPE' });
   t.throws(() => peeking.discard(fd, -1), { code: 'ERR_INVALID_ARG_TYPE' });
   t.throws(() => peeking.setReceiveLowWater(fd, 0), { code: 'ERR_INVALID_ARG_TYPE' });
   await close();
