@@ -64,7 +64,27 @@ test('malformed ClientHellos are errors', async (t) => {
   longSession[5 + 4 + 34] = 33; // legacy_session_id longer than 32 bytes
   broken.push(longSession);
   for (const bytes of broken) t.throws(() => readClientHello(bytes), { code: 'ERR_PORTUNUS_BAD_REQUEST' });
+  // A length that runs past the vector holding it, though not past the message: the name is read within its
+  // own extension only, never into the extension after it.
+  const overlong = Buffer.from(hello);
+  const name = serverNameOffset(overlong);
+  overlong.writeUInt16BE(overlong.readUInt16BE(name) + 4, name);
+  t.throws(() => readClientHello(overlong), {
+    code: 'ERR_PORTUNUS_BAD_REQUEST',
+    message: /server name list cut short/,
+  });
 });
+
+/** Where the host_name entry's length field is in a one-record ClientHello that has a server_name extension. */
+function serverNameOffset(hello) {
+  let at = 5 + 4 + 2 + 32; // record header, handshake header, legacy_version, random
+  at += 1 + hello[at]; // session id
+  at += 2 + hello.readUInt16BE(at); // cipher suites
+  at += 1 + hello[at]; // compression methods
+  const end = at + 2 + hello.readUInt16BE(at);
+  for (at += 2; at < end; at += 4 + hello.readUInt16BE(at + 2)) if (hello.readUInt16BE(at) === 0) return at + 4 + 2 + 1; // extension header, list length, name type
+  throw new Error('no server_name extension');
+}
 
 test('request heads: host from Host or an absolute target, path without query, malformed ones refused', (t) => {
   const head = (text) => readRequestHead(Buffer.from(text, 'latin1'));
