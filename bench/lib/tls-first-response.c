@@ -12,57 +12,24 @@
  * "mean_us":…,"bytes":…}. Every socket call has a 30 s timeout; a connection that fails counts as an error
  * and is not sampled.
  */
-#define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
+#include "probe-common.h" /* first: it defines _GNU_SOURCE before any system header */
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
-
-static double now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-/* Total length of the response (header block + Content-Length body) once the header block is in, else 0. */
-static size_t expected_length(const char *buf, size_t len) {
-  const char *end = memmem(buf, len, "\r\n\r\n", 4);
-  if (end == NULL) return 0;
-  size_t header_len = (size_t)(end - buf) + 4;
-  for (const char *p = buf; p + 15 <= buf + header_len; p++)
-    if (strncasecmp(p, "content-length:", 15) == 0) return header_len + strtoull(p + 15, NULL, 10);
-  return header_len;
-}
 
 /* One connection; returns its connect-to-full-response time in µs (and the bytes read in *bytes), or -1. */
 static double one(SSL_CTX *ctx, int port, const char *sni, const char *request, size_t *bytes) {
   struct sockaddr_in addr;
-  memset(&addr, 0, sizeof(addr));
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons((unsigned short)port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  struct timeval timeout = {30, 0};
   static char buf[256 * 1024];
   char head[8192];
   size_t head_len = 0, received = 0, expected = 0;
   double result = -1;
   SSL *ssl = NULL;
 
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int fd = loopback_socket(port, 30, &addr);
   if (fd < 0) return -1;
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-  int one_flag = 1;
-  /* The request follows the client's Finished at once: Nagle would hold it for the server's delayed ACK. */
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one_flag, sizeof(one_flag));
   double start = now_us();
   if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) goto out;
   ssl = SSL_new(ctx);
@@ -78,7 +45,7 @@ static double one(SSL_CTX *ctx, int port, const char *sni, const char *request, 
       size_t take = (size_t)got < sizeof(head) - head_len ? (size_t)got : sizeof(head) - head_len;
       memcpy(head + head_len, buf, take);
       head_len += take;
-      expected = expected_length(head, head_len);
+      expected = response_length(head, head_len);
       if (expected == 0 && head_len == sizeof(head)) goto out;
     }
   }
@@ -94,17 +61,6 @@ out:
   ERR_clear_error();
   close(fd);
   return result;
-}
-
-static int compare(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-/* As ./tls-first-response.js picks them: the sample at floor(q * n). */
-static double at(const double *sorted, int n, double q) {
-  int index = (int)(q * n);
-  return sorted[index < n ? index : n - 1];
 }
 
 int main(int argc, char **argv) {
@@ -145,11 +101,9 @@ int main(int argc, char **argv) {
     printf("{\"n\":0,\"errors\":%d}\n", errors);
     return 1;
   }
-  qsort(samples, (size_t)count, sizeof(double), compare);
-  double sum = 0;
-  for (int i = 0; i < count; i++) sum += samples[i];
+  double mean = sort_samples(samples, count);
   printf("{\"n\":%d,\"errors\":%d,\"p50_us\":%.1f,\"p99_us\":%.1f,\"mean_us\":%.1f,\"bytes\":%zu}\n", count, errors,
-         at(samples, count, 0.50), at(samples, count, 0.99), sum / count, bytes);
+         percentile(samples, count, 0.50), percentile(samples, count, 0.99), mean, bytes);
   free(samples);
   SSL_CTX_free(ctx);
   return 0;

@@ -60,6 +60,7 @@ for (let i = 0; i < Number(warmup) + Number(count); i++) {
   }
 }
 samples.sort((a, b) => a - b);
-const at = (q) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))];
+// Nearest rank, as the C client (./probe-common.h) takes it.
+const at = (q) => samples[Math.round(q * (samples.length - 1))];
 const mean = samples.reduce((a, b) => a + b, 0) / samples.length;
 console.log(JSON.stringify({ n: samples.length, errors, p50_us: at(0.5), p99_us: at(0.99), mean_us: mean, bytes }));
