@@ -490,20 +490,39 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       this.#peekFailed(connection, error as Error);
       return;
     }
-    const { preview, proxy } = peeked;
-    const preRead =
-      resolved.sendProxyProtocol === undefined
-        ? undefined
-        : encodeProxyHeader(resolved.sendProxyProtocol, {
-            sourceAddress: preview.remoteAddress,
-            sourcePort: preview.remotePort,
-            destinationAddress: proxy?.destinationAddress ?? peeked.localAddress,
-            destinationPort: proxy?.destinationPort ?? peeked.localPort,
-          });
     this.#routing.delete(connection);
+    // Peeked, not read: the worker reads the bytes from the socket itself.
+    this.#queueRouted(fd, undefined, undefined, resolved, peeked.preview, peeked.proxy, peeked, acceptedAt);
+  }
+
+  /**
+   * Queues a routed connection for its target. A PROXY header the target asked for goes in front of the bytes
+   * already read from the socket (`read`); its destination is the incoming header's, or else `local`'s
+   * address (read only then: a net.Socket's localAddress is a system call).
+   */
+  #queueRouted(
+    fd: number,
+    socket: net.Socket | undefined,
+    read: Buffer | undefined,
+    resolved: ResolvedTarget,
+    preview: RoutePreview,
+    proxy: ProxyHeader | undefined,
+    local: { readonly localAddress?: string; readonly localPort?: number },
+    acceptedAt: number,
+  ): void {
+    let preRead = read;
+    if (resolved.sendProxyProtocol !== undefined) {
+      const header = encodeProxyHeader(resolved.sendProxyProtocol, {
+        sourceAddress: preview.remoteAddress,
+        sourcePort: preview.remotePort,
+        destinationAddress: proxy?.destinationAddress ?? local.localAddress,
+        destinationPort: proxy?.destinationPort ?? local.localPort,
+      });
+      preRead = read === undefined ? header : Buffer.concat([header, read]);
+    }
     this.#enqueue({
       fd,
-      socket: undefined,
+      socket,
       preRead,
       group: resolved.group,
       worker: resolved.worker,
@@ -574,31 +593,10 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
           this.#answer(socket, target);
           return;
         }
-        const { group, worker, sendProxyProtocol } = this.#resolveTarget(target);
-        let preRead: Buffer | undefined = preview.bytes.length > 0 ? preview.bytes : undefined;
-        if (sendProxyProtocol !== undefined) {
-          const header = encodeProxyHeader(sendProxyProtocol, {
-            sourceAddress: preview.remoteAddress,
-            sourcePort: preview.remotePort,
-            destinationAddress: proxy?.destinationAddress ?? socket.localAddress,
-            destinationPort: proxy?.destinationPort ?? socket.localPort,
-          });
-          preRead = preRead === undefined ? header : Buffer.concat([header, preRead]);
-        }
+        const resolved = this.#resolveTarget(target);
         this.#routing.delete(socket);
-        this.#enqueue({
-          fd,
-          socket,
-          preRead,
-          group,
-          worker,
-          remoteAddress: preview.remoteAddress,
-          proxy,
-          attempts: 0,
-          since: 0,
-          acceptedAt,
-        });
-        this.#pump();
+        const read = preview.bytes.length > 0 ? preview.bytes : undefined;
+        this.#queueRouted(fd, socket, read, resolved, preview, proxy, socket, acceptedAt);
       })
       .catch((error: Error) => {
         this.#routing.delete(socket);
