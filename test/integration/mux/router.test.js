@@ -7,11 +7,13 @@
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import net from 'node:net';
+import path from 'node:path';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { WorkerPool, serveRouter } from '../../../dist/index.js';
 import { decodeProxyHeader } from '../../../dist/dispatch/proxy-protocol.js';
 import { assertNoFdLeak, openFdCount } from '../../helpers/fd-count.js';
+import { socketDirectory } from '../../helpers/generations.js';
 import { fixture, within } from '../../helpers/http-load.js';
 import { makeCertificate } from '../../helpers/tls-certificate.js';
 
@@ -230,6 +232,44 @@ test.serial(
       t.true(decoded.header.sourcePort > 0 && decoded.header.sourcePort !== serving.port);
       t.regex(seen.subarray(decoded.length).toString('latin1'), /^GET \/path HTTP\/1\.1\r\nHost: raw2?\.test:/);
     }
+    await assertNoFdLeak(t, before);
+  },
+);
+
+test.serial(
+  'on a Unix listener (read through a net.Socket, not peeked) the PROXY header goes in front of the bytes read',
+  async (t) => {
+    const before = openFdCount();
+    const socketPath = path.join(socketDirectory(t), 'router.sock');
+    const raw = pool('raw-unix', 'raw');
+    t.teardown(() => raw.close());
+    const router = await within(
+      serveRouter({
+        listen: { path: socketPath },
+        pools: { raw },
+        routes: [
+          { host: 'raw.test', protocol: 'http', to: 'raw', sendProxyProtocol: 1 },
+          { host: 'raw2.test', protocol: 'http', to: 'raw', sendProxyProtocol: 2 },
+        ],
+      }),
+      'the Unix router to start',
+      30_000,
+    );
+    for (const [host, version] of [
+      ['raw.test', 1],
+      ['raw2.test', 2],
+    ]) {
+      const { stdout } = await curl(['--unix-socket', socketPath, `http://${host}/path`]);
+      const seen = Buffer.from(JSON.parse(stdout).bytes, 'base64');
+      const decoded = decodeProxyHeader(seen);
+      // A Unix connection has no IP addresses to name: v1 says UNKNOWN, v2 is a LOCAL header.
+      t.like(decoded.header, { version });
+      t.is(decoded.header.sourceAddress, undefined);
+      t.regex(seen.subarray(decoded.length).toString('latin1'), /^GET \/path HTTP\/1\.1\r\nHost: raw2?\.test\r\n/);
+    }
+    t.like(router.stats(), { handedOff: 2, dropped: 0, routing: { routed: 2 } });
+    await router.close();
+    await within(raw.close(), 'the pool to close', 15_000);
     await assertNoFdLeak(t, before);
   },
 );
