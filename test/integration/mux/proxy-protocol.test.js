@@ -8,25 +8,15 @@ import test from 'ava';
 import { execFile } from 'node:child_process';
 import net from 'node:net';
 import { promisify } from 'node:util';
-import { WorkerPool, acceptAndDispatch, serveRouter } from '../../../dist/index.js';
+import { acceptAndDispatch, serveRouter } from '../../../dist/index.js';
 import { assertNoFdLeak, openFdCount } from '../../helpers/fd-count.js';
-import { fixture, within } from '../../helpers/http-load.js';
+import { within } from '../../helpers/http-load.js';
+import { routedPool } from '../../helpers/routed-pool.js';
 import { startHaproxy } from '../../helpers/haproxy.js';
 import { makeCertificate } from '../../helpers/tls-certificate.js';
 
 const run = promisify(execFile);
 const HEAD_TIMEOUT_MS = 1500;
-
-function pool(name, server, env = {}) {
-  return new WorkerPool({
-    args: [fixture('worker-routed.js')],
-    min: 1,
-    max: 1,
-    pingIntervalMs: 0,
-    drainTimeoutMs: 2000,
-    env: { WORKER_NAME: name, WORKER_SERVER: server, ...env },
-  });
-}
 
 function curl(args) {
   return run('curl', ['--silent', '--show-error', '--max-time', '10', ...args], { timeout: 15_000 });
@@ -46,8 +36,8 @@ test.serial(
     const cert = makeCertificate('alpha.test');
     t.teardown(cert.remove);
     const pools = {
-      web: pool('web', 'http'),
-      alpha: pool('alpha', 'https', { WORKER_TLS_KEY: cert.key, WORKER_TLS_CERT: cert.cert }),
+      web: routedPool('web', 'http'),
+      alpha: routedPool('alpha', 'https', { WORKER_TLS_KEY: cert.key, WORKER_TLS_CERT: cert.cert }),
     };
     const router = await within(
       serveRouter({
@@ -124,7 +114,7 @@ test.serial(
   'a dispatcher with acceptProxyProtocol hands the header to its worker; missing, malformed and late ones are closed and counted',
   async (t) => {
     const before = openFdCount();
-    const web = pool('web', 'http');
+    const web = routedPool('web', 'http');
     const dispatcher = await within(
       acceptAndDispatch({
         listen: { host: '127.0.0.1', port: 0 },

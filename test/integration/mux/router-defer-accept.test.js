@@ -5,21 +5,15 @@
 // the option accepts both, so the check can fail. Linux only (the option is ignored elsewhere).
 import test from 'ava';
 import net from 'node:net';
-import { WorkerPool, serveRouter } from '../../../dist/index.js';
+import { serveRouter } from '../../../dist/index.js';
 import { assertNoFdLeak, openFdCount } from '../../helpers/fd-count.js';
-import { fixture, within } from '../../helpers/http-load.js';
+import { within } from '../../helpers/http-load.js';
+import { routedPool } from '../../helpers/routed-pool.js';
 
 const linux = process.platform === 'linux';
 
 async function startRouter(t, deferAccept) {
-  const pool = new WorkerPool({
-    args: [fixture('worker-routed.js')],
-    min: 1,
-    max: 1,
-    pingIntervalMs: 0,
-    drainTimeoutMs: 2000,
-    env: { WORKER_NAME: 'site', WORKER_SERVER: 'http' },
-  });
+  const pool = routedPool('site', 'http');
   const router = await within(
     serveRouter({
       listen: { host: '127.0.0.1', port: 0 },

@@ -12,6 +12,7 @@ import { fdBackend } from '../../../dist/binding/index.js';
 import { encodeProxyHeader } from '../../../dist/dispatch/proxy-protocol.js';
 import { assertNoFdLeak, openFdCount } from '../../helpers/fd-count.js';
 import { fixture, nextEvent, within } from '../../helpers/http-load.js';
+import { routedPool } from '../../helpers/routed-pool.js';
 import { findPython, startPythonPeer } from '../../helpers/python-peer.js';
 import { makeCertificate } from '../../helpers/tls-certificate.js';
 
@@ -19,21 +20,10 @@ import { makeCertificate } from '../../helpers/tls-certificate.js';
 const HEAD_TIMEOUT_MS = 30_000;
 const python = findPython('import ssl; ssl.MemoryBIO');
 
-function pool(name, server, env = {}) {
-  return new WorkerPool({
-    args: [fixture('worker-routed.js')],
-    min: 1,
-    max: 1,
-    pingIntervalMs: 0,
-    drainTimeoutMs: 2000,
-    env: { WORKER_NAME: name, WORKER_SERVER: server, ...env },
-  });
-}
-
 async function startRouter(t, options = {}) {
   const cert = makeCertificate('alpha.test');
   t.teardown(cert.remove);
-  const pools = { alpha: pool('alpha', 'https', { WORKER_TLS_KEY: cert.key, WORKER_TLS_CERT: cert.cert }) };
+  const pools = { alpha: routedPool('alpha', 'https', { WORKER_TLS_KEY: cert.key, WORKER_TLS_CERT: cert.cert }) };
   const router = await within(
     serveRouter({
       listen: { host: '127.0.0.1', port: 0 },

@@ -10,27 +10,17 @@ import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
-import { WorkerPool, serveRouter } from '../../../dist/index.js';
+import { serveRouter } from '../../../dist/index.js';
 import { decodeProxyHeader } from '../../../dist/dispatch/proxy-protocol.js';
 import { assertNoFdLeak, openFdCount } from '../../helpers/fd-count.js';
 import { socketDirectory } from '../../helpers/generations.js';
-import { fixture, within } from '../../helpers/http-load.js';
+import { within } from '../../helpers/http-load.js';
+import { routedPool } from '../../helpers/routed-pool.js';
 import { makeCertificate } from '../../helpers/tls-certificate.js';
 
 const run = promisify(execFile);
 const HEAD_TIMEOUT_MS = 1500;
 const MAX_HEAD_BYTES = 4096;
-
-function pool(name, server, env = {}) {
-  return new WorkerPool({
-    args: [fixture('worker-routed.js')],
-    min: 1,
-    max: 1,
-    pingIntervalMs: 0,
-    drainTimeoutMs: 2000,
-    env: { WORKER_NAME: name, WORKER_SERVER: server, ...env },
-  });
-}
 
 const serving = {};
 
@@ -39,11 +29,11 @@ test.before(async () => {
   serving.betaCert = makeCertificate('beta.test');
   const certEnv = ({ key, cert }) => ({ WORKER_TLS_KEY: key, WORKER_TLS_CERT: cert });
   serving.pools = {
-    alpha: pool('alpha', 'https', certEnv(serving.alphaCert)),
-    beta: pool('beta', 'https', certEnv(serving.betaCert)),
-    api: pool('api', 'http'),
-    site: pool('site', 'http'),
-    raw: pool('raw', 'raw'),
+    alpha: routedPool('alpha', 'https', certEnv(serving.alphaCert)),
+    beta: routedPool('beta', 'https', certEnv(serving.betaCert)),
+    api: routedPool('api', 'http'),
+    site: routedPool('site', 'http'),
+    raw: routedPool('raw', 'raw'),
   };
   serving.router = await within(
     serveRouter({
@@ -241,7 +231,7 @@ test.serial(
   async (t) => {
     const before = openFdCount();
     const socketPath = path.join(socketDirectory(t), 'router.sock');
-    const raw = pool('raw-unix', 'raw');
+    const raw = routedPool('raw-unix', 'raw');
     t.teardown(() => raw.close());
     const router = await within(
       serveRouter({
