@@ -6,15 +6,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { within } from './within.js';
-
-/** A TCP port nobody listens on right now (HAProxy binds it next; a lost race fails HAProxy's start, retried). */
-async function freePort() {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+import { freePort } from './free-port.js';
 
 /** Whether something accepts connections on 127.0.0.1:port. */
 function accepting(port) {

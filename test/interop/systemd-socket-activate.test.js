@@ -13,19 +13,11 @@ import readline from 'node:readline';
 import test from 'ava';
 import { fixture, request, within } from '../helpers/http-load.js';
 import { findPython } from '../helpers/python-peer.js';
+import { freePort } from '../helpers/free-port.js';
 
 const HAS_TOOL = spawnSync('systemd-socket-activate', ['--version'], { stdio: 'ignore' }).status === 0;
 const maybe = HAS_TOOL ? test : test.skip;
 if (!HAS_TOOL) test('systemd-socket-activate is not installed (apt-get install systemd)', (t) => t.pass());
-
-/** A TCP port nobody listens on now (systemd-socket-activate refuses port 0): the kernel's pick, released. */
-async function freePort() {
-  const server = net.createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /**
  * Runs systemd-socket-activate with `args` and then `program`, killed at teardown. Resolves once it has

@@ -10,6 +10,7 @@ import { openFdCount, assertNoFdLeak } from '../../helpers/fd-count.js';
 import { fixture, request, runLoad, waitFor } from '../../helpers/http-load.js';
 import { alive, ctl, ctlJson, curl, socketDir, startServe } from '../../helpers/serve-cli.js';
 import { within } from '../../helpers/within.js';
+import { freePort } from '../../helpers/free-port.js';
 
 /** A worker command whose program the test can replace (a deploy): app.mjs runs worker-http.js. */
 function deployableApp(t) {
@@ -94,15 +95,6 @@ test.serial(
     await waitFor(() => !alive(pid), 'the new master to exit', 30_000);
   },
 );
-
-/** A TCP port the kernel just had free on 127.0.0.1 (for an option that must name a fixed port). */
-async function freePort() {
-  const server = net.createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** The text served at http://127.0.0.1:PORT/metrics, or undefined when nothing answers there. */
 async function scrape(port) {
