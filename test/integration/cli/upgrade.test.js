@@ -26,6 +26,17 @@ function killAtTeardown(t, pid) {
   });
 }
 
+/**
+ * Asks the running master for an upgrade and waits for it to exit 0; returns the new master's pid, which is
+ * killed at teardown if still alive.
+ */
+async function upgradeAndWaitForOldMaster(t, serve) {
+  const successor = (await ctlJson(t, serve.socket, 'upgrade')).upgraded.pid;
+  killAtTeardown(t, successor);
+  t.deepEqual(await within(serve.exited, 'the old master to exit', 30_000), { code: 0, signal: null });
+  return successor;
+}
+
 test.serial(
   'ctl upgrade under load: a new master takes the listeners and the control socket, zero failed requests',
   async (t) => {
@@ -34,12 +45,9 @@ test.serial(
     const oldWorkers = (await ctlJson(t, serve.socket, 'workers')).workers;
     let upgraded = false;
     const load = runLoad(serve.port, { until: () => upgraded, concurrency: 4 });
-    const answer = await ctlJson(t, serve.socket, 'upgrade');
-    const successor = answer.upgraded.pid;
-    killAtTeardown(t, successor);
-    t.not(successor, serve.child.pid);
     // The old master drains and exits 0; load keeps going to the new one meanwhile.
-    t.deepEqual(await within(serve.exited, 'the old master to exit', 30_000), { code: 0, signal: null });
+    const successor = await upgradeAndWaitForOldMaster(t, serve);
+    t.not(successor, serve.child.pid);
     await waitFor(() => oldWorkers.every((w) => !alive(w.pid)), 'the old workers to exit');
     const after = await runLoad(serve.port, { total: 20, concurrency: 4 });
     upgraded = true;
@@ -114,10 +122,7 @@ test.serial(
     let upgraded = false;
     const load = runLoad(serve.port, { until: () => upgraded, concurrency: 4 });
     // The old master holds the metrics port until it drains: the new one must not give up serving for it.
-    const answer = await ctlJson(t, serve.socket, 'upgrade');
-    const successor = answer.upgraded.pid;
-    killAtTeardown(t, successor);
-    t.deepEqual(await within(serve.exited, 'the old master to exit', 30_000), { code: 0, signal: null });
+    const successor = await upgradeAndWaitForOldMaster(t, serve);
     // Both masters log to the same stderr: the second 'metrics' line is the new master's.
     const metricsLines = () => serve.logs.filter((entry) => entry.msg === 'metrics').length;
     await waitFor(() => metricsLines() >= 2 || !alive(successor), 'the new master to serve its metrics', 20_000);
@@ -148,9 +153,7 @@ test.serial(
     fs.writeFileSync(config, JSON.stringify({ min: 1, metrics: `127.0.0.1:${squatter.address().port}` }));
     let upgraded = false;
     const load = runLoad(serve.port, { until: () => upgraded, concurrency: 4 });
-    const successor = (await ctlJson(t, serve.socket, 'upgrade')).upgraded.pid;
-    killAtTeardown(t, successor);
-    t.deepEqual(await within(serve.exited, 'the old master to exit', 30_000), { code: 0, signal: null });
+    const successor = await upgradeAndWaitForOldMaster(t, serve);
     const failure = await serve.waitLog(
       (entry) => entry.msg === 'no metrics endpoint: serving on without it',
       'the metrics failure',
@@ -183,9 +186,7 @@ test.serial('ctl upgrade in inherit mode: the new master passes the same listene
     command: ['python3', fixture('python-socket-activated-server.py')],
   });
   const [old] = (await ctlJson(t, serve.socket, 'workers')).workers;
-  const answer = await ctlJson(t, serve.socket, 'upgrade');
-  killAtTeardown(t, answer.upgraded.pid);
-  t.deepEqual(await within(serve.exited, 'the old master to exit', 30_000), { code: 0, signal: null });
+  const successor = await upgradeAndWaitForOldMaster(t, serve);
   await waitFor(() => !alive(old.pid), 'the old Python worker to exit');
   const reply = await curl(serve.port, '/after');
   t.is(reply.code, 0, reply.stderr);
@@ -194,8 +195,8 @@ test.serial('ctl upgrade in inherit mode: the new master passes the same listene
   t.not(body.pid, old.pid);
   const [worker] = (await ctlJson(t, serve.socket, 'workers')).workers;
   t.is(body.pid, worker.pid, 'answered by the new master’s worker');
-  process.kill(answer.upgraded.pid, 'SIGTERM');
-  await waitFor(() => !alive(answer.upgraded.pid), 'the new master to exit', 30_000);
+  process.kill(successor, 'SIGTERM');
+  await waitFor(() => !alive(successor), 'the new master to exit', 30_000);
 });
 
 test.serial(
@@ -209,10 +210,7 @@ test.serial(
     const oldWorkers = (await ctlJson(t, serve.socket, 'workers')).workers;
     let upgraded = false;
     const load = runLoad(serve.port, { until: () => upgraded, concurrency: 4 });
-    const answer = await ctlJson(t, serve.socket, 'upgrade');
-    const successor = answer.upgraded.pid;
-    killAtTeardown(t, successor);
-    t.deepEqual(await within(serve.exited, 'the old master to exit', 30_000), { code: 0, signal: null });
+    const successor = await upgradeAndWaitForOldMaster(t, serve);
     await waitFor(() => oldWorkers.every((w) => !alive(w.pid)), 'the old workers to exit');
     const after = await runLoad(serve.port, { total: 20, concurrency: 4 });
     upgraded = true;
