@@ -5,6 +5,7 @@
  */
 import type {
   AcceptCallback,
+  ConnectionAddresses,
   EndpointReadCallback,
   NativeAcceptor,
   NativeEndpoint,
@@ -74,11 +75,12 @@ export interface PeekSupport {
    */
   setReceiveLowWater(fd: number, bytes: number): number;
   /**
-   * The connection's local and peer addresses (no peer ones once it is gone), with two system calls where
-   * describeSocket() takes six: for a connection whose kind is known. Throws the SystemError of getsockname
-   * or getpeername.
+   * The TCP connection's local and peer addresses (the peer pair undefined once it is gone), with two system
+   * calls where describeSocket() takes six: for a connection whose kind is known. A tuple, as the addon makes
+   * it: this runs for every routed connection, and the caller takes the four values apart at no cost. Throws
+   * the SystemError of getsockname or getpeername.
    */
-  addresses(fd: number): Partial<SocketAddresses>;
+  addresses(fd: number): ConnectionAddresses;
   /**
    * Sets TCP_DEFER_ACCEPT on a listening TCP socket: the kernel completes an accept only once the connection's
    * first bytes have arrived, or after `seconds` for a client that sends nothing. 0 or a negative errno.

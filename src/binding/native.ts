@@ -101,6 +101,14 @@ export type ReadableCallback = (status: number, ended: boolean) => void;
 /** Receives accepted descriptors (owned by the callee) and 0 or the negative errno that stopped the batch. */
 export type AcceptCallback = (fds: Int32Array | undefined, status: number) => void;
 
+/** A TCP connection's addresses, as the addon's socketAddresses() gives them. */
+export type ConnectionAddresses = readonly [
+  localAddress: string | undefined,
+  localPort: number | undefined,
+  remoteAddress: string | undefined,
+  remotePort: number | undefined,
+];
+
 export interface NativeAddon {
   Acceptor: new (fd: number, onAccept: AcceptCallback) => NativeAcceptor;
   Endpoint: new (fd: number, onRead: EndpointReadCallback, onWritable: () => void) => NativeEndpoint;
@@ -119,7 +127,7 @@ export interface NativeAddon {
    * getsockname and getpeername of a TCP connection (native/unix/socket-info.h): [localAddress, localPort,
    * remoteAddress, remotePort], the remote pair undefined once the peer is gone.
    */
-  socketAddresses?: (fd: number) => [string | undefined, number | undefined, string | undefined, number | undefined];
+  socketAddresses?: (fd: number) => ConnectionAddresses;
   /** Linux only: TCP_DEFER_ACCEPT on a listening socket (native/unix/peek.h). */
   deferAccept?: (fd: number, seconds: number) => number;
   /** On Windows, the two ends of a pipe of one instance (stream only). */

@@ -90,10 +90,7 @@ function peekSupport(addon: ReturnType<typeof nativeAddon>): PeekSupport | undef
     },
     discard,
     setReceiveLowWater,
-    addresses(fd) {
-      const [localAddress, localPort, remoteAddress, remotePort] = socketAddresses(fd);
-      return { localAddress, localPort, remoteAddress, remotePort };
-    },
+    addresses: socketAddresses,
     ...(addon.deferAccept === undefined ? {} : { deferAccept: addon.deferAccept }),
     watchReadable: (fd, onReadable) => new ReadableWatcher(fd, onReadable),
   };

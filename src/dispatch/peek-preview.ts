@@ -240,23 +240,20 @@ export class PeekingConnection {
       this.#onDone(systemError(status, 'setsockopt', getSystemErrorName(status), this.fd), undefined);
       return;
     }
-    let address: ReturnType<PeekSupport['addresses']> | undefined;
+    let localAddress: string | undefined;
+    let localPort: number | undefined;
+    let remoteAddress: string | undefined;
+    let remotePort: number | undefined;
     try {
-      address = this.#peeking.addresses(this.fd);
+      [localAddress, localPort, remoteAddress, remotePort] = this.#peeking.addresses(this.fd);
     } catch {
       // The connection is gone (ENOTCONN): routed without an address, as a net.Socket would report it.
     }
     this.#onDone(undefined, {
-      preview: {
-        bytes,
-        remoteAddress: address?.remoteAddress,
-        remotePort: address?.remotePort,
-        timedOut,
-        ended,
-      },
+      preview: { bytes, remoteAddress, remotePort, timedOut, ended },
       proxy: this.#proxy,
-      localAddress: address?.localAddress,
-      localPort: address?.localPort,
+      localAddress,
+      localPort,
     });
   }
 

@@ -50,12 +50,12 @@ unixTest('peek() leaves the bytes queued, discard() takes exactly as many as ask
   t.is(peeking.peek(fd, 16), -EAGAIN, 'nothing queued yet');
   // addresses(): both ends, as describeSocket() has them, the peer being the client.
   const described = fdBackend.describeSocket(fd);
-  t.deepEqual(peeking.addresses(fd), {
-    localAddress: described.localAddress,
-    localPort: described.localPort,
-    remoteAddress: client.localAddress,
-    remotePort: client.localPort,
-  });
+  t.deepEqual(peeking.addresses(fd), [
+    described.localAddress,
+    described.localPort,
+    client.localAddress,
+    client.localPort,
+  ]);
   t.is(described.remotePort, client.localPort);
   client.write('PROXY header|the rest');
   const first = await within(peekUntil(fd, 21), 'the bytes to arrive');
